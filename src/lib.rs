@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod consensus;
+pub mod error;
 pub mod ffi;
 pub mod runtime;
 pub mod storage;

@@ -1,1 +1,371 @@
-//! See DESIGN.md, module `api`.
+//! The safe Rust interface. `Dcf` is the process-wide instance behind the C functions; it
+//! holds what must exist before `dcf_start` (callbacks, the applied-index seeds, priorities)
+//! and the running node, if any.
+
+pub mod callbacks;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+pub use callbacks::*;
+
+use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::types::{Index, NodeId, StreamId, Term};
+
+/// Valid stream ids are 1..=63 and node ids 1..=255 (SPEC Part C §0).
+pub const MAX_STREAM_ID: u32 = 63;
+pub const MAX_NODE_ID: u32 = 255;
+/// Largest message for `dcf_send_msg` / `dcf_broadcast_msg` (SPEC B5).
+pub const MAX_MSG_SIZE: usize = 512 * 1024;
+
+/// Outcome of a call that waits with a timeout: C gets 0 or 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waited {
+    Done,
+    TimedOut,
+}
+
+/// `dcf_commit_index_type_t`, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitIndexKind {
+    Local,
+    Leader,
+    Consensus,
+}
+
+impl CommitIndexKind {
+    pub fn from_i32(v: i32) -> Option<CommitIndexKind> {
+        match v {
+            1 => Some(CommitIndexKind::Local),
+            2 => Some(CommitIndexKind::Leader),
+            3 => Some(CommitIndexKind::Consensus),
+            _ => None,
+        }
+    }
+}
+
+/// The log_output bridge: (log type, level, file, line, message).
+pub type LogSinkFn = dyn Fn(i32, i32, &str, u32, &str) + Send + Sync;
+
+pub fn check_stream(stream: StreamId) -> DcfResult<()> {
+    if stream == 0 || stream > MAX_STREAM_ID {
+        return Err(DcfError::new(
+            ErrorCode::UnknownStream,
+            format!("stream id {stream} is outside 1..={MAX_STREAM_ID}"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_node(node: NodeId) -> DcfResult<()> {
+    if node == 0 || node > MAX_NODE_ID {
+        return Err(DcfError::new(
+            ErrorCode::UnknownNode,
+            format!("node id {node} is outside 1..={MAX_NODE_ID}"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn set_param(name: &str, value: &str) -> DcfResult<()> {
+    let _ = (name, value);
+    Err(DcfError::new(
+        ErrorCode::NotAvailable,
+        "parameters are not available yet",
+    ))
+}
+
+pub fn get_param(name: &str) -> DcfResult<String> {
+    let _ = name;
+    Err(DcfError::new(
+        ErrorCode::NotAvailable,
+        "parameters are not available yet",
+    ))
+}
+
+pub fn set_log_sink(sink: Option<Arc<LogSinkFn>>) {
+    let _ = sink;
+}
+
+/// The process-wide instance used by the C interface.
+pub fn global() -> &'static Dcf {
+    static DCF: OnceLock<Dcf> = OnceLock::new();
+    DCF.get_or_init(Dcf::default)
+}
+
+#[derive(Default)]
+pub struct Dcf {
+    callbacks: Arc<CallbackRegistry>,
+    /// `dcf_set_applied_index` before start: the apply cursor to start from.
+    applied_seeds: Mutex<HashMap<StreamId, Index>>,
+    trace_key: AtomicU64,
+    exception: Mutex<Option<(StreamId, DcfException)>>,
+}
+
+impl Dcf {
+    pub fn callbacks(&self) -> &Arc<CallbackRegistry> {
+        &self.callbacks
+    }
+
+    fn not_running(&self) -> DcfError {
+        DcfError::not_started()
+    }
+
+    pub fn start(&self, node_id: NodeId, cfg: &str) -> DcfResult<()> {
+        let _ = (node_id, cfg);
+        Err(DcfError::new(
+            ErrorCode::NotAvailable,
+            "dcf_start: the replication runtime is not available in this build yet",
+        ))
+    }
+
+    /// Idempotent: 0 when not started.
+    pub fn stop(&self) -> DcfResult<()> {
+        Ok(())
+    }
+
+    pub fn write(&self, stream: StreamId, data: &[u8], key: u64) -> DcfResult<Index> {
+        check_stream(stream)?;
+        let _ = (data, key);
+        Err(self.not_running())
+    }
+
+    pub fn universal_write(
+        &self,
+        stream: StreamId,
+        data: &[u8],
+        key: u64,
+    ) -> DcfResult<Option<Index>> {
+        check_stream(stream)?;
+        let _ = (data, key);
+        Err(self.not_running())
+    }
+
+    pub fn read(&self, stream: StreamId, index: Index, out: &mut [u8]) -> DcfResult<usize> {
+        check_stream(stream)?;
+        let _ = (index, out);
+        Err(self.not_running())
+    }
+
+    pub fn truncate(&self, stream: StreamId, first_kept: Index) -> DcfResult<()> {
+        check_stream(stream)?;
+        let _ = first_kept;
+        Err(self.not_running())
+    }
+
+    /// Before start: remembered as the apply cursor (and the base of an empty log).
+    pub fn set_applied_index(&self, stream: StreamId, index: Index) -> DcfResult<()> {
+        check_stream(stream)?;
+        self.applied_seeds.lock().insert(stream, index);
+        Ok(())
+    }
+
+    pub fn applied_seed(&self, stream: StreamId) -> Option<Index> {
+        self.applied_seeds.lock().get(&stream).copied()
+    }
+
+    pub fn cluster_min_applied(&self, stream: StreamId) -> DcfResult<Index> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn leader_last_index(&self, stream: StreamId) -> DcfResult<Index> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn last_index(&self, stream: StreamId) -> DcfResult<Index> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn node_last_disk_index(&self, stream: StreamId, node: NodeId) -> DcfResult<Index> {
+        check_stream(stream)?;
+        check_node(node)?;
+        Err(self.not_running())
+    }
+
+    pub fn data_commit_index(
+        &self,
+        stream: StreamId,
+        kind: CommitIndexKind,
+    ) -> DcfResult<Option<Index>> {
+        check_stream(stream)?;
+        let _ = kind;
+        Err(self.not_running())
+    }
+
+    pub fn send_msg(&self, stream: StreamId, dest: NodeId, data: &[u8]) -> DcfResult<()> {
+        check_stream(stream)?;
+        check_node(dest)?;
+        check_msg(data)?;
+        Err(self.not_running())
+    }
+
+    pub fn broadcast_msg(&self, stream: StreamId, data: &[u8]) -> DcfResult<()> {
+        check_stream(stream)?;
+        check_msg(data)?;
+        Err(self.not_running())
+    }
+
+    /// Harmless before start: the redo threads call it for every record.
+    pub fn set_election_priority(&self, stream: StreamId, priority: u64) -> DcfResult<()> {
+        check_stream(stream)?;
+        let _ = priority;
+        Ok(())
+    }
+
+    pub fn set_exception(&self, stream: StreamId, exception: DcfException) {
+        *self.exception.lock() = match exception {
+            DcfException::RunningNormal => None,
+            e => Some((stream, e)),
+        };
+    }
+
+    pub fn exception(&self) -> Option<(StreamId, DcfException)> {
+        *self.exception.lock()
+    }
+
+    pub fn set_trace_key(&self, key: u64) {
+        self.trace_key.store(key, Ordering::Relaxed);
+    }
+
+    pub fn cluster_info(&self) -> String {
+        r#"{"local_node_id":0,"stream_list":[]}"#.to_string()
+    }
+
+    pub fn stream_info(&self, stream: StreamId) -> DcfResult<String> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn statistics_info(&self) -> String {
+        String::from(r#"{"statistics_info":[]}"#)
+    }
+
+    /// `Some((ip, port, node_id))` of the current leader, `None` when there is none.
+    pub fn leader_info(&self, stream: StreamId) -> DcfResult<Option<(String, u32, NodeId)>> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn is_diff_endian(&self, stream: StreamId, dest: NodeId) -> DcfResult<bool> {
+        check_stream(stream)?;
+        check_node(dest)?;
+        Err(self.not_running())
+    }
+
+    pub fn term_and_role(&self, stream: StreamId) -> DcfResult<(Term, DcfRole)> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn node_is_healthy(&self, stream: StreamId) -> DcfResult<(DcfRole, bool)> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn all_logs_applied(&self, stream: StreamId) -> DcfResult<bool> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn conn_status(&self, stream: StreamId, dest: NodeId) -> DcfResult<()> {
+        check_stream(stream)?;
+        check_node(dest)?;
+        Err(self.not_running())
+    }
+
+    pub fn add_member(
+        &self,
+        stream: StreamId,
+        node: NodeId,
+        ip: &str,
+        port: u32,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
+        check_stream(stream)?;
+        check_node(node)?;
+        let _ = (ip, port, role, wait_ms);
+        Err(self.not_running())
+    }
+
+    pub fn remove_member(&self, stream: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<Waited> {
+        check_stream(stream)?;
+        check_node(node)?;
+        let _ = wait_ms;
+        Err(self.not_running())
+    }
+
+    pub fn change_member_role(
+        &self,
+        stream: StreamId,
+        node: NodeId,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
+        check_stream(stream)?;
+        check_node(node)?;
+        let _ = (role, wait_ms);
+        Err(self.not_running())
+    }
+
+    pub fn change_member(&self, json: &str, wait_ms: u32) -> DcfResult<Waited> {
+        let _ = (json, wait_ms);
+        Err(self.not_running())
+    }
+
+    pub fn promote_leader(&self, stream: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<()> {
+        check_stream(stream)?;
+        check_node(node)?;
+        let _ = wait_ms;
+        Err(self.not_running())
+    }
+
+    pub fn timeout_notify(&self, stream: StreamId) -> DcfResult<()> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+
+    pub fn set_work_mode(&self, stream: StreamId, minority: bool, vote_num: u32) -> DcfResult<()> {
+        check_stream(stream)?;
+        let _ = (minority, vote_num);
+        Err(self.not_running())
+    }
+
+    pub fn pause_rep(&self, stream: StreamId, node: NodeId, time_us: u32) -> DcfResult<()> {
+        check_stream(stream)?;
+        check_node(node)?;
+        if time_us > 1_000_000 && time_us != u32::MAX {
+            return Err(DcfError::invalid(format!(
+                "pause time {time_us} us is above 1000000 (0xFFFFFFFF means indefinite)"
+            )));
+        }
+        Err(self.not_running())
+    }
+
+    pub fn demote_follower(&self, stream: StreamId) -> DcfResult<()> {
+        check_stream(stream)?;
+        Err(self.not_running())
+    }
+}
+
+fn check_msg(data: &[u8]) -> DcfResult<()> {
+    if data.is_empty() {
+        return Err(DcfError::invalid("message is empty"));
+    }
+    if data.len() > MAX_MSG_SIZE {
+        return Err(DcfError::new(
+            ErrorCode::MessageTooLarge,
+            format!(
+                "message of {} bytes exceeds the limit of {MAX_MSG_SIZE}",
+                data.len()
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+# libdcf: build, test, install. `make demo` and `make test` are the two commands a new user needs.
+
+PREFIX     ?= /usr/local
+CARGO      ?= cargo
+CC         ?= gcc
+CXX        ?= g++
+BUILD      := build
+STAGE      := $(BUILD)/stage
+LIBDIR     := target/release
+CWARN      := -Wall -Wextra -Werror
+CFLAGS_T   := -std=c11 -O2 -g $(CWARN) -I$(STAGE)/include
+CXXFLAGS_T := -std=c++11 -O2 -g $(CWARN) -I$(STAGE)/include
+LDFLAGS_T  := -L$(STAGE)/lib -Wl,-rpath,$(abspath $(STAGE)/lib) -ldcf -lpthread
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp
+
+.PHONY: all lib header test rust-test c-test install stage clean demo bench
+
+all: lib
+
+lib:
+	$(CARGO) build --release --lib
+
+# Regenerates include/dcf_interface.h from the sources (commit the result).
+header:
+	DCF_BLESS_HEADER=1 $(CARGO) test --test header
+
+rust-test:
+	$(CARGO) test
+
+test: rust-test c-test
+
+# Installs the library, header and pkg-config file as a user would, into $(STAGE).
+stage: lib
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(STAGE))
+
+install: lib
+	install -d $(PREFIX)/lib $(PREFIX)/include $(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIBDIR)/libdcf.so $(PREFIX)/lib/libdcf.so
+	install -m 0644 $(LIBDIR)/libdcf.a $(PREFIX)/lib/libdcf.a
+	install -m 0644 include/dcf_interface.h $(PREFIX)/include/dcf_interface.h
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: dcf\nDescription: Distributed Consensus Framework (libdcf-rs)\nVersion: %s\nLibs: -L$${libdir} -ldcf\nLibs.private: -lpthread -ldl -lm\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(VERSION)' > $(PREFIX)/lib/pkgconfig/dcf.pc
+
+$(BUILD)/c_tests/test_interface: c_tests/test_interface.c c_tests/harness.h stage
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+$(BUILD)/c_tests/test_prototypes_c: c_tests/test_prototypes.c stage
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+$(BUILD)/c_tests/test_prototypes_cpp: c_tests/test_prototypes.c stage
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_T) -x c++ -o $@ $< $(LDFLAGS_T)
+
+c-test: $(C_TESTS)
+	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
+	$(BUILD)/c_tests/test_prototypes_c
+	$(BUILD)/c_tests/test_prototypes_cpp
+	$(BUILD)/c_tests/test_interface
+
+demo:
+	@echo "make demo needs the replication runtime, which is not in this build yet."
+
+bench:
+	@echo "make bench needs the replication runtime, which is not in this build yet."
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
