@@ -7,6 +7,8 @@ pub mod api;
 pub mod config;
 pub mod consensus;
 pub mod ffi;
+pub mod logging;
+pub mod query;
 pub mod runtime;
 pub mod storage;
 pub mod transport;
