@@ -156,6 +156,8 @@ pub fn statistics_json(st: &Statistics) -> String {
             Value(v, unit) => ("value", v, unit),
             Avg(v, unit) => ("avg value", v, unit),
         };
+        // A NaN or infinite sample is as good as none.
+        let value = value.filter(|v| v.is_finite());
         match (stat, value) {
             (_, None) => w.null(),
             (Count(Some(n)), _) => {

@@ -79,3 +79,6 @@ pub fn snapshot() -> Params {
 pub fn reset() {
     *STORE.write() = Params::default();
 }
+
+#[cfg(test)]
+mod params_tests;
