@@ -140,6 +140,8 @@ impl LogConfig {
 
 #[derive(Debug, Error)]
 pub enum LogError {
+    #[error("no log directory: neither LOG_PATH nor DATA_PATH is set")]
+    NoPath,
     #[error("cannot create log directory {path}: {source}")]
     CreateDir { path: PathBuf, source: io::Error },
     #[error("cannot set permissions {mode:o} on {path}: {source}")]
@@ -202,18 +204,17 @@ pub fn set_rotation(max_file_size: u64, backup_count: u32) {
 
 /// Writes one message; the macros call this after `enabled`.
 pub fn write(ty: LogType, level: LogLevel, file: &str, line: u32, args: fmt::Arguments<'_>) {
-    let msg = args.to_string();
     // Clone out of the locks: a sink may itself log or replace the sink.
     let sink = SINK.read().clone();
     if let Some(sink) = sink {
-        sink(ty, level, file, line, &msg);
+        sink(ty, level, file, line, &args.to_string());
         return;
     }
     let logger = LOGGER.read().clone();
     match logger {
-        Some(logger) => logger.write(ty, level, file, line, &msg),
+        Some(logger) => logger.write(ty, level, file, line, &args.to_string()),
         None if level == LogLevel::Error => {
-            eprintln!("DCF {}>[{}:{}] {}", level.name(), file, line, msg)
+            eprintln!("DCF {}>[{}:{}] {}", level.name(), file, line, args)
         }
         None => {}
     }
@@ -288,7 +289,7 @@ struct LogFile {
 impl Logger {
     /// Creates the directories with LOG_PATH_PERMISSION. Files are created on first use.
     pub fn open(cfg: &LogConfig) -> Result<Logger, LogError> {
-        let root = cfg.path.clone().unwrap_or_default();
+        let root = cfg.path.clone().ok_or(LogError::NoPath)?;
         let mut dirs = Vec::with_capacity(KINDS.len());
         for (dir, name) in KINDS {
             let dir = root.join(dir);
@@ -446,6 +447,22 @@ mod tests {
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         let t = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123);
         assert_eq!(utc_timestamp(t), "2023-11-14 22:13:20.123");
+    }
+
+    #[test]
+    fn config_from_params() {
+        let mut p = crate::config::Params::default();
+        let c = LogConfig::from_params(&p);
+        assert_eq!(c.path, None);
+        assert_eq!((c.file_permission, c.path_permission), (0o600, 0o700));
+        assert_eq!((c.max_file_size, c.backup_count), (10 << 20, 10));
+        assert!(matches!(Logger::open(&c), Err(LogError::NoPath)));
+        p.set("DATA_PATH", "/data").unwrap();
+        p.set("LOG_FILE_PERMISSION", "640").unwrap();
+        p.set("LOG_LEVEL", "NONE").unwrap();
+        let c = LogConfig::from_params(&p);
+        assert_eq!(c.path, Some(PathBuf::from("/data")));
+        assert_eq!((c.file_permission, c.level_mask), (0o640, 0));
     }
 
     #[test]
