@@ -8,6 +8,8 @@ pub mod config;
 pub mod consensus;
 pub mod error;
 pub mod ffi;
+pub mod logging;
+pub mod query;
 pub mod runtime;
 pub mod storage;
 pub mod transport;
