@@ -63,7 +63,10 @@ static void test_param_errors(void)
     CHECK(dcf_set_param("LOG_FILE_PERMISSION", "777") == -1);
     CHECK(dcf_set_param("RUN_MODE", "3") == -1);
     CHECK(dcf_set_param("LOG_LEVEL", "RUN_ERR|BOGUS") == -1);
-    CHECK(dcf_set_param("MAJORITY_GROUPS", "1,1") == -1);
+    CHECK(dcf_set_param("MAJORITY_GROUPS", "1,x") == -1);
+    CHECK(dcf_set_param("MAJORITY_GROUPS", "1,1") == 0); /* duplicates are dropped */
+    CHECK(get("MAJORITY_GROUPS", buf, sizeof buf) == 0 && strcmp(buf, "1") == 0);
+    CHECK(dcf_set_param("MAJORITY_GROUPS", "") == 0);
     CHECK(dcf_get_param("NO_SUCH_PARAM", buf, sizeof buf) == -1);
     /* unchanged after the failures */
     CHECK(get("ELECTION_TIMEOUT", buf, sizeof buf) == 0 && strcmp(buf, "3000") == 0);

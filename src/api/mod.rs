@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 pub use callbacks::*;
 
 use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::logging::{LogLevel, LogType};
 use crate::types::{Index, NodeId, StreamId, Term};
 
 /// Valid stream ids are 1..=63 and node ids 1..=255 (SPEC Part C §0).
@@ -71,23 +72,26 @@ pub fn check_node(node: NodeId) -> DcfResult<()> {
 }
 
 pub fn set_param(name: &str, value: &str) -> DcfResult<()> {
-    let _ = (name, value);
-    Err(DcfError::new(
-        ErrorCode::NotAvailable,
-        "parameters are not available yet",
-    ))
+    crate::config::set_param(name, value).map_err(param_err)
 }
 
 pub fn get_param(name: &str) -> DcfResult<String> {
-    let _ = name;
-    Err(DcfError::new(
-        ErrorCode::NotAvailable,
-        "parameters are not available yet",
-    ))
+    crate::config::get_param(name).map_err(param_err)
 }
 
+fn param_err(e: crate::config::ParamError) -> DcfError {
+    DcfError::new(ErrorCode::Parameter, e.to_string())
+}
+
+/// Routes the library's log lines to the host (`dcf_register_log_output`); None = files.
 pub fn set_log_sink(sink: Option<Arc<LogSinkFn>>) {
-    let _ = sink;
+    crate::logging::set_sink(sink.map(|f| {
+        Arc::new(
+            move |ty: LogType, level: LogLevel, file: &str, line: u32, msg: &str| {
+                f(ty as i32, level as i32, file, line, msg)
+            },
+        ) as crate::logging::Sink
+    }));
 }
 
 /// The process-wide instance used by the C interface.
@@ -115,7 +119,14 @@ impl Dcf {
     }
 
     pub fn start(&self, node_id: NodeId, cfg: &str) -> DcfResult<()> {
-        let _ = (node_id, cfg);
+        let members = parse_cluster(cfg)?;
+        check_node(node_id)?;
+        if !members.iter().any(|m| m.node_id == node_id) {
+            return Err(DcfError::new(
+                ErrorCode::ParseConfig,
+                format!("node {node_id} does not appear in the cluster configuration"),
+            ));
+        }
         Err(DcfError::new(
             ErrorCode::NotAvailable,
             "dcf_start: the replication runtime is not available in this build yet",
@@ -243,7 +254,7 @@ impl Dcf {
     }
 
     pub fn statistics_info(&self) -> String {
-        String::from(r#"{"statistics_info":[]}"#)
+        crate::query::statistics_json(&crate::query::Statistics::default())
     }
 
     /// `Some((ip, port, node_id))` of the current leader, `None` when there is none.
@@ -352,6 +363,16 @@ impl Dcf {
         check_stream(stream)?;
         Err(self.not_running())
     }
+}
+
+/// The cluster JSON of `dcf_start`, with DCF's error code for a bad document.
+pub fn parse_cluster(cfg: &str) -> DcfResult<Vec<crate::config::MemberConfig>> {
+    crate::config::parse_cluster(cfg).map_err(|e| {
+        DcfError::new(
+            ErrorCode::ParseConfig,
+            format!("bad cluster configuration: {e}"),
+        )
+    })
 }
 
 fn check_msg(data: &[u8]) -> DcfResult<()> {
