@@ -1,1 +1,33 @@
-//! See DESIGN.md, module `consensus`.
+//! The replication protocol as a pure state machine, one `Replica` per stream (DESIGN.md,
+//! module `consensus`). No I/O, clocks or threads: the driver passes instants in, feeds
+//! messages and storage reports, and drains a `Ready` of work.
+//!
+//! Raft (terms, randomised timeouts, pre-vote, log matching, commit by counting entries of
+//! the current term, a CONF entry opening every term) with DCF's rules: LOGGER and PASSIVE
+//! roles, priorities and hand-off, weights and majority groups, minority work mode, manual
+//! run mode, leadership transfer, check-quorum. Deliberate deviations from DCF (SPEC §11.6):
+//! one vote per term, pre-vote persists nothing, membership changes are single-server steps
+//! (voting weight moves by at most 1) effective when appended and rolled back on truncation,
+//! and a follower's commit never passes the leader's.
+
+mod admin;
+pub mod codec;
+mod conf;
+mod election;
+mod log;
+mod message;
+mod progress;
+mod quorum;
+mod replica;
+mod replicate;
+mod types;
+
+pub use message::{
+    AppendHeader, AppendResponse, Heartbeat, HeartbeatResponse, Message, TimeoutNow,
+    TransferRequest, VoteRequest, VoteResponse,
+};
+pub use replica::Replica;
+pub use types::{
+    AdminError, ConfChange, ConfRole, ConsensusError, Event, Exception, Member, Membership,
+    PeerProgress, ProposeError, Ready, ReplicaConfig, Role, RunMode, WorkMode,
+};

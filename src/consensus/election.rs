@@ -1,0 +1,335 @@
+//! Elections: timeouts, pre-vote, votes, taking leadership, leader lease and check-quorum,
+//! priority hand-off.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::message::{Message, TimeoutNow, VoteRequest, VoteResponse};
+use super::progress::Progress;
+use super::quorum;
+use super::replica::{Replica, Transfer};
+use super::types::{ConfRole, Event, Role, RunMode};
+use crate::types::{Entry, EntryKind, NodeId};
+
+impl Replica {
+    pub(crate) fn on_election_timeout(&mut self, now: Instant) {
+        self.reset_election_timer(now);
+        if self.cfg.run_mode != RunMode::Auto || !self.electable() {
+            return;
+        }
+        if self.role == Role::Follower {
+            if let (Some(_), Some(since)) = (self.leader, self.leader_since) {
+                if now.saturating_duration_since(since) < self.cfg.switch_threshold {
+                    return;
+                }
+            }
+        }
+        self.campaign_pre(now);
+    }
+
+    /// Configured to lead, not LOGGER or PASSIVE, still a member.
+    pub(crate) fn electable(&self) -> bool {
+        self.own_conf_role().is_some_and(ConfRole::is_electable)
+            && !matches!(self.role, Role::Logger | Role::Passive)
+    }
+
+    fn voters_except_me(&self) -> Vec<NodeId> {
+        let me = self.cfg.id;
+        self.conf
+            .current()
+            .voters()
+            .map(|m| m.id)
+            .filter(|&id| id != me)
+            .collect()
+    }
+
+    /// Pre-vote: asks whether a campaign could win, changing and persisting nothing.
+    pub(crate) fn campaign_pre(&mut self, now: Instant) {
+        self.set_role(Role::PreCandidate);
+        self.set_leader(None, now);
+        self.forced = false;
+        self.votes.clear();
+        self.votes.insert(self.cfg.id, true);
+        self.reset_election_timer(now);
+        if quorum::tally(self.conf.current(), self.work_mode, &self.votes) == Some(true) {
+            self.campaign(now, false);
+            return;
+        }
+        let req = self.vote_request(self.term + 1, true, false);
+        for id in self.voters_except_me() {
+            self.send(id, Message::Vote(req.clone()));
+        }
+    }
+
+    /// A real campaign: new term, vote for self (persisted before any request goes out).
+    pub(crate) fn campaign(&mut self, now: Instant, force: bool) {
+        let step = if self.minority() && self.minority_fresh {
+            self.minority_fresh = false;
+            1000
+        } else {
+            1
+        };
+        self.term += step;
+        self.vote = self.cfg.id;
+        self.persist_hard_state();
+        self.peers.clear();
+        self.transfer = None;
+        self.writable = false;
+        self.role = Role::Candidate;
+        self.event(Event::RoleChanged {
+            role: Role::Candidate,
+            term: self.term,
+        });
+        self.set_leader(None, now);
+        self.forced = force;
+        self.votes.clear();
+        self.votes.insert(self.cfg.id, true);
+        self.reset_election_timer(now);
+        if quorum::tally(self.conf.current(), self.work_mode, &self.votes) == Some(true) {
+            self.become_leader(now);
+            return;
+        }
+        let req = self.vote_request(self.term, false, force);
+        for id in self.voters_except_me() {
+            self.send(id, Message::Vote(req.clone()));
+        }
+    }
+
+    fn vote_request(&self, term: u64, pre_vote: bool, force: bool) -> VoteRequest {
+        VoteRequest {
+            term,
+            candidate: self.cfg.id,
+            last_index: self.log.last_index(),
+            last_term: self.log.last_term(),
+            pre_vote,
+            force,
+            minority: self.minority(),
+        }
+    }
+
+    /// Whether this node believes a leader is alive (then it refuses non-forced votes, so a
+    /// partitioned node rejoining cannot disrupt a healthy leader).
+    fn in_lease(&self, now: Instant) -> bool {
+        let t = self.cfg.election_timeout;
+        match self.role {
+            Role::Leader => self.minority() || self.quorum_active(now, t),
+            _ => {
+                self.leader.is_some()
+                    && self
+                        .last_leader_contact
+                        .is_some_and(|c| now.saturating_duration_since(c) < t)
+            }
+        }
+    }
+
+    pub(crate) fn handle_vote(&mut self, from: NodeId, req: VoteRequest, now: Instant) {
+        if req.minority != self.minority() {
+            return;
+        }
+        let reject = |r: &Replica| VoteResponse {
+            term: r.term,
+            granted: false,
+            pre_vote: req.pre_vote,
+            minority: r.minority(),
+        };
+        let voter = self.conf.current().is_voter(self.cfg.id) && self.role != Role::Passive;
+        let candidate_ok = self
+            .conf
+            .current()
+            .member(from)
+            .is_some_and(|m| m.role.is_electable());
+        if !voter || !candidate_ok || req.term < self.term || (!req.force && self.in_lease(now)) {
+            let r = reject(self);
+            self.send(from, Message::VoteResponse(r));
+            return;
+        }
+        let up_to_date =
+            (req.last_term, req.last_index) >= (self.log.last_term(), self.log.last_index());
+        if req.pre_vote {
+            let granted = req.term > self.term && up_to_date;
+            let r = VoteResponse {
+                term: if granted { req.term } else { self.term },
+                granted,
+                pre_vote: true,
+                minority: self.minority(),
+            };
+            self.send(from, Message::VoteResponse(r));
+            return;
+        }
+        if req.term > self.term {
+            self.become_follower(req.term, None, now);
+        }
+        let granted = (self.vote == 0 || self.vote == from) && up_to_date;
+        if granted {
+            self.vote = from;
+            self.persist_hard_state();
+            self.reset_election_timer(now);
+        }
+        let r = VoteResponse {
+            term: self.term,
+            granted,
+            pre_vote: false,
+            minority: self.minority(),
+        };
+        self.send(from, Message::VoteResponse(r));
+    }
+
+    pub(crate) fn handle_vote_response(&mut self, from: NodeId, r: VoteResponse, now: Instant) {
+        if r.minority != self.minority() {
+            return;
+        }
+        if r.term > self.term && !r.granted {
+            self.become_follower(r.term, None, now);
+            return;
+        }
+        let counts = match self.role {
+            Role::PreCandidate => r.pre_vote && (!r.granted || r.term == self.term + 1),
+            Role::Candidate => !r.pre_vote && r.term == self.term,
+            _ => false,
+        };
+        if !counts || !self.conf.current().is_voter(from) {
+            return;
+        }
+        self.votes.insert(from, r.granted);
+        match quorum::tally(self.conf.current(), self.work_mode, &self.votes) {
+            Some(true) if self.role == Role::PreCandidate => self.campaign(now, false),
+            Some(true) => self.become_leader(now),
+            Some(false) => self.become_follower(self.term, None, now),
+            None => {}
+        }
+    }
+
+    /// Takes leadership: fresh progress for every peer, then the term's first entry, a CONF
+    /// entry with the membership (Raft's no-op; it lets earlier entries commit).
+    pub(crate) fn become_leader(&mut self, now: Instant) {
+        self.role = Role::Leader;
+        self.event(Event::RoleChanged {
+            role: Role::Leader,
+            term: self.term,
+        });
+        self.set_leader(Some(self.cfg.id), now);
+        self.votes.clear();
+        self.transfer = None;
+        self.writable = false;
+        self.handoff_after = now;
+        let next = self.log.last_index() + 1;
+        self.peers.clear();
+        let me = self.cfg.id;
+        let ids: Vec<NodeId> = self.conf.current().members.iter().map(|m| m.id).collect();
+        for id in ids.into_iter().filter(|&id| id != me) {
+            self.peers.insert(id, Progress::new(next, now));
+        }
+        let noop = Entry {
+            index: next,
+            term: self.term,
+            key: 0,
+            kind: EntryKind::Conf,
+            data: Bytes::from(self.conf.current().to_json()),
+        };
+        self.term_start = next;
+        self.append_local(noop);
+        self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
+        self.broadcast_appends(now);
+        self.maybe_commit();
+    }
+
+    pub(crate) fn tick_leader(&mut self, now: Instant) {
+        if let Some(t) = self.transfer {
+            if now >= t.deadline {
+                self.transfer = None;
+                self.handoff_after = now + self.cfg.election_timeout * 4;
+            }
+        }
+        if now >= self.heartbeat_deadline {
+            self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
+            // Check-quorum: a leader cut off from its majority steps down.
+            if self.cfg.run_mode == RunMode::Auto
+                && !self.minority()
+                && !self.quorum_active(now, self.cfg.election_timeout * 2)
+            {
+                self.become_follower(self.term, None, now);
+                return;
+            }
+            self.broadcast_heartbeat();
+            self.maybe_handoff(now);
+        }
+        self.broadcast_appends(now);
+    }
+
+    /// DCF's priority rule: a leader hands off to a live, caught-up peer of its group with
+    /// a higher priority (not after a forced win, which was an explicit choice).
+    fn maybe_handoff(&mut self, now: Instant) {
+        if self.cfg.run_mode != RunMode::Auto
+            || self.forced
+            || self.transfer.is_some()
+            || !self.writable
+            || now < self.handoff_after
+        {
+            return;
+        }
+        let m = self.conf.current();
+        let Some(me) = m.member(self.cfg.id) else {
+            return;
+        };
+        let (group, mine) = (me.group, self.my_priority());
+        let t = self.cfg.election_timeout;
+        let mut best: Option<(u64, NodeId)> = None;
+        for mem in &m.members {
+            let Some(p) = self.peers.get(&mem.id) else {
+                continue;
+            };
+            let prio = self
+                .peer_priority
+                .get(&mem.id)
+                .copied()
+                .unwrap_or(mem.priority);
+            let live = now.saturating_duration_since(p.last_ack) < t;
+            if mem.role.is_electable() && mem.group == group && live && prio > mine {
+                if best.is_none_or(|(bp, _)| prio > bp) {
+                    best = Some((prio, mem.id));
+                }
+            }
+        }
+        if let Some((_, target)) = best {
+            self.start_transfer(target, now);
+        }
+    }
+
+    pub(crate) fn start_transfer(&mut self, target: NodeId, now: Instant) {
+        self.transfer = Some(Transfer {
+            target,
+            deadline: now + self.cfg.election_timeout,
+        });
+        self.maybe_send_timeout_now(target);
+        self.send_appends(target, now);
+    }
+
+    /// Sends PROMOTE once the transfer target holds the whole log.
+    pub(crate) fn maybe_send_timeout_now(&mut self, peer: NodeId) {
+        let Some(t) = self.transfer else {
+            return;
+        };
+        let last = self.log.last_index();
+        if t.target == peer && self.peers.get(&peer).is_some_and(|p| p.matched == last) {
+            let msg = TimeoutNow {
+                term: self.term,
+                leader: self.cfg.id,
+            };
+            self.send(peer, Message::TimeoutNow(msg));
+        }
+    }
+
+    pub(crate) fn handle_timeout_now(&mut self, _from: NodeId, t: TimeoutNow, now: Instant) {
+        if t.term < self.term || self.cfg.run_mode == RunMode::Disabled || !self.electable() {
+            return;
+        }
+        if self.role == Role::Leader {
+            return;
+        }
+        if t.term > self.term {
+            self.become_follower(t.term, None, now);
+        }
+        self.campaign(now, true);
+    }
+}

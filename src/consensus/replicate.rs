@@ -1,0 +1,492 @@
+//! Log replication: proposals, pipelined AppendEntries under a byte window, fast back-off,
+//! heartbeats, acknowledgements, commit.
+
+use std::ops::Range;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::message::{AppendHeader, AppendResponse, Heartbeat, HeartbeatResponse, Message};
+use super::progress::Pace;
+use super::quorum;
+use super::replica::Replica;
+use super::types::{Event, Exception, ProposeError, Role};
+use crate::types::{Entry, EntryKind, Index, NodeId, Term};
+
+/// Per-entry overhead counted in the byte window, so empty entries are bounded too.
+const ENTRY_OVERHEAD: usize = 32;
+
+impl Replica {
+    /// Leader only, once writable; assigns the next index.
+    pub fn propose(&mut self, key: u64, data: Bytes, now: Instant) -> Result<Index, ProposeError> {
+        self.propose_batch(std::iter::once((key, data)), now)
+            .map(|r| r.start)
+    }
+
+    /// Leader only, once writable; assigns consecutive indexes (an empty batch gives an
+    /// empty range).
+    pub fn propose_batch(
+        &mut self,
+        items: impl IntoIterator<Item = (u64, Bytes)>,
+        now: Instant,
+    ) -> Result<Range<Index>, ProposeError> {
+        self.now = now;
+        self.check_writable()?;
+        let start = self.log.last_index() + 1;
+        let term = self.term;
+        for (key, data) in items {
+            let e = Entry {
+                index: self.log.last_index() + 1,
+                term,
+                key,
+                kind: EntryKind::Normal,
+                data,
+            };
+            self.log.push(e.clone());
+            self.ready.entries.push(e);
+        }
+        let end = self.log.last_index() + 1;
+        if end > start {
+            self.broadcast_appends(now);
+        }
+        Ok(start..end)
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<(), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        if self.transfer.is_some() {
+            return Err(ProposeError::Transferring);
+        }
+        if !self.writable {
+            return Err(ProposeError::NotWritable);
+        }
+        Ok(())
+    }
+
+    /// Local storage made the log durable up to `index` (of term `term`); stale reports
+    /// that do not match the current log are ignored.
+    pub fn persisted(&mut self, index: Index, term: Term) {
+        if index <= self.persisted
+            || index > self.log.last_index()
+            || self.log.term_at(index) != Some(term)
+        {
+            return;
+        }
+        let before = self.persisted.min(self.matched);
+        self.persisted = index;
+        self.update_visible_commit();
+        if self.role == Role::Leader {
+            self.maybe_commit();
+        } else if let Some(leader) = self.leader {
+            if self.persisted.min(self.matched) > before {
+                let r = self.append_ok();
+                self.send(leader, Message::AppendResponse(r));
+            }
+        }
+    }
+
+    pub(crate) fn broadcast_appends(&mut self, now: Instant) {
+        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.send_appends(id, now);
+        }
+    }
+
+    /// Fills the peer's window (one probe at a time while probing).
+    pub(crate) fn send_appends(&mut self, peer: NodeId, now: Instant) {
+        while self.send_one_append(peer, now) {
+            if self.peers.get(&peer).is_none_or(|p| p.probing) {
+                break;
+            }
+        }
+    }
+
+    fn send_one_append(&mut self, peer: NodeId, now: Instant) -> bool {
+        let last = self.log.last_index();
+        let max_msgs = self.cfg.max_inflight_msgs.max(1);
+        let max_bytes = self.cfg.max_inflight_bytes;
+        let max_batch = self.cfg.max_batch_bytes;
+        let Some(pr) = self.peers.get_mut(&peer) else {
+            return false;
+        };
+        match pr.pace {
+            Pace::Indefinite => return false,
+            Pace::Interval(gap) => {
+                if pr.last_send.is_some_and(|s| now < s + gap) {
+                    return false;
+                }
+            }
+            Pace::Off => {}
+        }
+        if !pr.probing {
+            if self.log.term_at(pr.next - 1).is_none() {
+                // The peer needs entries compacted away: probe with our base so it can
+                // report MISSING_LOG.
+                let n = pr.next;
+                pr.become_probe(n);
+            } else if pr.next > last
+                || pr.inflight.len() >= max_msgs
+                || pr.inflight_bytes >= max_bytes
+            {
+                return false;
+            }
+        }
+        if pr.probing && pr.probe_sent {
+            return false;
+        }
+        let (prev_index, prev_term, with_entries) = match self.log.term_at(pr.next - 1) {
+            Some(t) => (pr.next - 1, t, true),
+            None => {
+                let (i, t) = self.log.base();
+                (i, t, false)
+            }
+        };
+        let mut entries = Vec::new();
+        let mut bytes = 0usize;
+        if with_entries {
+            for e in self.log.range(pr.next, last) {
+                let sz = e.data.len() + ENTRY_OVERHEAD;
+                if !entries.is_empty() && bytes + sz > max_batch + ENTRY_OVERHEAD {
+                    break;
+                }
+                bytes += sz;
+                entries.push(e.clone());
+            }
+        }
+        let sent_last = prev_index + entries.len() as Index;
+        pr.last_send = Some(now);
+        if pr.probing {
+            pr.probe_sent = true;
+        } else {
+            pr.next = sent_last + 1;
+            pr.inflight.push_back((sent_last, bytes));
+            pr.inflight_bytes += bytes;
+        }
+        let header = AppendHeader {
+            term: self.term,
+            leader: self.cfg.id,
+            prev_index,
+            prev_term,
+            commit: self.commit,
+            leader_last_index: last,
+            leader_first_index: self.log.first_index(),
+            cluster_min_applied: self.cluster_min_applied(),
+            minority: self.minority(),
+        };
+        self.send(peer, Message::Append { header, entries });
+        true
+    }
+
+    pub(crate) fn broadcast_heartbeat(&mut self) {
+        let hb = Heartbeat {
+            term: self.term,
+            leader: self.cfg.id,
+            commit: self.commit,
+            leader_last_index: self.log.last_index(),
+            leader_first_index: self.log.first_index(),
+            cluster_min_applied: self.cluster_min_applied(),
+            minority: self.minority(),
+        };
+        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.send(id, Message::Heartbeat(hb.clone()));
+        }
+    }
+
+    /// A message from the leader of `term`: follow it and refresh the election timer.
+    fn follow(&mut self, term: Term, leader: NodeId, now: Instant) {
+        if term > self.term || matches!(self.role, Role::PreCandidate | Role::Candidate) {
+            self.become_follower(term, Some(leader), now);
+        } else {
+            self.set_leader(Some(leader), now);
+            self.reset_election_timer(now);
+        }
+        self.last_leader_contact = Some(now);
+    }
+
+    pub(crate) fn append_ok(&self) -> AppendResponse {
+        AppendResponse {
+            term: self.term,
+            reject: false,
+            index: self.matched,
+            hint_term: 0,
+            reject_prev: 0,
+            durable: self.persisted.min(self.matched),
+            last_index: self.log.last_index(),
+            applied: self.applied,
+            priority: self.my_priority(),
+            minority: self.minority(),
+        }
+    }
+
+    fn advance_follower_commit(&mut self, leader_commit: Index) {
+        let c = leader_commit.min(self.matched);
+        if c > self.commit {
+            self.commit = c;
+            self.update_visible_commit();
+        }
+    }
+
+    pub(crate) fn handle_append(
+        &mut self,
+        from: NodeId,
+        h: AppendHeader,
+        mut entries: Vec<Entry>,
+        now: Instant,
+    ) {
+        if h.minority != self.minority() {
+            return;
+        }
+        if h.term < self.term {
+            let mut r = self.append_ok();
+            r.reject = true;
+            r.reject_prev = h.prev_index;
+            self.send(from, Message::AppendResponse(r));
+            return;
+        }
+        if self.role == Role::Leader && h.term == self.term {
+            return;
+        }
+        // Malformed batches are dropped whole.
+        let n = entries.len() as Index;
+        let consecutive = entries
+            .iter()
+            .enumerate()
+            .all(|(k, e)| e.index == h.prev_index + 1 + k as Index && e.term <= h.term);
+        if !consecutive || h.prev_index.checked_add(n).is_none() {
+            return;
+        }
+        self.follow(h.term, from, now);
+        self.leader_last = h.leader_last_index;
+        self.leader_first = h.leader_first_index;
+        self.follower_min_applied = h.cluster_min_applied;
+        let covered = h.prev_index + n;
+        let (base, _) = self.log.base();
+        if h.prev_index < base {
+            // Entries up to our base were committed and applied here: they match.
+            let skip = ((base - h.prev_index) as usize).min(entries.len());
+            entries.drain(..skip);
+        } else if self.log.term_at(h.prev_index) != Some(h.prev_term) {
+            self.reject_append(from, &h);
+            return;
+        }
+        let mut first_new = entries.len();
+        for (k, e) in entries.iter().enumerate() {
+            match self.log.term_at(e.index) {
+                Some(t) if t == e.term => continue,
+                Some(_) => {
+                    if e.index <= self.commit {
+                        // Would rewrite a committed entry: refuse the whole message.
+                        return;
+                    }
+                    self.truncate_local(e.index);
+                    first_new = k;
+                    break;
+                }
+                None => {
+                    first_new = k;
+                    break;
+                }
+            }
+        }
+        for e in entries.drain(first_new..) {
+            self.append_local(e);
+        }
+        self.missing_log_raised = false;
+        self.matched = self.matched.max(covered.min(self.log.last_index()));
+        self.advance_follower_commit(h.commit);
+        if n == 0 || self.persisted.min(self.matched) >= covered {
+            let r = self.append_ok();
+            self.send(from, Message::AppendResponse(r));
+        }
+    }
+
+    fn reject_append(&mut self, from: NodeId, h: &AppendHeader) {
+        let hint = self
+            .log
+            .find_conflict_by_term(h.prev_index.min(self.log.last_index()), h.prev_term);
+        let hint_term = self.log.term_at(hint).unwrap_or(0);
+        // The leader can only send from its first index: if that does not fit, this node
+        // cannot catch up by replication (SPEC §6.7).
+        if h.prev_index < h.leader_first_index && !self.missing_log_raised {
+            self.missing_log_raised = true;
+            self.event(Event::Exception(Exception::MissingLog));
+        }
+        let mut r = self.append_ok();
+        r.reject = true;
+        r.index = hint;
+        r.hint_term = hint_term;
+        r.reject_prev = h.prev_index;
+        self.send(from, Message::AppendResponse(r));
+    }
+
+    pub(crate) fn handle_append_response(&mut self, from: NodeId, r: AppendResponse, now: Instant) {
+        if r.minority != self.minority() {
+            return;
+        }
+        if r.term > self.term {
+            self.become_follower(r.term, None, now);
+            return;
+        }
+        if r.term < self.term || self.role != Role::Leader {
+            return;
+        }
+        self.note_peer(from, r.applied, r.priority);
+        let last = self.log.last_index();
+        let Some(pr) = self.peers.get_mut(&from) else {
+            return;
+        };
+        pr.last_ack = now;
+        if r.reject {
+            if r.reject_prev <= pr.matched || (pr.probing && r.reject_prev + 1 != pr.next) {
+                return; // stale
+            }
+            let hint = self.log.find_conflict_by_term(r.index, r.hint_term);
+            let next = (hint + 1).min(r.reject_prev).max(pr.matched + 1);
+            pr.become_probe(next);
+            self.send_appends(from, now);
+            return;
+        }
+        let advanced = pr.on_ack(r.index.min(last), r.durable.min(last));
+        if advanced {
+            self.maybe_commit();
+            self.maybe_send_timeout_now(from);
+        }
+        self.send_appends(from, now);
+    }
+
+    pub(crate) fn handle_heartbeat(&mut self, from: NodeId, h: Heartbeat, now: Instant) {
+        if h.minority != self.minority() {
+            return;
+        }
+        if h.term >= self.term && !(self.role == Role::Leader && h.term == self.term) {
+            self.follow(h.term, from, now);
+            self.leader_last = h.leader_last_index;
+            self.leader_first = h.leader_first_index;
+            self.follower_min_applied = h.cluster_min_applied;
+            self.advance_follower_commit(h.commit);
+        }
+        let r = HeartbeatResponse {
+            term: self.term,
+            matched: self.matched,
+            durable: self.persisted.min(self.matched),
+            last_index: self.log.last_index(),
+            applied: self.applied,
+            priority: self.my_priority(),
+            minority: self.minority(),
+        };
+        self.send(from, Message::HeartbeatResponse(r));
+    }
+
+    pub(crate) fn handle_heartbeat_response(
+        &mut self,
+        from: NodeId,
+        r: HeartbeatResponse,
+        now: Instant,
+    ) {
+        if r.minority != self.minority() {
+            return;
+        }
+        if r.term > self.term {
+            self.become_follower(r.term, None, now);
+            return;
+        }
+        if r.term < self.term || self.role != Role::Leader {
+            return;
+        }
+        self.note_peer(from, r.applied, r.priority);
+        let last = self.log.last_index();
+        let hb = self.cfg.heartbeat_interval;
+        let Some(pr) = self.peers.get_mut(&from) else {
+            return;
+        };
+        pr.last_ack = now;
+        let mut advanced = false;
+        if r.matched > 0 {
+            advanced = pr.on_ack(r.matched.min(last), r.durable.min(last));
+        }
+        if pr.probing {
+            // The probe or its answer may be lost: allow another.
+            pr.probe_sent = false;
+        } else if r.matched + 1 < pr.next
+            && pr
+                .last_send
+                .is_some_and(|s| now.saturating_duration_since(s) >= hb)
+        {
+            // Entries sent a heartbeat ago have still not arrived, twice: assume them lost.
+            pr.stall += 1;
+            if pr.stall >= 2 {
+                pr.become_probe(r.matched + 1);
+            }
+        }
+        if advanced {
+            self.maybe_commit();
+            self.maybe_send_timeout_now(from);
+        }
+        self.send_appends(from, now);
+    }
+
+    fn note_peer(&mut self, from: NodeId, applied: Index, priority: u64) {
+        self.applied_of.insert(from, applied);
+        self.peer_priority.insert(from, priority);
+    }
+
+    /// Leader: advance the commit to what a quorum holds (this node's own entries count
+    /// once durable), only by counting entries of the current term.
+    pub(crate) fn maybe_commit(&mut self) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let me = self.cfg.id;
+        let own = self.persisted;
+        let peers = &self.peers;
+        let c = quorum::committed(
+            self.conf.current(),
+            self.work_mode,
+            &self.cfg.majority_groups,
+            |id| {
+                if id == me {
+                    Some(own)
+                } else {
+                    peers.get(&id).map(|p| p.matched)
+                }
+            },
+        );
+        if c <= self.commit || self.log.term_at(c) != Some(self.term) {
+            return;
+        }
+        self.commit = c;
+        self.update_visible_commit();
+        // Tell idle peers at once rather than at the next heartbeat.
+        let last = self.log.last_index();
+        let idle: Vec<NodeId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.probing && p.next > last && p.inflight.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        if !idle.is_empty() {
+            let hb = Heartbeat {
+                term: self.term,
+                leader: me,
+                commit: self.commit,
+                leader_last_index: last,
+                leader_first_index: self.log.first_index(),
+                cluster_min_applied: self.cluster_min_applied(),
+                minority: self.minority(),
+            };
+            for id in idle {
+                self.send(id, Message::Heartbeat(hb.clone()));
+            }
+        }
+        // A leader that removed itself leaves once the change is committed.
+        if !self.conf.current().contains(me) && self.conf.last_index() <= self.commit {
+            let (term, now) = (self.term, self.now);
+            self.become_follower(term, None, now);
+        }
+    }
+}
