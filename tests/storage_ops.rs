@@ -20,7 +20,12 @@ fn opts(segment_size: u64, cache_bytes: usize) -> StorageOptions {
 fn open(dir: &Path, o: StorageOptions) -> (Storage, Events) {
     let ev: Events = Arc::default();
     let e2 = ev.clone();
-    let s = Storage::open(dir, o, Box::new(move |s, i, t| e2.lock().unwrap().push((s, i, t)))).unwrap();
+    let s = Storage::open(
+        dir,
+        o,
+        Box::new(move |s, i, t| e2.lock().unwrap().push((s, i, t))),
+    )
+    .unwrap();
     (s, ev)
 }
 
@@ -30,8 +35,16 @@ fn entry(index: Index, term: Term) -> Entry {
         index,
         term,
         key: index * 1000 + term,
-        kind: if index % 10 == 0 { EntryKind::Conf } else { EntryKind::Normal },
-        data: Bytes::from((0..len).map(|i| (i as u64 + index * 7 + term) as u8).collect::<Vec<_>>()),
+        kind: if index % 10 == 0 {
+            EntryKind::Conf
+        } else {
+            EntryKind::Normal
+        },
+        data: Bytes::from(
+            (0..len)
+                .map(|i| (i as u64 + index * 7 + term) as u8)
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -42,7 +55,14 @@ fn entries(lo: Index, hi: Index, term: Term) -> Vec<Entry> {
 fn seg_count(dir: &Path, stream: StreamId) -> usize {
     std::fs::read_dir(dir.join(format!("stream_{stream:02}")))
         .unwrap()
-        .filter(|d| d.as_ref().unwrap().file_name().to_str().unwrap().starts_with("seg_"))
+        .filter(|d| {
+            d.as_ref()
+                .unwrap()
+                .file_name()
+                .to_str()
+                .unwrap()
+                .starts_with("seg_")
+        })
         .count()
 }
 
@@ -72,7 +92,10 @@ fn append_read_and_reopen_across_segments() {
     assert_eq!(r.entries, all);
     // No cache: everything comes from disk, across segment boundaries.
     assert_eq!(s.read(1, 1, 300, usize::MAX).unwrap(), all);
-    assert_eq!(s.read(1, 57, 190, usize::MAX).unwrap(), all[56..190].to_vec());
+    assert_eq!(
+        s.read(1, 57, 190, usize::MAX).unwrap(),
+        all[56..190].to_vec()
+    );
     // Appending continues after the recovered tail.
     s.append(1, entries(301, 310, 3)).unwrap();
     s.flush(1).unwrap();
@@ -93,9 +116,18 @@ fn read_limits_and_range_errors() {
     assert_eq!(some, entries(1, some.len() as u64, 1));
     // hi beyond last is clipped; lo outside [first, last] is an error.
     assert_eq!(s.read(1, 49, 1000, usize::MAX).unwrap().len(), 2);
-    assert!(matches!(s.read(1, 51, 60, 10), Err(StorageError::OutOfRange { .. })));
-    assert!(matches!(s.read(1, 0, 1, 10), Err(StorageError::OutOfRange { .. })));
-    assert!(matches!(s.read(2, 1, 1, 10), Err(StorageError::UnknownStream(2))));
+    assert!(matches!(
+        s.read(1, 51, 60, 10),
+        Err(StorageError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        s.read(1, 0, 1, 10),
+        Err(StorageError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        s.read(2, 1, 1, 10),
+        Err(StorageError::UnknownStream(2))
+    ));
 }
 
 #[test]
@@ -105,7 +137,17 @@ fn appends_must_be_contiguous() {
     s.open_stream(1, None).unwrap();
     s.append(1, entries(1, 3, 1)).unwrap();
     let e = s.append(1, entries(5, 6, 1)).unwrap_err();
-    assert!(matches!(e, StorageError::NotContiguous { last: 3, got: 5, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            StorageError::NotContiguous {
+                last: 3,
+                got: 5,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let mut gap = entries(4, 6, 1);
     gap.remove(1);
     assert!(s.append(1, gap).is_err());
@@ -164,7 +206,10 @@ fn truncate_prefix_deletes_whole_segments() {
         s.truncate_prefix(1, 150).unwrap();
         assert!(seg_count(d.path(), 1) < before);
         assert_eq!((s.first_index(1), s.last_index(1)), (150, 300));
-        assert!(matches!(s.read(1, 149, 150, 10), Err(StorageError::OutOfRange { .. })));
+        assert!(matches!(
+            s.read(1, 149, 150, 10),
+            Err(StorageError::OutOfRange { .. })
+        ));
         assert_eq!(s.read(1, 150, 150, 10).unwrap(), vec![entry(150, 2)]);
         // Below the first index: nothing happens.
         s.truncate_prefix(1, 20).unwrap();
@@ -178,7 +223,11 @@ fn truncate_prefix_deletes_whole_segments() {
     // Beyond the last index: the log jumps forward.
     s.truncate_prefix(1, 1000).unwrap();
     assert_eq!((s.first_index(1), s.last_index(1)), (1000, 999));
-    assert_eq!(seg_count(d.path(), 1), 1, "only the preallocated spare remains");
+    assert_eq!(
+        seg_count(d.path(), 1),
+        1,
+        "only the preallocated spare remains"
+    );
     s.append(1, entries(1000, 1010, 3)).unwrap();
     s.close().unwrap();
     let (s, _) = open(d.path(), opts(4096, 0));
@@ -212,11 +261,14 @@ fn hard_state_and_membership_survive_reopen() {
         let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
         let r = s.open_stream(1, None).unwrap();
         assert_eq!((r.hard_state, r.membership), (HardState::default(), None));
-        s.save_hard_state(1, HardState { term: 4, vote: 2 }).unwrap();
+        s.save_hard_state(1, HardState { term: 4, vote: 2 })
+            .unwrap();
         s.save_membership(1, b"{\"nodes\":[1,2,3]}").unwrap();
-        s.save_hard_state(1, HardState { term: 5, vote: 3 }).unwrap();
+        s.save_hard_state(1, HardState { term: 5, vote: 3 })
+            .unwrap();
         s.open_stream(2, None).unwrap();
-        s.save_hard_state(2, HardState { term: 9, vote: 0 }).unwrap();
+        s.save_hard_state(2, HardState { term: 9, vote: 0 })
+            .unwrap();
     }
     let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
     let r = s.open_stream(1, None).unwrap();
@@ -241,21 +293,33 @@ fn streams_are_independent_and_share_syncs() {
     for st in 1..=3 {
         s.flush(st).unwrap();
         assert_eq!(s.durable_index(st), 100);
-        assert_eq!(s.read(st, 1, 100, usize::MAX).unwrap(), entries(1, 100, st as u64));
+        assert_eq!(
+            s.read(st, 1, 100, usize::MAX).unwrap(),
+            entries(1, 100, st as u64)
+        );
     }
     let stats = s.stats();
     assert_eq!(stats.entries_written, 300);
-    assert!(ev.lock().unwrap().iter().any(|&(st, i, _)| st == 3 && i == 100));
+    assert!(ev
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|&(st, i, _)| st == 3 && i == 100));
 }
 
 #[test]
 fn data_path_and_stream_open_only_once() {
     let d = tempfile::tempdir().unwrap();
     let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
-    let e = Storage::open(d.path(), opts(1 << 20, 0), Box::new(|_, _, _| {})).err().unwrap();
+    let e = Storage::open(d.path(), opts(1 << 20, 0), Box::new(|_, _, _| {}))
+        .err()
+        .unwrap();
     assert!(matches!(e, StorageError::Locked(_)), "{e}");
     s.open_stream(1, None).unwrap();
-    assert!(matches!(s.open_stream(1, None), Err(StorageError::StreamAlreadyOpen(1))));
+    assert!(matches!(
+        s.open_stream(1, None),
+        Err(StorageError::StreamAlreadyOpen(1))
+    ));
     s.close().unwrap();
     // Released on close.
     let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
@@ -265,6 +329,8 @@ fn data_path_and_stream_open_only_once() {
 #[test]
 fn bad_segment_size_is_refused() {
     let d = tempfile::tempdir().unwrap();
-    let e = Storage::open(d.path(), opts(100, 0), Box::new(|_, _, _| {})).err().unwrap();
+    let e = Storage::open(d.path(), opts(100, 0), Box::new(|_, _, _| {}))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("segment_size"), "{e}");
 }

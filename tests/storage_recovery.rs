@@ -58,7 +58,11 @@ fn reopen(dir: &Path, segment_size: u64) -> Result<Recovered, StorageError> {
 }
 
 fn patch(path: &Path, offset: u64, f: impl FnOnce(&mut [u8])) {
-    let file = OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let mut b = vec![0u8; 48];
     file.read_exact_at(&mut b, offset).unwrap();
     f(&mut b);
@@ -70,15 +74,27 @@ fn flip(path: &Path, offset: u64, bit: u32) {
 }
 
 fn set_len(path: &Path, len: u64) {
-    OpenOptions::new().write(true).open(path).unwrap().set_len(len).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
 }
 
 fn assert_corrupt(r: Result<Recovered, StorageError>, file: &Path, offset: u64) {
     match r {
-        Err(StorageError::Corrupt { file: f, offset: o, reason }) => {
+        Err(StorageError::Corrupt {
+            file: f,
+            offset: o,
+            reason,
+        }) => {
             assert_eq!((f.as_path(), o), (file, offset), "{reason}");
         }
-        other => panic!("expected corruption at {} offset {offset}, got {other:?}", file.display()),
+        other => panic!(
+            "expected corruption at {} offset {offset}, got {other:?}",
+            file.display()
+        ),
     }
 }
 
@@ -155,7 +171,10 @@ fn a_hole_inside_the_last_write_is_a_torn_tail() {
     let d = tempfile::tempdir().unwrap();
     let all = build(d.path(), &[2, 4], 1 << 20);
     patch(&seg(d.path(), 1), 2 * REC, |b| b.fill(0));
-    assert_eq!(reopen(d.path(), 1 << 20).unwrap().entries, all[..2].to_vec());
+    assert_eq!(
+        reopen(d.path(), 1 << 20).unwrap().entries,
+        all[..2].to_vec()
+    );
 }
 
 #[test]

@@ -134,7 +134,11 @@ impl Storage {
 
     /// Open (or create) a stream and recover its log. `applied_base`: Some(v-1) with an
     /// empty log makes the log start at v.
-    pub fn open_stream(&self, stream: StreamId, applied_base: Option<Index>) -> Result<Recovered, StorageError> {
+    pub fn open_stream(
+        &self,
+        stream: StreamId,
+        applied_base: Option<Index>,
+    ) -> Result<Recovered, StorageError> {
         self.check_running()?;
         let mut streams = self.streams.write();
         if streams.contains_key(&stream) {
@@ -306,7 +310,13 @@ impl Storage {
 
     /// Entries lo..=hi (stops early at max_bytes but returns at least one), from the
     /// cache or disk.
-    pub fn read(&self, stream: StreamId, lo: Index, hi: Index, max_bytes: usize) -> Result<Vec<Entry>, StorageError> {
+    pub fn read(
+        &self,
+        stream: StreamId,
+        lo: Index,
+        hi: Index,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, StorageError> {
         self.stream(stream)?.read(lo, hi, max_bytes)
     }
 
@@ -374,7 +384,10 @@ impl Storage {
     }
 
     fn get(&self, stream: StreamId, f: impl Fn(&Shared) -> Index) -> Index {
-        self.streams.read().get(&stream).map_or(0, |s| f(&s.shared.lock()))
+        self.streams
+            .read()
+            .get(&stream)
+            .map_or(0, |s| f(&s.shared.lock()))
     }
 
     /// Queue an op; called with the stream's lock held so that queue order is index order.
@@ -395,7 +408,11 @@ impl Storage {
         Ok(())
     }
 
-    fn sync_op(&self, stream: StreamId, op: impl FnOnce(Arc<Done>) -> Op) -> Result<(), StorageError> {
+    fn sync_op(
+        &self,
+        stream: StreamId,
+        op: impl FnOnce(Arc<Done>) -> Op,
+    ) -> Result<(), StorageError> {
         let st = self.stream(stream)?;
         let done = Arc::new(Done::default());
         {

@@ -58,7 +58,11 @@ fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
         match record::check(&b[pos..]) {
             Ok(h) => {
                 if pos > u32::MAX as usize {
-                    return Err(StorageError::corrupt(&s.path, pos as u64, "segment too large"));
+                    return Err(StorageError::corrupt(
+                        &s.path,
+                        pos as u64,
+                        "segment too large",
+                    ));
                 }
                 s.entries.push(record::to_entry(&h, &b[pos..]));
                 s.records.push((pos as u32, h));
@@ -127,7 +131,11 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
                 ));
             }
             if s.records.is_empty() {
-                return Err(StorageError::corrupt(&s.path, 0, "segment holds no records but a later one does"));
+                return Err(StorageError::corrupt(
+                    &s.path,
+                    0,
+                    "segment holds no records but a later one does",
+                ));
             }
         }
         check_torn_tail(&scans, l)?;
@@ -152,7 +160,11 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
                 return Err(StorageError::corrupt(
                     &s.path,
                     *off as u64,
-                    format!("record has index {}, expected {}", h.index, expect.unwrap_or(0)),
+                    format!(
+                        "record has index {}, expected {}",
+                        h.index,
+                        expect.unwrap_or(0)
+                    ),
                 ));
             }
             expect = Some(h.index + 1);
@@ -182,7 +194,10 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             return Err(StorageError::corrupt(
                 &s.path,
                 0,
-                format!("log starts at index {} but the metadata's first index is {first}", fh.index),
+                format!(
+                    "log starts at index {} but the metadata's first index is {first}",
+                    fh.index
+                ),
             ));
         }
         let file = segment::open_rw(&s.path)?;

@@ -110,7 +110,8 @@ impl SegInfo {
     }
 
     pub fn contains(&self, index: Index) -> bool {
-        self.last().is_some_and(|l| index >= self.first && index <= l)
+        self.last()
+            .is_some_and(|l| index >= self.first && index <= l)
     }
 
     /// Byte range [start, end) of records lo..=hi, which must be in this segment.

@@ -129,9 +129,13 @@ impl StreamState {
             let mut bytes = 0usize;
             let full = |bytes: usize, idx: Index| bytes >= max_bytes && idx > lo;
             while idx <= hi && idx < cache_first && !full(bytes, idx) {
-                let seg = sh.segments.iter().find(|s| s.contains(idx)).ok_or_else(|| {
-                    StorageError::corrupt(&self.dir, 0, format!("index {idx} is in no segment"))
-                })?;
+                let seg = sh
+                    .segments
+                    .iter()
+                    .find(|s| s.contains(idx))
+                    .ok_or_else(|| {
+                        StorageError::corrupt(&self.dir, 0, format!("index {idx} is in no segment"))
+                    })?;
                 let mut seg_hi = seg.last().unwrap_or(idx).min(hi).min(cache_first - 1);
                 // Stop early at max_bytes, keeping at least the first record.
                 let (start, _) = seg.range(idx, idx);
@@ -194,13 +198,18 @@ impl StreamState {
         };
         let mut hb = [0u8; record::HEADER_LEN];
         file.read_exact_at(&mut hb, off).ok()?;
-        record::parse_header(&hb).ok().filter(|h| h.index == idx).map(|h| h.term)
+        record::parse_header(&hb)
+            .ok()
+            .filter(|h| h.index == idx)
+            .map(|h| h.term)
     }
 }
 
 fn read_records(r: &DiskRead, out: &mut Vec<Entry>) -> Result<(), StorageError> {
     let mut buf = vec![0u8; (r.end - r.start) as usize];
-    r.file.read_exact_at(&mut buf, r.start).ctx("read", &r.path)?;
+    r.file
+        .read_exact_at(&mut buf, r.start)
+        .ctx("read", &r.path)?;
     let mut pos = 0usize;
     for idx in r.lo..=r.hi {
         let off = r.start + pos as u64;

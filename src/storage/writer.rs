@@ -116,7 +116,9 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
     // Group by stream, keeping each stream's order.
     let mut groups: Vec<(Touched, Vec<(u64, Op)>)> = Vec::new();
     for q in ops {
-        let pos = groups.iter().position(|(t, _)| Arc::ptr_eq(&t.st, &q.stream));
+        let pos = groups
+            .iter()
+            .position(|(t, _)| Arc::ptr_eq(&t.st, &q.stream));
         let i = pos.unwrap_or_else(|| {
             let t = Touched {
                 st: q.stream.clone(),
@@ -210,7 +212,12 @@ fn collect_waiters(t: &mut Touched, ops: Vec<(u64, Op)>) {
     }
 }
 
-fn process(sh: &Shared, t: &mut Touched, ops: Vec<(u64, Op)>, buf: &mut Vec<u8>) -> Result<(), StorageError> {
+fn process(
+    sh: &Shared,
+    t: &mut Touched,
+    ops: Vec<(u64, Op)>,
+    buf: &mut Vec<u8>,
+) -> Result<(), StorageError> {
     let st = t.st.clone();
     let mut w = st.w.lock();
     let mut pend: Vec<Entry> = Vec::new();
@@ -221,7 +228,8 @@ fn process(sh: &Shared, t: &mut Touched, ops: Vec<(u64, Op)>, buf: &mut Vec<u8>)
             Op::Append(es) => {
                 for e in es {
                     let rl = record::record_len(e.data.len()) as u64;
-                    let full = w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > sh.seg_size;
+                    let full =
+                        w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > sh.seg_size;
                     if w.cur.is_none() || full {
                         t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
                         roll(sh, &st, &mut w)?;
@@ -293,7 +301,9 @@ fn flush(
     w.unsynced = true;
     w.cur_off = end;
     w.last_written = (last_idx, last_term);
-    sh.stats.entries.fetch_add(pend.len() as u64, Ordering::Relaxed);
+    sh.stats
+        .entries
+        .fetch_add(pend.len() as u64, Ordering::Relaxed);
     sh.stats.bytes.fetch_add(*pend_bytes, Ordering::Relaxed);
     {
         let mut s = st.shared.lock();
@@ -360,12 +370,22 @@ fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Storage
 
 /// Drop every entry >= from on disk: whole segments from the back, then cut the segment
 /// holding from-1, synced before anything is written after it.
-fn cut_suffix(sh: &Shared, st: &StreamState, w: &mut WriterSide, seq: u64, from: Index) -> Result<(), StorageError> {
+fn cut_suffix(
+    sh: &Shared,
+    st: &StreamState,
+    w: &mut WriterSide,
+    seq: u64,
+    from: Index,
+) -> Result<(), StorageError> {
     sync_current(sh, w)?;
     let mut doomed = Vec::new();
     let keep = {
         let mut s = st.shared.lock();
-        while s.segments.last().is_some_and(|g| g.offsets.is_empty() || g.first >= from) {
+        while s
+            .segments
+            .last()
+            .is_some_and(|g| g.offsets.is_empty() || g.first >= from)
+        {
             if let Some(g) = s.segments.pop() {
                 doomed.push(g.path);
             }
@@ -417,7 +437,12 @@ fn cut_suffix(sh: &Shared, st: &StreamState, w: &mut WriterSide, seq: u64, from:
 
 /// dcf_truncate: first_kept becomes the first index (durably, in the metadata), then the
 /// segments wholly below it are deleted.
-fn truncate_prefix(sh: &Shared, st: &StreamState, w: &mut WriterSide, k: Index) -> Result<(), StorageError> {
+fn truncate_prefix(
+    sh: &Shared,
+    st: &StreamState,
+    w: &mut WriterSide,
+    k: Index,
+) -> Result<(), StorageError> {
     if k <= w.meta.first_index {
         return Ok(());
     }
