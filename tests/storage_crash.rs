@@ -41,12 +41,12 @@ fn opts() -> StorageOptions {
 /// after recovery is caught.
 fn entry(index: Index, term: Term) -> Entry {
     let h = index.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ term.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-    let len = (h >> 7) as usize % 700 + if index % 97 == 0 { 9000 } else { 0 };
+    let len = (h >> 7) as usize % 700 + if index.is_multiple_of(97) { 9000 } else { 0 };
     Entry {
         index,
         term,
         key: h,
-        kind: if index % 13 == 0 {
+        kind: if index.is_multiple_of(13) {
             EntryKind::Conf
         } else {
             EntryKind::Normal

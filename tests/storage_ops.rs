@@ -35,7 +35,7 @@ fn entry(index: Index, term: Term) -> Entry {
         index,
         term,
         key: index * 1000 + term,
-        kind: if index % 10 == 0 {
+        kind: if index.is_multiple_of(10) {
             EntryKind::Conf
         } else {
             EntryKind::Normal

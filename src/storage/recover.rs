@@ -8,9 +8,11 @@
 //! legitimately be incomplete is:
 //! * the write of the last good record, if X is before that write's end; else
 //! * the next write (gen + 1).
+//!
 //! Pages of that torn write may have reached the disk in any order, so intact records of
 //! it may follow X: they are dropped with the tail. An intact record of any later write
 //! after X means synced data was damaged: that is corruption, reported with file and offset.
+//!
 //! In any segment before the last one with data, every break that is not a clean end is
 //! corruption.
 
