@@ -333,6 +333,14 @@ impl Storage {
         self.get(stream, |s| s.last_index)
     }
 
+    /// Bytes of payload held in the stream's cache (bounded by `cache_bytes` once written).
+    pub fn cached_bytes(&self, stream: StreamId) -> usize {
+        self.streams
+            .read()
+            .get(&stream)
+            .map_or(0, |s| s.shared.lock().cache_bytes)
+    }
+
     pub fn stats(&self) -> StorageStats {
         let s = &self.w.stats;
         StorageStats {

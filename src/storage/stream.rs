@@ -111,6 +111,22 @@ struct DiskRead {
 
 impl StreamState {
     pub fn read(&self, lo: Index, hi: Index, max_bytes: usize) -> Result<Vec<Entry>, StorageError> {
+        match self.read_once(lo, hi, max_bytes) {
+            // A suffix cut may have rewritten the planned bytes between plan and read; the
+            // second plan sees the cut.
+            Err(StorageError::Corrupt { .. } | StorageError::Io { .. }) => {
+                self.read_once(lo, hi, max_bytes)
+            }
+            r => r,
+        }
+    }
+
+    fn read_once(
+        &self,
+        lo: Index,
+        hi: Index,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, StorageError> {
         let mut plan = Vec::new();
         let mut out = Vec::new();
         {
