@@ -423,3 +423,26 @@ fn concurrent_reads_during_appends_and_truncations() {
     let (s2, _) = open(d.path(), opts(8192, 4096));
     assert_eq!(s2.open_stream(1, None).unwrap().entries, all);
 }
+
+#[test]
+fn a_panicking_callback_fails_the_storage_instead_of_hanging() {
+    let d = tempfile::tempdir().unwrap();
+    let s = Storage::open(
+        d.path(),
+        opts(1 << 20, 0),
+        Box::new(|_, _, _| panic!("callback bug")),
+    )
+    .unwrap();
+    s.open_stream(1, None).unwrap();
+    s.append(1, entries(1, 3, 1)).unwrap();
+    let _ = s.flush(1);
+    assert!(matches!(
+        s.save_hard_state(1, HardState { term: 2, vote: 1 }),
+        Err(StorageError::Failed(_))
+    ));
+    assert!(matches!(
+        s.append(1, entries(4, 4, 1)),
+        Err(StorageError::Failed(_))
+    ));
+    assert!(s.close().is_err());
+}

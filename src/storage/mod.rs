@@ -28,7 +28,7 @@ pub use record::MAX_PAYLOAD;
 
 use error::IoContext;
 use stream::{Shared, StreamState, WriterSide};
-use writer::{Done, Op, Queued};
+use writer::{Done, Op, Queued, Waiter};
 
 use crate::types::{Entry, HardState, Index, StreamId, Term};
 
@@ -298,7 +298,11 @@ impl Storage {
                 sh.last_index = first_kept - 1;
             }
             sh.trim_cache_front(first_kept);
-            self.enqueue(&st, &mut sh, Op::TruncPrefix(first_kept, done.clone()))?;
+            self.enqueue(
+                &st,
+                &mut sh,
+                Op::TruncPrefix(first_kept, Waiter(done.clone())),
+            )?;
         }
         done.wait()
     }
@@ -416,16 +420,12 @@ impl Storage {
         Ok(())
     }
 
-    fn sync_op(
-        &self,
-        stream: StreamId,
-        op: impl FnOnce(Arc<Done>) -> Op,
-    ) -> Result<(), StorageError> {
+    fn sync_op(&self, stream: StreamId, op: impl FnOnce(Waiter) -> Op) -> Result<(), StorageError> {
         let st = self.stream(stream)?;
         let done = Arc::new(Done::default());
         {
             let mut sh = st.shared.lock();
-            self.enqueue(&st, &mut sh, op(done.clone()))?;
+            self.enqueue(&st, &mut sh, op(Waiter(done.clone())))?;
         }
         done.wait()
     }

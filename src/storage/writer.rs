@@ -28,12 +28,26 @@ pub struct Done {
     cv: Condvar,
 }
 
-impl Done {
-    pub fn complete(&self, r: Result<(), String>) {
-        *self.result.lock() = Some(r);
-        self.cv.notify_all();
-    }
+/// The writer's end of a `Done`: completes it with an error if dropped unanswered (say,
+/// while a panic unwinds the writer), so that no caller waits for ever.
+pub struct Waiter(pub Arc<Done>);
 
+impl Waiter {
+    pub fn complete(&self, r: Result<(), String>) {
+        *self.0.result.lock() = Some(r);
+        self.0.cv.notify_all();
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if self.0.result.lock().is_none() {
+            self.complete(Err("storage writer stopped".into()));
+        }
+    }
+}
+
+impl Done {
     pub fn wait(&self) -> Result<(), StorageError> {
         let mut g = self.result.lock();
         while g.is_none() {
@@ -49,11 +63,11 @@ impl Done {
 pub enum Op {
     Append(Vec<Entry>),
     TruncSuffix(Index),
-    HardState(HardState, Arc<Done>),
-    Membership(Vec<u8>, Arc<Done>),
-    TruncPrefix(Index, Arc<Done>),
+    HardState(HardState, Waiter),
+    Membership(Vec<u8>, Waiter),
+    TruncPrefix(Index, Waiter),
     /// Completes once everything queued before it is durable.
-    Barrier(Arc<Done>),
+    Barrier(Waiter),
 }
 
 pub struct Queued {
@@ -99,7 +113,15 @@ pub fn run(sh: Arc<Shared>, on_durable: DurableFn) {
             }
             std::mem::take(&mut q.ops)
         };
-        round(&sh, &on_durable, ops, &mut buf);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            round(&sh, &on_durable, ops, &mut buf)
+        }));
+        if r.is_err() {
+            // Waiters of the round were answered by their drop; later operations fail.
+            sh.failed.lock().get_or_insert_with(|| {
+                "storage writer panicked (or the on_durable callback did)".into()
+            });
+        }
     }
 }
 
@@ -108,7 +130,7 @@ struct Touched {
     st: Arc<StreamState>,
     wrote: bool,
     meta_dirty: bool,
-    waiters: Vec<Arc<Done>>,
+    waiters: Vec<Waiter>,
 }
 
 fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8>) {
