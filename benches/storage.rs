@@ -18,13 +18,22 @@ use dcf::types::{Entry, EntryKind};
 use parking_lot::{Condvar, Mutex};
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// write(block) + fdatasync in a loop, sequentially; `prealloc` first reserves the space.
 fn raw(dir: &Path, block: usize, prealloc: bool, secs: Duration) -> (f64, f64, u64) {
     let path = dir.join(format!("raw_{block}_{prealloc}"));
-    let f = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path).unwrap();
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
     if prealloc {
         rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, 1 << 30).unwrap();
         f.sync_all().unwrap();
@@ -52,7 +61,13 @@ struct Durable {
 }
 
 /// Many appenders on one stream, each with up to `window` entries not yet durable.
-fn log(dir: &Path, size: usize, appenders: usize, window: u64, secs: Duration) -> (f64, f64, f64, u64) {
+fn log(
+    dir: &Path,
+    size: usize,
+    appenders: usize,
+    window: u64,
+    secs: Duration,
+) -> (f64, f64, f64, u64) {
     let sub = dir.join(format!("log_{size}"));
     let durable = Arc::new(Durable {
         index: Mutex::new(0),
@@ -84,8 +99,14 @@ fn log(dir: &Path, size: usize, appenders: usize, window: u64, secs: Duration) -
     let start = Instant::now();
     let threads: Vec<_> = (0..appenders)
         .map(|_| {
-            let (s, next, stop, count, durable, payload) =
-                (s.clone(), next.clone(), stop.clone(), count.clone(), durable.clone(), payload.clone());
+            let (s, next, stop, count, durable, payload) = (
+                s.clone(),
+                next.clone(),
+                stop.clone(),
+                count.clone(),
+                durable.clone(),
+                payload.clone(),
+            );
             std::thread::spawn(move || {
                 let mut mine = std::collections::VecDeque::new();
                 while !stop.load(Ordering::Relaxed) {
@@ -140,8 +161,15 @@ fn main() {
     let appenders = env_u64("DCF_BENCH_APPENDERS", 16) as usize;
     let base = std::env::var("DCF_BENCH_DIR").unwrap_or_else(|_| "target".into());
     std::fs::create_dir_all(&base).unwrap();
-    let dir = tempfile::Builder::new().prefix("storage-bench").tempdir_in(&base).unwrap();
-    println!("storage bench in {} ({} s per case)", dir.path().display(), secs.as_secs_f64());
+    let dir = tempfile::Builder::new()
+        .prefix("storage-bench")
+        .tempdir_in(&base)
+        .unwrap();
+    println!(
+        "storage bench in {} ({} s per case)",
+        dir.path().display(),
+        secs.as_secs_f64()
+    );
 
     let (rate4k, _, n) = raw(dir.path(), 4096, false, secs);
     println!("raw  4 KiB write+fdatasync, appending:     {rate4k:9.0} syncs/s   n={n}");
@@ -152,8 +180,15 @@ fn main() {
         for prealloc in [false, true] {
             let (_, mbs, n) = raw(dir.path(), block, prealloc, secs);
             raw_mbs = raw_mbs.max(mbs);
-            let how = if prealloc { "preallocated" } else { "appending" };
-            println!("raw {:2} MiB write+fdatasync, {how:12}: {mbs:9.1} MB/s     n={n}", block >> 20);
+            let how = if prealloc {
+                "preallocated"
+            } else {
+                "appending"
+            };
+            println!(
+                "raw {:2} MiB write+fdatasync, {how:12}: {mbs:9.1} MB/s     n={n}",
+                block >> 20
+            );
         }
     }
     println!("reference: raw sequential durable {raw_mbs:.1} MB/s (best of the above)");
@@ -161,7 +196,10 @@ fn main() {
         let window = if size >= 65536 { 8 } else { 16 };
         let (eps, mbs, per_sync, syncs) = log(dir.path(), size, appenders, window, secs);
         let vs = if size >= 65536 {
-            format!("   {:.0}% of raw MB/s (target >= 70%)", mbs / raw_mbs * 100.0)
+            format!(
+                "   {:.0}% of raw MB/s (target >= 70%)",
+                mbs / raw_mbs * 100.0
+            )
         } else {
             String::new()
         };
