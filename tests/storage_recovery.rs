@@ -238,3 +238,48 @@ fn damaged_metadata_stops_the_open() {
     std::fs::write(d.path().join("stream_01/meta.tmp"), b"garbage").unwrap();
     assert_eq!(reopen(d.path(), 1 << 20).unwrap().entries, all);
 }
+
+/// The highest-numbered segment that holds data.
+fn last_data_seg(dir: &Path) -> PathBuf {
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join("stream_01"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("seg_"))
+        .filter(|p| std::fs::read(p).unwrap().iter().any(|&b| b != 0))
+        .collect();
+    segs.sort();
+    segs.pop().unwrap()
+}
+
+/// After a cut inside a write (torn tail cut on open, or a suffix truncation), a torn
+/// next write is still recognised as a torn tail, and damage before it as corruption.
+#[test]
+fn a_torn_write_after_a_cut_inside_a_write_is_a_torn_tail() {
+    for via_truncate in [false, true] {
+        let d = tempfile::tempdir().unwrap();
+        let all = build(d.path(), &[2, 4], 1 << 20);
+        {
+            let s = Storage::open(d.path(), opts(1 << 20), Box::new(|_, _, _| {})).unwrap();
+            if via_truncate {
+                s.open_stream(1, None).unwrap();
+                s.truncate_suffix(1, 4).unwrap();
+            } else {
+                flip(&seg(d.path(), 1), 3 * REC + 50, 1);
+                assert_eq!(s.open_stream(1, None).unwrap().entries, all[..3].to_vec());
+            }
+            // One write of four records after the cut.
+            s.append(1, (4..=7).map(entry).collect()).unwrap();
+            s.close().unwrap();
+        }
+        let newest = last_data_seg(d.path());
+        assert_ne!(
+            newest,
+            seg(d.path(), 1),
+            "writes after a cut go to a new segment"
+        );
+        // Damage to its first record: a torn write, records 1..=3 stay.
+        flip(&newest, 10, 0);
+        let r = reopen(d.path(), 1 << 20).unwrap();
+        assert_eq!(r.entries, all[..3].to_vec(), "via_truncate={via_truncate}");
+    }
+}

@@ -169,9 +169,10 @@ impl Storage {
             meta::store(&dir, &meta)?;
         }
         let last = found.entries.last().map_or(first - 1, |e| e.index);
-        let (cur, cur_off, last_term) = match found.segments.last() {
-            Some(g) => (Some((g.file.clone(), g.path.clone())), g.end, g.last_term),
-            None => (None, 0, base_term),
+        let last_term = found.segments.last().map_or(base_term, |g| g.last_term);
+        let (cur, cur_off) = match found.segments.last() {
+            Some(g) if found.resume => (Some((g.file.clone(), g.path.clone())), g.end),
+            _ => (None, 0),
         };
         let spare_seq = found.next_seq;
         let spare = segment::create(&dir, spare_seq, self.opts.segment_size, self.opts.sync)?;

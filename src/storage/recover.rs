@@ -13,6 +13,10 @@
 //! it may follow X: they are dropped with the tail. An intact record of any later write
 //! after X means synced data was damaged: that is corruption, reported with file and offset.
 //!
+//! A cut that leaves the tail of a write behind (torn write, suffix truncation) ends the
+//! segment: later writes go to a new one, so that the batch_end of the kept records never
+//! points past the start of a later write.
+//!
 //! In any segment before the last one with data, every break that is not a clean end is
 //! corruption.
 
@@ -103,8 +107,10 @@ pub struct Found {
     pub entries: Vec<Entry>,
     pub first_index: Index,
     pub base_term: Term,
-    /// Gen of the last write kept, and the write offset in the last segment.
+    /// Gen of the last write kept.
     pub last_gen: u64,
+    /// Writes may continue at the end of the last segment (else they start a new one).
+    pub resume: bool,
     pub next_seq: u64,
 }
 
@@ -179,6 +185,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let mut segs = Vec::new();
     let mut entries = Vec::new();
     let mut last_gen = 0;
+    let mut resume = false;
     let n = kept.len();
     for (i, s) in kept.into_iter().enumerate() {
         let (_, lh) = s.records[s.records.len() - 1];
@@ -204,8 +211,11 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         }
         let file = segment::open_rw(&s.path)?;
         if i + 1 == n {
-            // The segment writes continue in: zero everything after the kept records.
-            segment::cut(&file, &s.path, s.brk, seg_size)?;
+            // Zero everything after the kept records. Writes continue in this segment only
+            // if the cut is at the end of a write: a record of a later write must not sit
+            // right behind records whose batch_end points past it (see the rule above).
+            resume = s.brk >= lh.batch_end as u64;
+            segment::cut(&file, &s.path, s.brk, if resume { seg_size } else { s.brk })?;
             if sync {
                 file.sync_all().ctx("fsync", &s.path)?;
             }
@@ -236,6 +246,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         first_index: first,
         base_term,
         last_gen,
+        resume,
         next_seq,
     })
 }

@@ -391,7 +391,7 @@ fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Storage
 }
 
 /// Drop every entry >= from on disk: whole segments from the back, then cut the segment
-/// holding from-1, synced before anything is written after it.
+/// holding from-1, synced before anything is written after it, which is in a new segment.
 fn cut_suffix(
     sh: &Shared,
     st: &StreamState,
@@ -433,26 +433,27 @@ fn cut_suffix(
     }
     match keep {
         Some((file, path, end, last_off)) => {
-            segment::cut(&file, &path, end, sh.seg_size)?;
+            segment::cut(&file, &path, end, end)?;
             if sh.sync {
                 file.sync_data().ctx("fdatasync", &path)?;
             }
-            // Writes continue from the gen of the last record kept (see recover.rs).
+            // Gens stay consecutive: the next write, in a new segment, follows the last
+            // record kept (see recover.rs).
             let mut hb = [0u8; record::HEADER_LEN];
             file.read_exact_at(&mut hb, last_off).ctx("read", &path)?;
             let h = record::parse_header(&hb)
                 .map_err(|_| StorageError::corrupt(&path, last_off, "unreadable record header"))?;
             w.gen = h.gen;
             w.last_written = (h.index, h.term);
-            w.cur = Some((file, path));
-            w.cur_off = end;
         }
         None => {
-            w.cur = None;
-            w.cur_off = 0;
             w.last_written = (from.saturating_sub(1), 0);
         }
     }
+    // The cut segment is closed (its last write may be cut in the middle); writes go on in
+    // the next segment.
+    w.cur = None;
+    w.cur_off = 0;
     w.unsynced = false;
     Ok(())
 }
