@@ -5,7 +5,8 @@
 //! term, key, payload), that the log has no gap, and that the hard state is the last saved.
 //!
 //! The child prints what it does on stdout *before* doing it (`@@ A lo hi term`,
-//! `@@ T from`, `@@ P first_kept`, `@@ H term`) and `@@ D index term` from on_durable.
+//! `@@ T from`, `@@ P first_kept`, `@@ H term`, `@@ M term`) and `@@ D index term` from
+//! on_durable.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -82,6 +83,9 @@ fn crash_child() {
     let mut rng = ChaCha8Rng::seed_from_u64(term);
     say(format!("@@ H {term}\n"));
     s.save_hard_state(1, HardState { term, vote: 1 }).unwrap();
+    say(format!("@@ M {term}\n"));
+    s.save_membership(1, format!("members of term {term}").as_bytes())
+        .unwrap();
     let first = r.first_index;
     let mut next = r.last_index + 1;
     if next - first > 1500 {
@@ -116,6 +120,8 @@ struct Model {
     last: Index,
     durable: Index,
     hard_term: Term,
+    /// Term whose membership blob was saved last (0: none yet).
+    member_term: Term,
 }
 
 impl Model {
@@ -139,6 +145,7 @@ impl Model {
                 self.durable = self.durable.max(num(2));
             }
             Some("H") => self.hard_term = num(2),
+            Some("M") => self.member_term = num(2),
             _ => {}
         }
     }
@@ -173,6 +180,7 @@ fn sigkill_at_random_moments_loses_nothing_reported_durable() {
             .unwrap();
         child.wait().unwrap();
         let hard_before = model.hard_term;
+        let member_before = model.member_term;
         for line in out.lines().filter(|l| l.starts_with("@@ ")) {
             truncs += line.starts_with("@@ T") as u64;
             model.apply(line);
@@ -213,12 +221,21 @@ fn sigkill_at_random_moments_loses_nothing_reported_durable() {
             ht == model.hard_term || ht == hard_before || ht == term,
             "{ctx}: hard state term {ht}"
         );
+        let blob = |t: Term| (t > 0).then(|| format!("members of term {t}").into_bytes());
+        let m = r.membership.clone();
+        assert!(
+            m == blob(model.member_term) || m == blob(member_before),
+            "{ctx}: membership {m:?}"
+        );
         s.close().unwrap();
         // The next child starts from what is on disk now.
         model.terms = r.entries.iter().map(|e| (e.index, e.term)).collect();
         model.last = r.last_index;
         model.durable = model.durable.min(r.last_index);
         model.hard_term = ht;
+        if m != blob(model.member_term) {
+            model.member_term = member_before;
+        }
     }
     eprintln!(
         "checked {total_durable_checked} durable entries; {truncs} truncations seen; last index {}",
