@@ -9,7 +9,8 @@
 //! on_durable.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -169,16 +170,33 @@ fn sigkill_at_random_moments_loses_nothing_reported_durable() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(2..60)));
-        child.kill().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        child.wait().unwrap();
+        if cycle % 2 == 1 {
+            // Half the kills land while entries are being made durable: wait for the first
+            // report, so that the test does not depend on how fast the machine is.
+            let mut line = String::new();
+            while stdout.read_line(&mut line).unwrap() > 0 {
+                out.push_str(&line);
+                if line.starts_with("@@ D") {
+                    break;
+                }
+                line.clear();
+            }
+            std::thread::sleep(Duration::from_millis(rng.gen_range(0..30)));
+        } else {
+            // The others land anywhere, recovery included.
+            std::thread::sleep(Duration::from_millis(rng.gen_range(2..60)));
+        }
+        child.kill().unwrap();
+        stdout.read_to_string(&mut out).unwrap();
+        let status = child.wait().unwrap();
+        // The child never stops by itself; anything but our SIGKILL is a failure in it.
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "cycle {cycle}: child ended with {status}:\n{out}"
+        );
         let hard_before = model.hard_term;
         let member_before = model.member_term;
         for line in out.lines().filter(|l| l.starts_with("@@ ")) {
