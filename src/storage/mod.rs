@@ -5,6 +5,7 @@
 //! and numbered segment files `seg_NNNNNNNNNN.log` of checksummed records (record.rs).
 //! All writes go through one writer thread per node (writer.rs); recovery is recover.rs.
 
+mod diskops;
 mod error;
 mod meta;
 mod record;
