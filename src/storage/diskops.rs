@@ -1,0 +1,233 @@
+//! What the writer does to one stream's files: write a batch, sync, roll to the next
+//! segment, cut a suffix, drop a prefix. The ordering rules recovery relies on live here
+//! (see recover.rs): at most one unsynced write per stream; a segment is synced before the
+//! next one is written; a suffix cut is synced, and later writes go to a new segment.
+
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::error::{IoContext, StorageError};
+use super::meta;
+use super::record;
+use super::segment::{self, SegInfo};
+use super::stream::{StreamState, WriterSide};
+use super::writer::Shared;
+use crate::types::{Entry, Index, Term};
+
+/// Write the pending records of a stream to its current segment with one pwrite.
+pub fn flush(
+    sh: &Shared,
+    st: &StreamState,
+    w: &mut WriterSide,
+    pend: &mut Vec<Entry>,
+    pend_bytes: &mut u64,
+    buf: &mut Vec<u8>,
+) -> Result<bool, StorageError> {
+    let (Some(last), Some((file, path))) = (pend.last(), w.cur.clone()) else {
+        return Ok(false);
+    };
+    let (last_idx, last_term) = (last.index, last.term);
+    w.gen += 1;
+    let start = w.cur_off;
+    let end = start + *pend_bytes;
+    buf.clear();
+    buf.reserve(*pend_bytes as usize);
+    let mut offsets = Vec::with_capacity(pend.len());
+    for e in pend.iter() {
+        offsets.push((start + buf.len() as u64) as u32);
+        record::encode(buf, e, w.gen, end as u32);
+    }
+    file.write_all_at(buf, start).ctx("write", &path)?;
+    w.unsynced = true;
+    w.cur_off = end;
+    w.last_written = (last_idx, last_term);
+    sh.stats
+        .entries
+        .fetch_add(pend.len() as u64, Ordering::Relaxed);
+    sh.stats.bytes.fetch_add(*pend_bytes, Ordering::Relaxed);
+    {
+        let mut s = st.shared.lock();
+        if let Some(seg) = s.segments.last_mut() {
+            if seg.offsets.is_empty() {
+                seg.first = pend[0].index;
+            }
+            seg.offsets.extend_from_slice(&offsets);
+            seg.end = end;
+            seg.last_term = last_term;
+        }
+        s.written_index = s.clamp(last_idx);
+        s.evict();
+    }
+    pend.clear();
+    *pend_bytes = 0;
+    Ok(true)
+}
+
+pub fn sync_current(sh: &Shared, w: &mut WriterSide) -> Result<(), StorageError> {
+    if w.unsynced {
+        if let Some((file, path)) = &w.cur {
+            if sh.sync {
+                file.sync_data().ctx("fdatasync", path)?;
+            }
+            sh.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        w.unsynced = false;
+    }
+    Ok(())
+}
+
+/// Continue in the next (preallocated) segment; the current one is synced and trimmed first
+/// so that a segment never holds data after an unsynced tail of its predecessor.
+pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), StorageError> {
+    sync_current(sh, w)?;
+    if let Some((file, path)) = w.cur.take() {
+        if w.cur_off > 0 {
+            file.set_len(w.cur_off).ctx("truncate", &path)?;
+        }
+    }
+    let (seq, file) = match w.spare.take() {
+        Some(s) => s,
+        None => {
+            let seq = w.next_seq;
+            w.next_seq += 1;
+            (seq, segment::create(&st.dir, seq, sh.seg_size, sh.sync)?)
+        }
+    };
+    let path = segment::seg_path(&st.dir, seq);
+    let file = Arc::new(file);
+    st.shared.lock().segments.push(SegInfo {
+        path: path.clone(),
+        file: file.clone(),
+        first: 0,
+        offsets: Vec::new(),
+        end: 0,
+        last_term: 0,
+    });
+    w.cur = Some((file, path));
+    w.cur_off = 0;
+    Ok(())
+}
+
+/// Drop every entry >= from on disk: whole segments from the back, then cut the segment
+/// holding from-1, synced before anything is written after it, which is in a new segment.
+pub fn cut_suffix(
+    sh: &Shared,
+    st: &StreamState,
+    w: &mut WriterSide,
+    seq: u64,
+    from: Index,
+) -> Result<(), StorageError> {
+    sync_current(sh, w)?;
+    let mut doomed = Vec::new();
+    let keep = {
+        let mut s = st.shared.lock();
+        while s
+            .segments
+            .last()
+            .is_some_and(|g| g.offsets.is_empty() || g.first >= from)
+        {
+            if let Some(g) = s.segments.pop() {
+                doomed.push(g.path);
+            }
+        }
+        let keep = s.segments.last_mut().map(|g| {
+            if g.contains(from) {
+                let n = (from - g.first) as usize;
+                g.end = g.offsets[n] as u64;
+                g.offsets.truncate(n);
+            }
+            let last_off = g.offsets[g.offsets.len() - 1] as u64;
+            (g.file.clone(), g.path.clone(), g.end, last_off)
+        });
+        s.pending_truncs.retain(|&(q, _)| q > seq);
+        s.written_index = s.written_index.min(from.saturating_sub(1));
+        keep
+    };
+    for p in &doomed {
+        segment::remove(p)?;
+        if sh.sync {
+            meta::fsync_dir(&st.dir)?;
+        }
+    }
+    match keep {
+        Some((file, path, end, last_off)) => {
+            segment::cut(&file, &path, end, end)?;
+            if sh.sync {
+                file.sync_data().ctx("fdatasync", &path)?;
+            }
+            // Gens stay consecutive: the next write, in a new segment, follows the last
+            // record kept (see recover.rs).
+            let mut hb = [0u8; record::HEADER_LEN];
+            file.read_exact_at(&mut hb, last_off).ctx("read", &path)?;
+            let h = record::parse_header(&hb)
+                .map_err(|_| StorageError::corrupt(&path, last_off, "unreadable record header"))?;
+            w.gen = h.gen;
+            w.last_written = (h.index, h.term);
+        }
+        None => {
+            w.last_written = (from.saturating_sub(1), 0);
+        }
+    }
+    // The cut segment is closed (its last write may be cut in the middle); writes go on in
+    // the next segment.
+    w.cur = None;
+    w.cur_off = 0;
+    w.unsynced = false;
+    Ok(())
+}
+
+/// dcf_truncate: first_kept becomes the first index (durably, in the metadata), then the
+/// segments wholly below it are deleted.
+pub fn truncate_prefix(
+    sh: &Shared,
+    st: &StreamState,
+    w: &mut WriterSide,
+    k: Index,
+) -> Result<(), StorageError> {
+    if k <= w.meta.first_index {
+        return Ok(());
+    }
+    let base_term = term_of(st, w, k - 1).unwrap_or(0);
+    w.meta.first_index = k;
+    w.meta.base_term = base_term;
+    meta::store(&st.dir, &w.meta)?;
+    let mut doomed = Vec::new();
+    {
+        let mut s = st.shared.lock();
+        let mut kept = Vec::new();
+        for g in s.segments.drain(..) {
+            if g.last().is_some_and(|l| l < k) {
+                doomed.push(g);
+            } else {
+                kept.push(g);
+            }
+        }
+        s.segments = kept;
+        s.written_index = s.written_index.max(k - 1);
+        s.durable_index = s.durable_index.max(k - 1);
+    }
+    for g in &doomed {
+        if w.cur.as_ref().is_some_and(|(f, _)| Arc::ptr_eq(f, &g.file)) {
+            w.cur = None;
+            w.cur_off = 0;
+            w.unsynced = false;
+        }
+        segment::remove(&g.path)?;
+    }
+    if w.last_written.0 < k - 1 {
+        w.last_written = (k - 1, base_term);
+    }
+    if !doomed.is_empty() && sh.sync {
+        meta::fsync_dir(&st.dir)?;
+    }
+    Ok(())
+}
+
+/// Term of `idx` if the log still holds it (cache or disk), or the base term below it.
+fn term_of(st: &StreamState, w: &WriterSide, idx: Index) -> Option<Term> {
+    if idx + 1 == w.meta.first_index {
+        return Some(w.meta.base_term);
+    }
+    st.term_at(idx)
+}

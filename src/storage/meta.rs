@@ -1,0 +1,141 @@
+//! The per-stream metadata file, replaced atomically: write `meta.tmp`, fsync it, rename it
+//! over `meta`, fsync the directory. A crash leaves either the old or the new file.
+//!
+//! Format: `DCFM` | u32 version | u32 body length | u32 CRC32C(body) | body (bincode).
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{IoContext, StorageError};
+use crate::types::{HardState, Index, Term};
+
+const MAGIC: &[u8; 4] = b"DCFM";
+const VERSION: u32 = 1;
+const PREFIX: usize = 16;
+pub const META_FILE: &str = "meta";
+const TMP_FILE: &str = "meta.tmp";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub hard_state: HardState,
+    pub membership: Option<Vec<u8>>,
+    /// The log's first index; entries below it are gone (prefix truncation or applied base).
+    pub first_index: Index,
+    /// Term of `first_index - 1` when known, else 0.
+    pub base_term: Term,
+}
+
+impl Default for Meta {
+    fn default() -> Self {
+        Meta {
+            hard_state: HardState::default(),
+            membership: None,
+            first_index: 1,
+            base_term: 0,
+        }
+    }
+}
+
+pub fn fsync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .ctx("fsync directory", dir)
+}
+
+pub fn encode(meta: &Meta) -> Vec<u8> {
+    // Serializing plain integers and byte vectors into a Vec cannot fail.
+    let body = bincode::serialize(meta).unwrap_or_default();
+    let mut out = Vec::with_capacity(PREFIX + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+pub fn decode(b: &[u8], path: &Path) -> Result<Meta, StorageError> {
+    let bad = |offset: u64, why: &str| StorageError::corrupt(path, offset, why);
+    if b.len() < PREFIX || &b[..4] != MAGIC {
+        return Err(bad(0, "not a metadata file (bad magic or too short)"));
+    }
+    let word = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    if word(4) != VERSION {
+        return Err(bad(4, "unknown metadata version"));
+    }
+    let len = word(8) as usize;
+    if b.len() != PREFIX + len {
+        return Err(bad(8, "length does not match the file size"));
+    }
+    let body = &b[PREFIX..];
+    if crc32c::crc32c(body) != word(12) {
+        return Err(bad(12, "CRC mismatch"));
+    }
+    bincode::deserialize(body).map_err(|e| bad(PREFIX as u64, &format!("undecodable: {e}")))
+}
+
+/// Read `dir/meta`; None if the stream has none yet.
+pub fn load(dir: &Path) -> Result<Option<Meta>, StorageError> {
+    let path = dir.join(META_FILE);
+    match fs::read(&path) {
+        Ok(b) => decode(&b, &path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::io("read", path, e)),
+    }
+}
+
+/// Durably replace `dir/meta` with `meta`.
+pub fn store(dir: &Path, meta: &Meta) -> Result<(), StorageError> {
+    let tmp: PathBuf = dir.join(TMP_FILE);
+    let mut f = File::create(&tmp).ctx("create", &tmp)?;
+    f.write_all(&encode(meta)).ctx("write", &tmp)?;
+    f.sync_all().ctx("fsync", &tmp)?;
+    drop(f);
+    let path = dir.join(META_FILE);
+    fs::rename(&tmp, &path).ctx("rename to meta", &tmp)?;
+    fsync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Meta {
+        Meta {
+            hard_state: HardState { term: 7, vote: 2 },
+            membership: Some(b"{\"nodes\":[1,2,3]}".to_vec()),
+            first_index: 100,
+            base_term: 6,
+        }
+    }
+
+    #[test]
+    fn store_and_load() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(load(d.path()).unwrap(), None);
+        store(d.path(), &sample()).unwrap();
+        assert_eq!(load(d.path()).unwrap(), Some(sample()));
+        let mut m = sample();
+        m.hard_state.term = 8;
+        store(d.path(), &m).unwrap();
+        assert_eq!(load(d.path()).unwrap(), Some(m));
+        assert!(!d.path().join(TMP_FILE).exists());
+    }
+
+    #[test]
+    fn any_bit_flip_or_truncation_is_an_error() {
+        let p = Path::new("meta");
+        let b = encode(&sample());
+        for bit in 0..b.len() * 8 {
+            let mut c = b.clone();
+            c[bit / 8] ^= 1 << (bit % 8);
+            assert!(decode(&c, p).is_err(), "bit {bit}");
+        }
+        for len in 0..b.len() {
+            assert!(decode(&b[..len], p).is_err(), "len {len}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Recovery on open: scan every segment, cut a torn tail, refuse damage to synced data.
+//!
+//! The writer keeps at most one unsynced write per stream, and a write goes to a new
+//! segment only after the previous segment is synced. Each write has a number `gen` (+1
+//! per write, reused after a suffix cut which is synced before the next write) and every
+//! record names where its write ends (`batch_end`). So when the scan of the last segment
+//! with data stops at offset X (zero header, bad CRC, short file), the only write that may
+//! legitimately be incomplete is:
+//! * the write of the last good record, if X is before that write's end; else
+//! * the next write (gen + 1).
+//!
+//! Pages of that torn write may have reached the disk in any order, so intact records of
+//! it may follow X: they are dropped with the tail. An intact record of any later write
+//! after X means synced data was damaged: that is corruption, reported with file and offset.
+//!
+//! A cut that leaves the tail of a write behind (torn write, suffix truncation) ends the
+//! segment: later writes go to a new one, so that the batch_end of the kept records never
+//! points past the start of a later write.
+//!
+//! In any segment before the last one with data, every break that is not a clean end is
+//! corruption.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::{IoContext, StorageError};
+use super::meta::{fsync_dir, Meta};
+use super::record::{self, Bad, Header};
+use super::segment::{self, SegInfo};
+use crate::types::{Entry, Index, Term};
+
+struct Scan {
+    path: PathBuf,
+    /// Intact records before the break, with their offsets and entries.
+    records: Vec<(u32, Header)>,
+    entries: Vec<Entry>,
+    /// Where the intact prefix ends, and why.
+    brk: u64,
+    brk_reason: Option<&'static str>,
+    /// Intact records found after the break: (offset, gen).
+    beyond: Vec<(u64, u64)>,
+}
+
+impl Scan {
+    fn has_data(&self) -> bool {
+        !self.records.is_empty() || !self.beyond.is_empty()
+    }
+}
+
+fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
+    let path = segment::seg_path(dir, seq);
+    let b = fs::read(&path).ctx("read", &path)?;
+    let mut s = Scan {
+        path,
+        records: Vec::new(),
+        entries: Vec::new(),
+        brk: 0,
+        brk_reason: None,
+        beyond: Vec::new(),
+    };
+    let mut pos = 0usize;
+    while pos < b.len() {
+        match record::check(&b[pos..]) {
+            Ok(h) => {
+                if pos > u32::MAX as usize {
+                    return Err(StorageError::corrupt(
+                        &s.path,
+                        pos as u64,
+                        "segment too large",
+                    ));
+                }
+                s.entries.push(record::to_entry(&h, &b[pos..]));
+                s.records.push((pos as u32, h));
+                pos += h.record_len();
+            }
+            Err(Bad::End) => break,
+            Err(Bad::Invalid(why)) => {
+                s.brk_reason = Some(why);
+                break;
+            }
+        }
+    }
+    s.brk = pos.min(b.len()) as u64;
+    // Look for intact records after the break; records are 8-byte aligned.
+    let mut off = (s.brk as usize + 8) & !7;
+    while off + record::HEADER_LEN <= b.len() {
+        if b[off..off + 8] == [0; 8] {
+            off += 8;
+            continue;
+        }
+        match record::check(&b[off..]) {
+            Ok(h) if h.batch_end as usize > off => {
+                s.beyond.push((off as u64, h.gen));
+                off += h.record_len();
+            }
+            _ => off += 8,
+        }
+    }
+    Ok(s)
+}
+
+/// The log of one stream as found on disk, after repairs.
+pub struct Found {
+    pub segments: Vec<SegInfo>,
+    /// Entries >= first_index, in order.
+    pub entries: Vec<Entry>,
+    pub first_index: Index,
+    pub base_term: Term,
+    /// Gen of the last write kept.
+    pub last_gen: u64,
+    /// Writes may continue at the end of the last segment (else they start a new one).
+    pub resume: bool,
+    pub next_seq: u64,
+}
+
+/// Scan and repair the segments of `dir` against `meta`; `seg_size` is used to
+/// re-preallocate the last segment after cutting its tail.
+pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Found, StorageError> {
+    let seqs = segment::list(dir)?;
+    let next_seq = seqs.last().map_or(1, |s| s + 1);
+    let mut scans = Vec::with_capacity(seqs.len());
+    for &seq in &seqs {
+        scans.push(scan(dir, seq)?);
+    }
+    let last_data = scans.iter().rposition(Scan::has_data);
+    let mut dir_changed = false;
+
+    if let Some(l) = last_data {
+        for s in &scans[..l] {
+            if let Some(why) = s.brk_reason {
+                return Err(StorageError::corrupt(&s.path, s.brk, why));
+            }
+            if let Some(&(off, _)) = s.beyond.first() {
+                return Err(StorageError::corrupt(
+                    &s.path,
+                    s.brk,
+                    format!("records end here but an intact record follows at offset {off}"),
+                ));
+            }
+            if s.records.is_empty() {
+                return Err(StorageError::corrupt(
+                    &s.path,
+                    0,
+                    "segment holds no records but a later one does",
+                ));
+            }
+        }
+        check_torn_tail(&scans, l)?;
+    }
+
+    // Drop segments without records (preallocated spares, or holding only a torn write).
+    let mut kept: Vec<Scan> = Vec::new();
+    for s in scans {
+        if s.records.is_empty() {
+            segment::remove(&s.path)?;
+            dir_changed = true;
+        } else {
+            kept.push(s);
+        }
+    }
+
+    // Indexes must run on without a gap, within and across segments.
+    let mut expect: Option<Index> = None;
+    for s in &kept {
+        for (off, h) in &s.records {
+            if expect.is_some_and(|e| e != h.index) {
+                return Err(StorageError::corrupt(
+                    &s.path,
+                    *off as u64,
+                    format!(
+                        "record has index {}, expected {}",
+                        h.index,
+                        expect.unwrap_or(0)
+                    ),
+                ));
+            }
+            expect = Some(h.index + 1);
+        }
+    }
+
+    // Prefix truncation: segments wholly below first_index go; the rest must reach it.
+    let first = meta.first_index;
+    let mut base_term = meta.base_term;
+    let mut segs = Vec::new();
+    let mut entries = Vec::new();
+    let mut last_gen = 0;
+    let mut resume = false;
+    let n = kept.len();
+    for (i, s) in kept.into_iter().enumerate() {
+        let (_, lh) = s.records[s.records.len() - 1];
+        last_gen = lh.gen;
+        if lh.index < first {
+            if lh.index + 1 == first {
+                base_term = lh.term;
+            }
+            segment::remove(&s.path)?;
+            dir_changed = true;
+            continue;
+        }
+        let (_, fh) = s.records[0];
+        if segs.is_empty() && fh.index > first {
+            return Err(StorageError::corrupt(
+                &s.path,
+                0,
+                format!(
+                    "log starts at index {} but the metadata's first index is {first}",
+                    fh.index
+                ),
+            ));
+        }
+        let file = segment::open_rw(&s.path)?;
+        if i + 1 == n {
+            // Zero everything after the kept records. Writes continue in this segment only
+            // if the cut is at the end of a write: a record of a later write must not sit
+            // right behind records whose batch_end points past it (see the rule above).
+            resume = s.brk >= lh.batch_end as u64;
+            segment::cut(&file, &s.path, s.brk, if resume { seg_size } else { s.brk })?;
+            if sync {
+                file.sync_all().ctx("fsync", &s.path)?;
+            }
+        }
+        for (e, (_, h)) in s.entries.into_iter().zip(&s.records) {
+            if h.index + 1 == first {
+                base_term = h.term;
+            }
+            if h.index >= first {
+                entries.push(e);
+            }
+        }
+        segs.push(SegInfo {
+            path: s.path,
+            file: Arc::new(file),
+            first: fh.index,
+            offsets: s.records.iter().map(|(o, _)| *o).collect(),
+            end: s.brk,
+            last_term: lh.term,
+        });
+    }
+    if dir_changed && sync {
+        fsync_dir(dir)?;
+    }
+    Ok(Found {
+        segments: segs,
+        entries,
+        first_index: first,
+        base_term,
+        last_gen,
+        resume,
+        next_seq,
+    })
+}
+
+/// Decide whether what follows the break in the last segment with data is a torn write.
+fn check_torn_tail(scans: &[Scan], l: usize) -> Result<(), StorageError> {
+    let s = &scans[l];
+    let torn_gen = if let Some(&(_, h)) = s.records.last() {
+        if s.brk < h.batch_end as u64 {
+            h.gen
+        } else {
+            h.gen + 1
+        }
+    } else if let Some(&(_, h)) = l.checked_sub(1).and_then(|p| scans[p].records.last()) {
+        h.gen + 1
+    } else {
+        // The very first write of the log: only the oldest write found can be the torn one.
+        s.beyond.iter().map(|&(_, g)| g).min().unwrap_or(0)
+    };
+    if let Some(&(off, gen)) = s.beyond.iter().find(|&&(_, g)| g > torn_gen) {
+        return Err(StorageError::corrupt(
+            &s.path,
+            s.brk,
+            format!(
+                "damaged record ({}) followed by an intact record of a later write (gen {gen}) at offset {off}",
+                s.brk_reason.unwrap_or("zero header"),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Remove leftovers of interrupted metadata writes.
+pub fn remove_tmp(dir: &Path) -> Result<(), StorageError> {
+    segment::remove(&dir.join("meta.tmp"))
+}

@@ -1,0 +1,140 @@
+//! Segment files: naming, preallocation, and the in-memory index of one segment.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::FallocateFlags;
+
+use super::error::{IoContext, StorageError};
+use super::meta::fsync_dir;
+use crate::types::{Index, Term};
+
+/// `seg_0000000042.log`: numbered in creation order, not by index, because a segment is
+/// created (preallocated) before the first index it will hold is known.
+pub fn seg_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("seg_{seq:010}.log"))
+}
+
+pub fn parse_seg_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("seg_")?.strip_suffix(".log")?;
+    if digits.len() != 10 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Sequence numbers of the segment files in `dir`, ascending.
+pub fn list(dir: &Path) -> Result<Vec<u64>, StorageError> {
+    let mut seqs = Vec::new();
+    for de in fs::read_dir(dir).ctx("list", dir)? {
+        let de = de.ctx("list", dir)?;
+        if let Some(seq) = de.file_name().to_str().and_then(parse_seg_name) {
+            seqs.push(seq);
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+pub fn open_rw(path: &Path) -> Result<File, StorageError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .ctx("open", path)
+}
+
+/// Give `file` `size` bytes of allocated, zero-reading space so that later writes and their
+/// fdatasync do not also have to grow it.
+pub fn preallocate(file: &File, path: &Path, size: u64) -> Result<(), StorageError> {
+    if size == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, FallocateFlags::empty(), 0, size) {
+        Ok(()) => Ok(()),
+        // Filesystems without fallocate: fall back to a sparse file of the right length.
+        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(size).ctx("set_len", path),
+        Err(e) => Err(StorageError::io("fallocate", path, e.into())),
+    }
+}
+
+/// Create, preallocate and sync a new empty segment (and its directory entry).
+pub fn create(dir: &Path, seq: u64, size: u64, sync: bool) -> Result<File, StorageError> {
+    let path = seg_path(dir, seq);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .ctx("create", &path)?;
+    preallocate(&file, &path, size)?;
+    if sync {
+        file.sync_all().ctx("fsync", &path)?;
+        fsync_dir(dir)?;
+    }
+    Ok(file)
+}
+
+/// Cut `file` to `len` bytes and give the rest back as zeros up to `size`.
+pub fn cut(file: &File, path: &Path, len: u64, size: u64) -> Result<(), StorageError> {
+    file.set_len(len).ctx("truncate", path)?;
+    preallocate(file, path, size.max(len))
+}
+
+pub fn remove(path: &Path) -> Result<(), StorageError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StorageError::io("remove", path, e)),
+    }
+}
+
+/// What the log knows about one segment holding records.
+#[derive(Debug)]
+pub struct SegInfo {
+    pub path: PathBuf,
+    pub file: Arc<File>,
+    /// Index of the first record (meaningful when `offsets` is not empty).
+    pub first: Index,
+    /// Start offset of each record, in index order.
+    pub offsets: Vec<u32>,
+    /// End offset of the last record.
+    pub end: u64,
+    pub last_term: Term,
+}
+
+impl SegInfo {
+    pub fn last(&self) -> Option<Index> {
+        (!self.offsets.is_empty()).then(|| self.first + self.offsets.len() as u64 - 1)
+    }
+
+    pub fn contains(&self, index: Index) -> bool {
+        self.last()
+            .is_some_and(|l| index >= self.first && index <= l)
+    }
+
+    /// Byte range [start, end) of records lo..=hi, which must be in this segment.
+    pub fn range(&self, lo: Index, hi: Index) -> (u64, u64) {
+        let a = (lo - self.first) as usize;
+        let b = (hi - self.first) as usize + 1;
+        let end = self.offsets.get(b).map_or(self.end, |&o| o as u64);
+        (self.offsets[a] as u64, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let p = seg_path(Path::new("/x"), 42);
+        assert_eq!(p, Path::new("/x/seg_0000000042.log"));
+        let n = p.file_name().unwrap().to_str().unwrap();
+        assert_eq!(parse_seg_name(n), Some(42));
+        assert_eq!(parse_seg_name("seg_42.log"), None);
+        assert_eq!(parse_seg_name("seg_00000000x2.log"), None);
+        assert_eq!(parse_seg_name("meta"), None);
+    }
+}

@@ -1,0 +1,295 @@
+//! The writer thread: group commit for every stream of the node.
+//!
+//! Each round takes everything queued, writes each stream's new records with one pwrite,
+//! issues one fdatasync per file written, replaces metadata files that changed, and then
+//! reports the durable index per stream. What is done to the files is in diskops.rs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+use super::diskops::{cut_suffix, flush, roll, sync_current, truncate_prefix};
+use super::error::StorageError;
+use super::meta;
+use super::record;
+use super::segment;
+use super::stream::StreamState;
+use crate::types::{Entry, HardState, Index, StreamId, Term};
+
+pub type DurableFn = Box<dyn Fn(StreamId, Index, Term) + Send + Sync>;
+
+/// Completion of a synchronous operation.
+#[derive(Default)]
+pub struct Done {
+    result: Mutex<Option<Result<(), String>>>,
+    cv: Condvar,
+}
+
+/// The writer's end of a `Done`: completes it with an error if dropped unanswered (say,
+/// while a panic unwinds the writer), so that no caller waits for ever.
+pub struct Waiter(pub Arc<Done>);
+
+impl Waiter {
+    pub fn complete(&self, r: Result<(), String>) {
+        *self.0.result.lock() = Some(r);
+        self.0.cv.notify_all();
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if self.0.result.lock().is_none() {
+            self.complete(Err("storage writer stopped".into()));
+        }
+    }
+}
+
+impl Done {
+    pub fn wait(&self) -> Result<(), StorageError> {
+        let mut g = self.result.lock();
+        while g.is_none() {
+            self.cv.wait(&mut g);
+        }
+        match g.take() {
+            Some(Err(e)) => Err(StorageError::Failed(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+pub enum Op {
+    Append(Vec<Entry>),
+    TruncSuffix(Index),
+    HardState(HardState, Waiter),
+    Membership(Vec<u8>, Waiter),
+    TruncPrefix(Index, Waiter),
+    /// Completes once everything queued before it is durable.
+    Barrier(Waiter),
+}
+
+pub struct Queued {
+    pub stream: Arc<StreamState>,
+    pub seq: u64,
+    pub op: Op,
+}
+
+#[derive(Default)]
+pub struct Queue {
+    pub ops: Vec<Queued>,
+    pub shutdown: bool,
+}
+
+/// Counters for benchmarks and tests.
+#[derive(Default)]
+pub struct Stats {
+    pub syncs: AtomicU64,
+    pub rounds: AtomicU64,
+    pub entries: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+pub struct Shared {
+    pub queue: Mutex<Queue>,
+    pub cv: Condvar,
+    pub failed: Mutex<Option<String>>,
+    pub stats: Stats,
+    pub seg_size: u64,
+    pub sync: bool,
+}
+
+pub fn run(sh: Arc<Shared>, on_durable: DurableFn) {
+    let mut buf = Vec::new();
+    loop {
+        let ops = {
+            let mut q = sh.queue.lock();
+            while q.ops.is_empty() && !q.shutdown {
+                sh.cv.wait(&mut q);
+            }
+            if q.ops.is_empty() {
+                return;
+            }
+            std::mem::take(&mut q.ops)
+        };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            round(&sh, &on_durable, ops, &mut buf)
+        }));
+        if r.is_err() {
+            // Waiters of the round were answered by their drop; later operations fail.
+            sh.failed.lock().get_or_insert_with(|| {
+                "storage writer panicked (or the on_durable callback did)".into()
+            });
+        }
+    }
+}
+
+/// What one stream did in a round.
+struct Touched {
+    st: Arc<StreamState>,
+    wrote: bool,
+    meta_dirty: bool,
+    waiters: Vec<Waiter>,
+}
+
+fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8>) {
+    sh.stats.rounds.fetch_add(1, Ordering::Relaxed);
+    // Group by stream, keeping each stream's order.
+    let mut groups: Vec<(Touched, Vec<(u64, Op)>)> = Vec::new();
+    for q in ops {
+        let pos = groups
+            .iter()
+            .position(|(t, _)| Arc::ptr_eq(&t.st, &q.stream));
+        let i = pos.unwrap_or_else(|| {
+            let t = Touched {
+                st: q.stream.clone(),
+                wrote: false,
+                meta_dirty: false,
+                waiters: Vec::new(),
+            };
+            groups.push((t, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push((q.seq, q.op));
+    }
+    let mut failure = sh.failed.lock().clone();
+    let mut touched = Vec::with_capacity(groups.len());
+    for (mut t, ops) in groups {
+        if failure.is_none() {
+            if let Err(e) = process(sh, &mut t, ops, buf) {
+                failure = Some(e.to_string());
+            }
+        } else {
+            collect_waiters(&mut t, ops);
+        }
+        touched.push(t);
+    }
+    // One fdatasync per file written, then the metadata files.
+    for t in &touched {
+        if failure.is_some() {
+            break;
+        }
+        let mut w = t.st.w.lock();
+        if let Err(e) = sync_current(sh, &mut w) {
+            failure = Some(e.to_string());
+        } else if t.meta_dirty {
+            if let Err(e) = meta::store(&t.st.dir, &w.meta) {
+                failure = Some(e.to_string());
+            }
+        }
+    }
+    if let Some(f) = &failure {
+        sh.failed.lock().get_or_insert_with(|| f.clone());
+        for t in &touched {
+            for d in &t.waiters {
+                d.complete(Err(f.clone()));
+            }
+        }
+        return;
+    }
+    for t in &touched {
+        if t.wrote {
+            let (idx, term) = t.st.w.lock().last_written;
+            let report = {
+                let mut s = t.st.shared.lock();
+                let clamped = s.clamp(idx);
+                s.durable_index = clamped;
+                clamped == idx
+            };
+            if report {
+                on_durable(t.st.id, idx, term);
+            }
+        }
+        for d in &t.waiters {
+            d.complete(Ok(()));
+        }
+    }
+    // Prepare the next segment outside the path of any pending sync.
+    for t in &touched {
+        let mut w = t.st.w.lock();
+        if w.spare.is_none() {
+            let seq = w.next_seq;
+            match segment::create(&t.st.dir, seq, sh.seg_size, sh.sync) {
+                Ok(f) => {
+                    w.spare = Some((seq, f));
+                    w.next_seq += 1;
+                }
+                Err(e) => {
+                    sh.failed.lock().get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn collect_waiters(t: &mut Touched, ops: Vec<(u64, Op)>) {
+    for (_, op) in ops {
+        match op {
+            Op::HardState(_, d) | Op::Membership(_, d) | Op::TruncPrefix(_, d) | Op::Barrier(d) => {
+                t.waiters.push(d)
+            }
+            Op::Append(_) | Op::TruncSuffix(_) => {}
+        }
+    }
+}
+
+fn process(
+    sh: &Shared,
+    t: &mut Touched,
+    ops: Vec<(u64, Op)>,
+    buf: &mut Vec<u8>,
+) -> Result<(), StorageError> {
+    let st = t.st.clone();
+    let mut w = st.w.lock();
+    let mut pend: Vec<Entry> = Vec::new();
+    let mut pend_bytes = 0u64;
+    let mut ops = ops.into_iter();
+    while let Some((seq, op)) = ops.next() {
+        let r = match op {
+            Op::Append(es) => {
+                for e in es {
+                    let rl = record::record_len(e.data.len()) as u64;
+                    let full =
+                        w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > sh.seg_size;
+                    if w.cur.is_none() || full {
+                        t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+                        roll(sh, &st, &mut w)?;
+                    }
+                    pend_bytes += rl;
+                    pend.push(e);
+                }
+                Ok(())
+            }
+            Op::TruncSuffix(from) => {
+                t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+                cut_suffix(sh, &st, &mut w, seq, from)
+            }
+            Op::HardState(hs, d) => {
+                w.meta.hard_state = hs;
+                t.meta_dirty = true;
+                t.waiters.push(d);
+                Ok(())
+            }
+            Op::Membership(m, d) => {
+                w.meta.membership = Some(m);
+                t.meta_dirty = true;
+                t.waiters.push(d);
+                Ok(())
+            }
+            Op::TruncPrefix(k, d) => {
+                t.waiters.push(d);
+                t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+                truncate_prefix(sh, &st, &mut w, k)
+            }
+            Op::Barrier(d) => {
+                t.waiters.push(d);
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            collect_waiters(t, ops.collect());
+            return Err(e);
+        }
+    }
+    t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+    Ok(())
+}
