@@ -38,30 +38,34 @@ async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
     let conn = match tokio::time::timeout(CONNECT_TIMEOUT, incoming).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {
-            shared.log(Level::Warn, format!("inbound connection from {remote} failed: {e}"));
+            shared.log_refusal(remote, &format!("handshake failed: {e}"));
             return;
         }
         Err(_) => {
-            shared.log(Level::Warn, format!("inbound connection from {remote} timed out"));
+            shared.log_refusal(remote, "handshake timed out");
             return;
         }
     };
     let from = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_hello(&shared, &conn)).await {
         Ok(Ok(from)) => from,
         Ok(Err(why)) => {
-            shared.log(Level::Warn, format!("refused connection from {remote}: {why}"));
+            shared.log_refusal(remote, &why);
             conn.close(close_code::REFUSED.into(), why.as_bytes());
             return;
         }
         Err(_) => {
-            shared.log(Level::Warn, format!("refused connection from {remote}: no hello in time"));
+            shared.log_refusal(remote, "no hello in time");
             conn.close(close_code::REFUSED.into(), b"no hello in time");
             return;
         }
     };
+    shared.refusals.lock().remove(&remote);
     // A newer connection from the same node means it restarted: the old one is dead.
     if let Some(old) = shared.inbound.lock().insert(from, conn.clone()) {
-        old.close(close_code::REPLACED.into(), b"replaced by a newer connection");
+        old.close(
+            close_code::REPLACED.into(),
+            b"replaced by a newer connection",
+        );
     }
     shared.log(Level::Info, format!("accepted node {from} from {remote}"));
     match read_channels(&shared, &conn, from).await {
@@ -74,7 +78,10 @@ async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
         }
         Ended::Lost(why) => {
             if !shared.is_shut() {
-                shared.log(Level::Info, format!("connection from node {from} ended: {why}"));
+                shared.log(
+                    Level::Info,
+                    format!("connection from node {from} ended: {why}"),
+                );
             }
         }
     }
@@ -150,8 +157,7 @@ async fn read_loop(
     loop {
         match recv.read_chunk(READ_CHUNK_BYTES, true).await {
             Ok(Some(chunk)) => {
-                let pushed =
-                    decoder.push(chunk.bytes, &mut |f| handler.on_frame(from, channel, f));
+                let pushed = decoder.push(chunk.bytes, &mut |f| handler.on_frame(from, channel, f));
                 if let Err(e) = pushed {
                     return Ended::Protocol(format!("{channel:?} stream: {e}"));
                 }

@@ -91,13 +91,9 @@ impl PeerSender {
             data,
             message,
         };
-        let task = shared.rt.spawn(run(
-            shared.clone(),
-            peer,
-            sender.clone(),
-            rx,
-            stop_rx,
-        ));
+        let task = shared
+            .rt
+            .spawn(run(shared.clone(), peer, sender.clone(), rx, stop_rx));
         *sender.task.lock() = Some(task);
         sender
     }
@@ -111,7 +107,11 @@ impl PeerSender {
     ) -> Result<(), TransportError> {
         let q = &self.queues[channel.index()];
         let full = || TransportError::QueueFull { peer, channel };
-        if q.bytes.fetch_add(size, Ordering::AcqRel).saturating_add(size) > q.limit {
+        if q.bytes
+            .fetch_add(size, Ordering::AcqRel)
+            .saturating_add(size)
+            > q.limit
+        {
             q.bytes.fetch_sub(size, Ordering::AcqRel);
             return Err(full());
         }
@@ -193,7 +193,11 @@ async fn run(
     }
 }
 
-async fn dial(shared: &Shared, peer: NodeId, addr: SocketAddr) -> Result<quinn::Connection, String> {
+async fn dial(
+    shared: &Shared,
+    peer: NodeId,
+    addr: SocketAddr,
+) -> Result<quinn::Connection, String> {
     let endpoint = shared.endpoint().ok_or("the transport is shut down")?;
     let connecting = endpoint
         .connect(addr, SERVER_NAME)
@@ -208,6 +212,11 @@ async fn dial(shared: &Shared, peer: NodeId, addr: SocketAddr) -> Result<quinn::
     match result {
         Ok(()) => Ok(conn),
         Err(e) => {
+            // A refusal arrives as the peer closing the connection: its reason says why.
+            let e = match conn.close_reason() {
+                Some(reason) => format!("{e} ({reason})"),
+                None => e,
+            };
             conn.close(close_code::REFUSED.into(), e.as_bytes());
             Err(e)
         }

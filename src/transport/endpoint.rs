@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     pub peers: RwLock<HashMap<NodeId, Arc<PeerSender>>>,
     /// Accepted connections by the node id of their hello.
     pub inbound: Mutex<HashMap<NodeId, quinn::Connection>>,
+    /// The last refusal logged per remote address, so a peer retrying every second with the
+    /// same problem is logged once.
+    pub refusals: Mutex<HashMap<SocketAddr, String>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Tasks that only wait (timers): aborted at shutdown rather than awaited.
     background: Mutex<Vec<JoinHandle<()>>>,
@@ -52,8 +55,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn log(&self, level: Level, msg: impl AsRef<str>) {
-        self.handler
-            .on_log(level, &format!("transport node {}: {}", self.node_id, msg.as_ref()));
+        self.handler.on_log(
+            level,
+            &format!("transport node {}: {}", self.node_id, msg.as_ref()),
+        );
     }
 
     pub fn endpoint(&self) -> Option<quinn::Endpoint> {
@@ -66,6 +71,25 @@ impl Shared {
 
     pub fn is_peer(&self, node: NodeId) -> bool {
         self.peers.read().contains_key(&node)
+    }
+
+    /// Logs why a connection from `remote` was refused, unless it was the last reason logged
+    /// for that address.
+    pub fn log_refusal(&self, remote: SocketAddr, why: &str) {
+        {
+            let mut seen = self.refusals.lock();
+            if seen.get(&remote).map(String::as_str) == Some(why) {
+                return;
+            }
+            if seen.len() >= 1024 {
+                seen.clear();
+            }
+            seen.insert(remote, why.to_string());
+        }
+        self.log(
+            Level::Warn,
+            format!("refused connection from {remote}: {why}"),
+        );
     }
 
     /// Keeps the task's handle so shutdown can wait for it.
@@ -126,6 +150,7 @@ impl Transport {
             endpoint: Mutex::new(Some(endpoint.clone())),
             peers: RwLock::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
             background: Mutex::new(Vec::new()),
             shut: AtomicBool::new(false),
@@ -207,9 +232,9 @@ impl Transport {
                 keep
             });
             for (&id, &addr) in peers.iter().filter(|(id, _)| **id != me) {
-                if !table.contains_key(&id) {
-                    table.insert(id, PeerSender::spawn(&self.shared, id, addr));
-                }
+                table
+                    .entry(id)
+                    .or_insert_with(|| PeerSender::spawn(&self.shared, id, addr));
             }
         }
         let mut inbound = self.shared.inbound.lock();
@@ -293,7 +318,10 @@ async fn shutdown_all(shared: Arc<Shared>, local_addr: SocketAddr) {
             break;
         }
         if tokio::time::Instant::now() >= deadline {
-            shared.log(Level::Warn, format!("port {local_addr} still in use after shutdown"));
+            shared.log(
+                Level::Warn,
+                format!("port {local_addr} still in use after shutdown"),
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

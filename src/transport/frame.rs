@@ -166,13 +166,19 @@ mod tests {
         }
     }
 
-    fn decode_all(bytes: &[u8], cuts: &[usize], limit: usize) -> Result<Vec<ReceivedFrame>, FrameError> {
+    fn decode_all(
+        bytes: &[u8],
+        cuts: &[usize],
+        limit: usize,
+    ) -> Result<Vec<ReceivedFrame>, FrameError> {
         let mut dec = FrameDecoder::new(limit);
         let mut got = Vec::new();
         let mut start = 0;
         for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
             let cut = cut.clamp(start, bytes.len());
-            dec.push(Bytes::copy_from_slice(&bytes[start..cut]), &mut |f| got.push(f))?;
+            dec.push(Bytes::copy_from_slice(&bytes[start..cut]), &mut |f| {
+                got.push(f)
+            })?;
             start = cut;
         }
         Ok(got)
@@ -180,7 +186,11 @@ mod tests {
 
     #[test]
     fn roundtrip_in_one_chunk_and_byte_by_byte() {
-        let frames = [frame(3, b"hdr", &[b"ab", b"", b"cde"]), frame(0, b"", &[]), frame(255, b"", &[b"x"])];
+        let frames = [
+            frame(3, b"hdr", &[b"ab", b"", b"cde"]),
+            frame(0, b"", &[]),
+            frame(255, b"", &[b"x"]),
+        ];
         let mut wire = Vec::new();
         for f in &frames {
             wire.extend(encode_frame(f));
@@ -201,7 +211,13 @@ mod tests {
         let mut wire = vec![0u8; FRAME_PREFIX_LEN];
         wire[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
         let err = decode_all(&wire, &[], 1 << 20).unwrap_err();
-        assert_eq!(err, FrameError::TooBig { len: u32::MAX as usize, limit: 1 << 20 });
+        assert_eq!(
+            err,
+            FrameError::TooBig {
+                len: u32::MAX as usize,
+                limit: 1 << 20
+            }
+        );
     }
 
     #[test]
@@ -209,7 +225,10 @@ mod tests {
         let mut wire = vec![0u8; FRAME_PREFIX_LEN];
         wire[0..4].copy_from_slice(&4u32.to_le_bytes());
         wire[5..9].copy_from_slice(&5u32.to_le_bytes());
-        assert!(matches!(decode_all(&wire, &[3], 64), Err(FrameError::BadHeaderLen { .. })));
+        assert!(matches!(
+            decode_all(&wire, &[3], 64),
+            Err(FrameError::BadHeaderLen { .. })
+        ));
     }
 
     proptest! {

@@ -116,7 +116,10 @@ mod tests {
         assert_eq!(Hello::decode(&wire[4..4 + len]).unwrap(), h);
         assert_eq!(h.mismatch(7), None);
         assert!(h.mismatch(8).unwrap().contains("cluster id 7"));
-        let old = Hello { version: 0, ..h.clone() };
+        let old = Hello {
+            version: 0,
+            ..h.clone()
+        };
         assert!(old.mismatch(7).unwrap().contains("protocol version 0"));
         let partial = Hello { channels: 1, ..h };
         assert!(partial.mismatch(7).is_some());

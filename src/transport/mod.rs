@@ -31,7 +31,7 @@ pub use endpoint::Transport;
 pub use error::TransportError;
 pub use frame::{encode_frame, FrameDecoder, FrameError, FRAME_PREFIX_LEN};
 pub use log::{emit as log_emit, log_warn, set_log_sink, Level, LogSink};
-pub use tls::{cert_expiry_warnings, load_private_key, resolve_key_password};
+pub use tls::{cert_expiry_warnings, load_private_key, resolve_key_password, DecryptPwd};
 pub use types::{
     Channel, Frame, FrameHandler, ReceivedFrame, TlsSettings, TransportConfig,
     DEFAULT_MAX_FRAME_BYTES, MAX_USER_MESSAGE_BYTES,

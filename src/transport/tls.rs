@@ -88,9 +88,12 @@ pub fn load_private_key(
             .map_err(|e| file_err(path, format!("bad encrypted key: {e}")))?;
         let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_bytes())
             .map_err(|e| file_err(path, format!("bad encrypted key: {e}")))?;
-        let plain = info
-            .decrypt(password)
-            .map_err(|e| file_err(path, format!("cannot decrypt the key (wrong password?): {e}")))?;
+        let plain = info.decrypt(password).map_err(|e| {
+            file_err(
+                path,
+                format!("cannot decrypt the key (wrong password?): {e}"),
+            )
+        })?;
         return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
             plain.as_bytes().to_vec(),
         )));
@@ -107,13 +110,16 @@ pub fn load_private_key(
         .ok_or_else(|| file_err(path, "no private key in the file"))
 }
 
+/// The `decrypt_pwd` callback: ciphertext in, plaintext or the reason it failed out.
+pub type DecryptPwd = dyn Fn(&str) -> Result<String, String>;
+
 /// The key passphrase from SSL_PWD_PLAINTEXT, or SSL_PWD_CIPHERTEXT opened by the
 /// `decrypt_pwd` callback (which returns the plaintext or why it failed). Setting both is an
 /// error, as in DCF.
 pub fn resolve_key_password(
     plaintext: Option<&str>,
     ciphertext: Option<&str>,
-    decrypt: Option<&dyn Fn(&str) -> Result<String, String>>,
+    decrypt: Option<&DecryptPwd>,
 ) -> Result<Option<String>, TransportError> {
     let plaintext = plaintext.filter(|p| !p.is_empty());
     let ciphertext = ciphertext.filter(|c| !c.is_empty());
@@ -145,7 +151,9 @@ pub fn cert_expiry_warnings(paths: &[&Path], notify_days: u32, now: SystemTime) 
     let horizon = now + i64::from(notify_days) * 86_400;
     let mut out = Vec::new();
     for path in paths {
-        let Ok(certs) = load_certs(path) else { continue };
+        let Ok(certs) = load_certs(path) else {
+            continue;
+        };
         for der in certs {
             let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
                 continue;
@@ -184,7 +192,8 @@ fn permission_notice(path: &Path) -> Option<String> {
 /// Builds both sides' configurations from the settings; `now` dates the expiry check.
 pub fn build(settings: &TlsSettings, now: SystemTime) -> Result<CryptoConfigs, TransportError> {
     let provider = provider();
-    let set = |p: &Option<std::path::PathBuf>| p.as_ref().filter(|p| !p.as_os_str().is_empty()).cloned();
+    let set =
+        |p: &Option<std::path::PathBuf>| p.as_ref().filter(|p| !p.as_os_str().is_empty()).cloned();
     let (ca, cert, key) = (set(&settings.ca), set(&settings.cert), set(&settings.key));
     let mut notices = Vec::new();
     let (server, client) = match (ca, cert, key) {
@@ -197,7 +206,9 @@ pub fn build(settings: &TlsSettings, now: SystemTime) -> Result<CryptoConfigs, T
             }
             let mut roots = RootCertStore::empty();
             for c in load_certs(&ca)? {
-                roots.add(c).map_err(|e| file_err(&ca, format!("unusable CA: {e}")))?;
+                roots
+                    .add(c)
+                    .map_err(|e| file_err(&ca, format!("unusable CA: {e}")))?;
             }
             let roots = Arc::new(roots);
             let crls = match set(&settings.crl) {
@@ -247,12 +258,13 @@ fn mutual(
 ) -> Result<(rustls::ServerConfig, rustls::ClientConfig), TransportError> {
     // Only the end entity is checked against the CRLs, as OpenSSL's CRL_CHECK does; a
     // certificate that a configured CRL does not cover is not refused for that.
-    let client_verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
-        .with_crls(crls.clone())
-        .only_check_end_entity_revocation()
-        .allow_unknown_revocation_status()
-        .build()
-        .map_err(tls_err)?;
+    let client_verifier =
+        WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .with_crls(crls.clone())
+            .only_check_end_entity_revocation()
+            .allow_unknown_revocation_status()
+            .build()
+            .map_err(tls_err)?;
     let server_verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
         .with_crls(crls)
         .only_check_end_entity_revocation()
