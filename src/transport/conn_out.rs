@@ -3,7 +3,7 @@
 
 use crate::transport::endpoint::{close_code, Shared};
 use crate::transport::error::TransportError;
-use crate::transport::frame::push_chunks;
+use crate::transport::frame::Batch;
 use crate::transport::hello::{read_hello, Hello};
 use crate::transport::log::Level;
 use crate::transport::tls::SERVER_NAME;
@@ -296,7 +296,7 @@ async fn write_loop(
     rx: &mut mpsc::Receiver<(Outgoing, usize)>,
     queued_bytes: &AtomicUsize,
 ) -> String {
-    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut batch = Batch::default();
     loop {
         let Some(first) = rx.recv().await else {
             return "queue closed".into();
@@ -308,17 +308,17 @@ async fn write_loop(
             batch_bytes += size;
             frames += 1;
             match item {
-                Outgoing::Frame(f) => push_chunks(f, &mut chunks),
-                Outgoing::Raw(b) => chunks.push(b),
+                Outgoing::Frame(f) => batch.push_frame(f),
+                Outgoing::Raw(b) => batch.push_piece(b),
             }
             if batch_bytes < BATCH_BYTES && frames < BATCH_FRAMES {
                 next = rx.try_recv().ok();
             }
         }
         queued_bytes.fetch_sub(batch_bytes, Ordering::AcqRel);
-        if let Err(e) = stream.write_all_chunks(&mut chunks).await {
+        if let Err(e) = stream.write_all_chunks(batch.chunks()).await {
             return e.to_string();
         }
-        chunks.clear();
+        batch.clear();
     }
 }

@@ -54,13 +54,50 @@ pub(crate) fn encode_prefix(frame: &Frame) -> [u8; FRAME_PREFIX_LEN] {
     p
 }
 
-/// Appends the chunks of `frame` (prefix, header, payload: no copy of header or payload).
-pub(crate) fn push_chunks(frame: Frame, out: &mut Vec<Bytes>) {
-    out.push(Bytes::copy_from_slice(&encode_prefix(&frame)));
-    if !frame.header.is_empty() {
-        out.push(frame.header);
+/// Pieces shorter than this are copied into the batch buffer: one contiguous chunk costs
+/// quinn far less than many tiny ones. Longer payload chunks are passed on without a copy.
+const COPY_BELOW: usize = 4096;
+
+/// The bytes of a batch of frames, as chunks for one stream write.
+#[derive(Default)]
+pub(crate) struct Batch {
+    small: BytesMut,
+    chunks: Vec<Bytes>,
+}
+
+impl Batch {
+    pub fn push_frame(&mut self, frame: Frame) {
+        self.small.extend_from_slice(&encode_prefix(&frame));
+        self.push_piece(frame.header);
+        for p in frame.payload {
+            self.push_piece(p);
+        }
     }
-    out.extend(frame.payload.into_iter().filter(|p| !p.is_empty()));
+
+    pub fn push_piece(&mut self, piece: Bytes) {
+        if piece.len() < COPY_BELOW {
+            self.small.extend_from_slice(&piece);
+        } else {
+            self.flush_small();
+            self.chunks.push(piece);
+        }
+    }
+
+    fn flush_small(&mut self) {
+        if !self.small.is_empty() {
+            self.chunks.push(self.small.split().freeze());
+        }
+    }
+
+    /// The chunks to write; call `clear` after writing them.
+    pub fn chunks(&mut self) -> &mut [Bytes] {
+        self.flush_small();
+        &mut self.chunks
+    }
+
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+    }
 }
 
 /// The whole encoding of `frame` in one buffer (tests and tools).
@@ -204,6 +241,26 @@ mod tests {
             assert_eq!((got[1].kind, got[1].payload.len()), (0, 0));
             assert_eq!((got[2].kind, got[2].payload.as_ref()), (255, &b"x"[..]));
         }
+    }
+
+    #[test]
+    fn batch_copies_small_pieces_and_passes_large_ones() {
+        let big = vec![9u8; COPY_BELOW];
+        let frames = [
+            frame(1, b"h", &[b"small"]),
+            frame(2, b"", &[&big, b"tail"]),
+            frame(3, b"x", &[]),
+        ];
+        let mut batch = Batch::default();
+        for f in &frames {
+            batch.push_frame(f.clone());
+        }
+        let chunks = batch.chunks();
+        assert_eq!(chunks.len(), 3, "small run, big payload, small run");
+        assert_eq!(chunks[1].len(), COPY_BELOW);
+        let wire: Vec<u8> = chunks.iter().flat_map(|c| c.to_vec()).collect();
+        let expected: Vec<u8> = frames.iter().flat_map(encode_frame).collect();
+        assert_eq!(wire, expected);
     }
 
     #[test]
