@@ -9,10 +9,11 @@ use crate::transport::hello::{read_hello, Hello};
 use crate::transport::log::Level;
 use crate::transport::types::Channel;
 use crate::types::NodeId;
+use bytes::Bytes;
 use std::sync::Arc;
 
-/// Bytes taken from quinn per read: frames inside one chunk are sliced, not copied.
-const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// Chunks taken from quinn per read; frames inside one chunk are sliced, not copied.
+const READ_CHUNKS: usize = 64;
 
 pub(crate) async fn accept_loop(shared: Arc<Shared>, endpoint: quinn::Endpoint) {
     while let Some(incoming) = endpoint.accept().await {
@@ -154,12 +155,18 @@ async fn read_loop(
 ) -> Ended {
     let mut decoder = FrameDecoder::new(shared.max_frame_bytes);
     let handler = &shared.handler;
+    // Many chunks per call: one lock of the connection state for all that has arrived.
+    let mut chunks: [Bytes; READ_CHUNKS] = std::array::from_fn(|_| Bytes::new());
     loop {
-        match recv.read_chunk(READ_CHUNK_BYTES, true).await {
-            Ok(Some(chunk)) => {
-                let pushed = decoder.push(chunk.bytes, &mut |f| handler.on_frame(from, channel, f));
-                if let Err(e) = pushed {
-                    return Ended::Protocol(format!("{channel:?} stream: {e}"));
+        match recv.read_chunks(&mut chunks).await {
+            Ok(Some(n)) => {
+                for chunk in chunks.iter_mut().take(n) {
+                    let pushed = decoder.push(std::mem::take(chunk), &mut |f| {
+                        handler.on_frame(from, channel, f)
+                    });
+                    if let Err(e) = pushed {
+                        return Ended::Protocol(format!("{channel:?} stream: {e}"));
+                    }
                 }
             }
             Ok(None) => return Ended::Protocol(format!("{channel:?} stream finished by the peer")),
