@@ -283,3 +283,27 @@ fn hello_from_a_stranger_or_another_cluster_is_refused() {
         n.transport.shutdown();
     }
 }
+
+#[test]
+fn removed_peer_is_dropped_and_refused() {
+    let rt = runtime();
+    let a = Node::start(config(1, TlsSettings::default(), MIB), &rt);
+    let b = Node::start(config(2, TlsSettings::default(), MIB), &rt);
+    mesh(&[&a, &b]);
+    wait_connected(&a, 2);
+    wait_connected(&b, 1);
+    a.transport.set_peers(HashMap::new());
+    assert!(!a.transport.is_connected(2));
+    assert!(matches!(
+        a.transport.send(2, Channel::Data, frame(0, b"", &[])),
+        Err(TransportError::UnknownPeer(2))
+    ));
+    // b's connection into a is closed and its redials are refused.
+    b.rec.wait("b's connection dropped", |r| r.downs(1) >= 1);
+    a.rec.wait("a refuses b", |r| {
+        r.has_log("node 2 is not a configured peer")
+    });
+    assert!(!b.transport.is_connected(1));
+    a.transport.shutdown();
+    b.transport.shutdown();
+}

@@ -184,8 +184,17 @@ async fn run(
                     return;
                 }
                 conn.close(close_code::PROTOCOL.into(), why.as_bytes());
+                // A peer that shut down cleanly is routine; anything else is worth a warning.
+                let level = match conn.close_reason() {
+                    Some(quinn::ConnectionError::ApplicationClosed(c))
+                        if c.error_code == close_code::SHUTDOWN.into() =>
+                    {
+                        Level::Info
+                    }
+                    _ => Level::Warn,
+                };
                 shared.log(
-                    Level::Warn,
+                    level,
                     format!("connection to node {peer} at {addr} lost: {why}"),
                 );
             }

@@ -125,6 +125,13 @@ mod tests {
         assert!(partial.mismatch(7).is_some());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = Hello::decode(&bytes);
+        }
+    }
+
     #[test]
     fn garbage_is_an_error() {
         assert!(body_len(u32::MAX.to_le_bytes()).is_err());
