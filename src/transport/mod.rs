@@ -1,1 +1,38 @@
-//! See DESIGN.md, module `transport`.
+//! QUIC transport between nodes (DESIGN.md "Wire protocol").
+//!
+//! Each node runs one quinn endpoint. For every peer it dials its own outbound connection,
+//! used only for sending; it accepts the peers' connections for receiving. So there is one
+//! connection per ordered pair of nodes and no dial race to resolve.
+//!
+//! A connection starts with a hello on a bidirectional stream (protocol version, cluster id,
+//! sender and intended receiver node ids, channels); the acceptor answers with its own hello or
+//! closes the connection with the reason. Then the dialer opens three long-lived unidirectional
+//! streams, one per [`Channel`], so a large replication batch never delays a vote or a heartbeat.
+//!
+//! Peer identity: the node id in the hello, which must be a configured peer. With TLS on
+//! (SSL_CA/SSL_CERT/SSL_KEY), both sides must present a certificate issued by the configured CA
+//! and not revoked by SSL_CRL; certificates are not bound to node ids or host names (openGauss
+//! deploys one certificate set per cluster), so the CA vouches for cluster membership and the
+//! hello names the member. Without TLS an ephemeral self-signed certificate keeps traffic
+//! encrypted but peers are not authenticated (logged as a warning).
+
+mod conn_in;
+mod conn_out;
+mod endpoint;
+mod error;
+mod frame;
+mod hello;
+mod log;
+mod tls;
+mod tuning;
+mod types;
+
+pub use endpoint::Transport;
+pub use error::TransportError;
+pub use frame::{encode_frame, FrameDecoder, FrameError, FRAME_PREFIX_LEN};
+pub use log::{emit as log_emit, log_warn, set_log_sink, Level, LogSink};
+pub use tls::{cert_expiry_warnings, load_private_key, resolve_key_password, DecryptPwd};
+pub use types::{
+    Channel, Frame, FrameHandler, ReceivedFrame, TlsSettings, TransportConfig,
+    DEFAULT_MAX_FRAME_BYTES, MAX_USER_MESSAGE_BYTES,
+};

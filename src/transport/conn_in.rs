@@ -1,0 +1,176 @@
+//! The receiving side: accepts peers' connections, checks their hello, and reads the three
+//! channel streams into frames for the handler. Anything malformed closes that connection
+//! only, with the reason logged and sent to the peer.
+
+use crate::transport::conn_out::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT};
+use crate::transport::endpoint::{close_code, Shared};
+use crate::transport::frame::FrameDecoder;
+use crate::transport::hello::{read_hello, Hello};
+use crate::transport::log::Level;
+use crate::transport::types::Channel;
+use crate::types::NodeId;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Chunks taken from quinn per read; frames inside one chunk are sliced, not copied.
+const READ_CHUNKS: usize = 64;
+
+pub(crate) async fn accept_loop(shared: Arc<Shared>, endpoint: quinn::Endpoint) {
+    while let Some(incoming) = endpoint.accept().await {
+        if shared.is_shut() {
+            incoming.refuse();
+            continue;
+        }
+        let task = shared.rt.spawn(serve_inbound(shared.clone(), incoming));
+        shared.track(task);
+    }
+}
+
+/// How reading a connection ended.
+enum Ended {
+    /// The peer broke the protocol: close with the reason.
+    Protocol(String),
+    /// The connection went away (peer closed, timeout, shutdown).
+    Lost(String),
+}
+
+async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, incoming).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            shared.log_refusal(remote, &format!("handshake failed: {e}"));
+            return;
+        }
+        Err(_) => {
+            shared.log_refusal(remote, "handshake timed out");
+            return;
+        }
+    };
+    let from = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_hello(&shared, &conn)).await {
+        Ok(Ok(from)) => from,
+        Ok(Err(why)) => {
+            shared.log_refusal(remote, &why);
+            conn.close(close_code::REFUSED.into(), why.as_bytes());
+            return;
+        }
+        Err(_) => {
+            shared.log_refusal(remote, "no hello in time");
+            conn.close(close_code::REFUSED.into(), b"no hello in time");
+            return;
+        }
+    };
+    shared.refusals.lock().remove(&remote);
+    // A newer connection from the same node means it restarted: the old one is dead.
+    if let Some(old) = shared.inbound.lock().insert(from, conn.clone()) {
+        old.close(
+            close_code::REPLACED.into(),
+            b"replaced by a newer connection",
+        );
+    }
+    shared.log(Level::Info, format!("accepted node {from} from {remote}"));
+    match read_channels(&shared, &conn, from).await {
+        Ended::Protocol(why) => {
+            shared.log(
+                Level::Warn,
+                format!("closing the connection from node {from} ({remote}): {why}"),
+            );
+            conn.close(close_code::PROTOCOL.into(), why.as_bytes());
+        }
+        Ended::Lost(why) => {
+            if !shared.is_shut() {
+                shared.log(
+                    Level::Info,
+                    format!("connection from node {from} ended: {why}"),
+                );
+            }
+        }
+    }
+    let mut inbound = shared.inbound.lock();
+    if inbound.get(&from).map(|c| c.stable_id()) == Some(conn.stable_id()) {
+        inbound.remove(&from);
+    }
+}
+
+/// Reads the dialer's hello, answers it, and returns the dialer's node id.
+async fn accept_hello(shared: &Shared, conn: &quinn::Connection) -> Result<NodeId, String> {
+    let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
+    let hello = read_hello(&mut recv).await?;
+    if let Some(why) = hello.mismatch(shared.cluster_id) {
+        return Err(why);
+    }
+    if hello.to != shared.node_id {
+        return Err(format!(
+            "hello meant for node {}, this is node {}",
+            hello.to, shared.node_id
+        ));
+    }
+    if hello.node_id == shared.node_id || !shared.is_peer(hello.node_id) {
+        return Err(format!("node {} is not a configured peer", hello.node_id));
+    }
+    send.write_all(&Hello::new(shared.cluster_id, shared.node_id, 0).encode())
+        .await
+        .map_err(|e| format!("answering the hello: {e}"))?;
+    let _ = send.finish();
+    Ok(hello.node_id)
+}
+
+async fn read_channels(shared: &Shared, conn: &quinn::Connection, from: NodeId) -> Ended {
+    let mut streams = Vec::with_capacity(3);
+    for expected in Channel::ALL {
+        let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.accept_uni()).await;
+        let mut recv = match accepted {
+            Ok(Ok(recv)) => recv,
+            Ok(Err(e)) => return Ended::Lost(e.to_string()),
+            Err(_) => return Ended::Protocol(format!("no {expected:?} stream in time")),
+        };
+        let mut tag = [0u8];
+        if let Err(e) = recv.read_exact(&mut tag).await {
+            return Ended::Lost(e.to_string());
+        }
+        if Channel::from_tag(tag[0]) != Some(expected) {
+            return Ended::Protocol(format!(
+                "stream tag {} where the {expected:?} stream was expected",
+                tag[0]
+            ));
+        }
+        streams.push(recv);
+    }
+    let [mut control, mut data, mut message]: [quinn::RecvStream; 3] = match streams.try_into() {
+        Ok(s) => s,
+        Err(_) => return Ended::Protocol("missing channel streams".into()),
+    };
+    tokio::select! {
+        e = read_loop(shared, &mut control, from, Channel::Control) => e,
+        e = read_loop(shared, &mut data, from, Channel::Data) => e,
+        e = read_loop(shared, &mut message, from, Channel::Message) => e,
+    }
+}
+
+async fn read_loop(
+    shared: &Shared,
+    recv: &mut quinn::RecvStream,
+    from: NodeId,
+    channel: Channel,
+) -> Ended {
+    let mut decoder = FrameDecoder::new(shared.max_frame_bytes);
+    let handler = &shared.handler;
+    // Many chunks per call: one lock of the connection state for all that has arrived.
+    let mut chunks: [Bytes; READ_CHUNKS] = std::array::from_fn(|_| Bytes::new());
+    loop {
+        match recv.read_chunks(&mut chunks).await {
+            Ok(Some(n)) => {
+                for chunk in chunks.iter_mut().take(n) {
+                    let pushed = decoder.push(std::mem::take(chunk), &mut |f| {
+                        handler.on_frame(from, channel, f)
+                    });
+                    if let Err(e) = pushed {
+                        return Ended::Protocol(format!("{channel:?} stream: {e}"));
+                    }
+                }
+            }
+            Ok(None) => return Ended::Protocol(format!("{channel:?} stream finished by the peer")),
+            Err(e) => return Ended::Lost(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! `Transport`: the endpoint, the peer table, start and shutdown.
+
+use crate::transport::conn_in;
+use crate::transport::conn_out::{Outgoing, PeerSender};
+use crate::transport::error::TransportError;
+use crate::transport::log::Level;
+use crate::transport::tls;
+use crate::transport::tuning;
+use crate::transport::types::{Channel, Frame, FrameHandler, TransportConfig};
+use crate::types::NodeId;
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::task::JoinHandle;
+
+/// QUIC application close codes.
+pub(crate) mod close_code {
+    pub const SHUTDOWN: u32 = 0;
+    pub const REFUSED: u32 = 1;
+    pub const PROTOCOL: u32 = 2;
+    pub const REPLACED: u32 = 3;
+    pub const PEER_REMOVED: u32 = 4;
+}
+
+/// How long shutdown waits for connections to drain and the port to be released.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+const CERT_CHECK_PERIOD: Duration = Duration::from_secs(24 * 3600);
+
+/// State shared by the transport's tasks.
+pub(crate) struct Shared {
+    pub node_id: NodeId,
+    pub cluster_id: u64,
+    pub max_frame_bytes: usize,
+    pub handler: Arc<dyn FrameHandler>,
+    pub rt: Handle,
+    /// Taken at shutdown: the UDP socket closes once every handle is gone.
+    endpoint: Mutex<Option<quinn::Endpoint>>,
+    /// Outbound side, one per configured peer; also the set of nodes allowed to connect.
+    pub peers: RwLock<HashMap<NodeId, Arc<PeerSender>>>,
+    /// Accepted connections by the node id of their hello.
+    pub inbound: Mutex<HashMap<NodeId, quinn::Connection>>,
+    /// The last refusal logged per remote address, so a peer retrying every second with the
+    /// same problem is logged once.
+    pub refusals: Mutex<HashMap<SocketAddr, String>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Tasks that only wait (timers): aborted at shutdown rather than awaited.
+    background: Mutex<Vec<JoinHandle<()>>>,
+    shut: AtomicBool,
+}
+
+impl Shared {
+    pub fn log(&self, level: Level, msg: impl AsRef<str>) {
+        self.handler.on_log(
+            level,
+            &format!("transport node {}: {}", self.node_id, msg.as_ref()),
+        );
+    }
+
+    pub fn endpoint(&self) -> Option<quinn::Endpoint> {
+        self.endpoint.lock().clone()
+    }
+
+    pub fn is_shut(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
+    }
+
+    pub fn is_peer(&self, node: NodeId) -> bool {
+        self.peers.read().contains_key(&node)
+    }
+
+    /// Logs why a connection from `remote` was refused, unless it was the last reason logged
+    /// for that address.
+    pub fn log_refusal(&self, remote: SocketAddr, why: &str) {
+        {
+            let mut seen = self.refusals.lock();
+            if seen.get(&remote).map(String::as_str) == Some(why) {
+                return;
+            }
+            if seen.len() >= 1024 {
+                seen.clear();
+            }
+            seen.insert(remote, why.to_string());
+        }
+        self.log(
+            Level::Warn,
+            format!("refused connection from {remote}: {why}"),
+        );
+    }
+
+    /// Keeps the task's handle so shutdown can wait for it.
+    pub fn track(&self, task: JoinHandle<()>) {
+        let mut tasks = self.tasks.lock();
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+}
+
+/// One node's QUIC transport. See the module documentation.
+pub struct Transport {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+}
+
+impl Transport {
+    /// Binds at once (errors: address in use, bad TLS files...), spawns its tasks on `rt`.
+    pub fn start(
+        cfg: TransportConfig,
+        handler: Arc<dyn FrameHandler>,
+        rt: &Handle,
+    ) -> Result<Transport, TransportError> {
+        let crypto = tls::build(&cfg.tls, SystemTime::now())?;
+        let max_frame_bytes = cfg.max_frame_bytes.min(u32::MAX as usize);
+        let socket = tuning::bind_socket(cfg.listen)?;
+        let quic = Arc::new(tuning::quic_transport_config(max_frame_bytes));
+        let mut server = quinn::ServerConfig::with_crypto(crypto.server);
+        server.transport_config(quic.clone());
+        let mut client = quinn::ClientConfig::new(crypto.client);
+        client.transport_config(quic);
+        let mut endpoint = {
+            let _guard = rt.enter();
+            quinn::Endpoint::new(
+                quinn::EndpointConfig::default(),
+                Some(server),
+                socket,
+                Arc::new(quinn::TokioRuntime),
+            )
+        }
+        .map_err(|source| TransportError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+        endpoint.set_default_client_config(client);
+        let local_addr = endpoint
+            .local_addr()
+            .map_err(|source| TransportError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let shared = Arc::new(Shared {
+            node_id: cfg.node_id,
+            cluster_id: cfg.cluster_id,
+            max_frame_bytes,
+            handler,
+            rt: rt.clone(),
+            endpoint: Mutex::new(Some(endpoint.clone())),
+            peers: RwLock::new(HashMap::new()),
+            inbound: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
+            background: Mutex::new(Vec::new()),
+            shut: AtomicBool::new(false),
+        });
+        for (level, msg) in &crypto.notices {
+            shared.log(*level, msg);
+        }
+        shared.log(Level::Info, format!("listening on {local_addr}"));
+        shared.track(rt.spawn(conn_in::accept_loop(shared.clone(), endpoint)));
+        if cfg.tls.ca.is_some() {
+            let task = rt.spawn(check_certs_daily(shared.clone(), cfg.tls.clone()));
+            shared.background.lock().push(task);
+        }
+        let transport = Transport { shared, local_addr };
+        transport.set_peers(cfg.peers);
+        Ok(transport)
+    }
+
+    /// Queues `frame` for `peer` on `channel`; never blocks, callable from any thread.
+    pub fn send(&self, peer: NodeId, channel: Channel, frame: Frame) -> Result<(), TransportError> {
+        let size = frame.body_len();
+        if size > self.shared.max_frame_bytes {
+            return Err(TransportError::FrameTooBig {
+                size,
+                limit: self.shared.max_frame_bytes,
+            });
+        }
+        self.enqueue(peer, channel, Outgoing::Frame(frame), size)
+    }
+
+    /// Fault injection for tests: writes `bytes` as they are on the channel stream.
+    #[doc(hidden)]
+    pub fn send_raw_for_tests(
+        &self,
+        peer: NodeId,
+        channel: Channel,
+        bytes: Bytes,
+    ) -> Result<(), TransportError> {
+        let size = bytes.len();
+        self.enqueue(peer, channel, Outgoing::Raw(bytes), size)
+    }
+
+    fn enqueue(
+        &self,
+        peer: NodeId,
+        channel: Channel,
+        item: Outgoing,
+        size: usize,
+    ) -> Result<(), TransportError> {
+        if self.shared.is_shut() {
+            return Err(TransportError::ShutDown);
+        }
+        let sender = self
+            .shared
+            .peers
+            .read()
+            .get(&peer)
+            .cloned()
+            .ok_or(TransportError::UnknownPeer(peer))?;
+        sender.enqueue(peer, channel, item, size)
+    }
+
+    /// Membership change: connects to new peers, drops removed ones (and their inbound
+    /// connections), and redials a peer whose address changed (its queued frames are lost).
+    pub fn set_peers(&self, peers: HashMap<NodeId, SocketAddr>) {
+        if self.shared.is_shut() {
+            return;
+        }
+        let me = self.shared.node_id;
+        let mut removed = Vec::new();
+        {
+            let mut table = self.shared.peers.write();
+            table.retain(|id, sender| {
+                let keep = peers.get(id) == Some(&sender.addr);
+                if !keep {
+                    sender.stop();
+                    removed.push(*id);
+                }
+                keep
+            });
+            for (&id, &addr) in peers.iter().filter(|(id, _)| **id != me) {
+                table
+                    .entry(id)
+                    .or_insert_with(|| PeerSender::spawn(&self.shared, id, addr));
+            }
+        }
+        let mut inbound = self.shared.inbound.lock();
+        for id in removed.into_iter().filter(|id| !peers.contains_key(id)) {
+            if let Some(conn) = inbound.remove(&id) {
+                conn.close(close_code::PEER_REMOVED.into(), b"no longer a peer");
+            }
+        }
+    }
+
+    /// Whether the outbound connection to `peer` is up (handshake done).
+    pub fn is_connected(&self, peer: NodeId) -> bool {
+        self.shared
+            .peers
+            .read()
+            .get(&peer)
+            .is_some_and(|p| p.is_connected())
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Closes every connection and releases the port before returning. Outside tokio, or on
+    /// a multi-thread runtime, it blocks until done; on a current-thread runtime it cannot
+    /// block, so it starts the shutdown and returns.
+    pub fn shutdown(&self) {
+        if self.shared.shut.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let job = shutdown_all(self.shared.clone(), self.local_addr);
+        match Handle::try_current() {
+            Err(_) => self.shared.rt.block_on(job),
+            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.shared.rt.block_on(job))
+            }
+            Ok(_) => {
+                self.shared.rt.spawn(job);
+            }
+        }
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn shutdown_all(shared: Arc<Shared>, local_addr: SocketAddr) {
+    let peers: Vec<_> = shared.peers.write().drain().map(|(_, p)| p).collect();
+    for p in &peers {
+        p.stop();
+    }
+    for (_, conn) in shared.inbound.lock().drain() {
+        conn.close(close_code::SHUTDOWN.into(), b"node shutting down");
+    }
+    let endpoint = shared.endpoint.lock().take();
+    if let Some(endpoint) = &endpoint {
+        endpoint.close(close_code::SHUTDOWN.into(), b"node shutting down");
+    }
+    for task in shared.background.lock().drain(..) {
+        task.abort();
+    }
+    let mut tasks: Vec<_> = std::mem::take(&mut *shared.tasks.lock());
+    tasks.extend(peers.iter().filter_map(|p| p.take_task()));
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_WAIT;
+    for task in tasks {
+        let abort = task.abort_handle();
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            abort.abort();
+        }
+    }
+    if let Some(endpoint) = endpoint {
+        let _ = tokio::time::timeout_at(deadline, endpoint.wait_idle()).await;
+    }
+    // The socket closes when quinn's driver drops its last handle; wait until the port
+    // can be bound again so a restart on the same address succeeds.
+    loop {
+        if std::net::UdpSocket::bind(local_addr).is_ok() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            shared.log(
+                Level::Warn,
+                format!("port {local_addr} still in use after shutdown"),
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shared.log(Level::Info, "shut down");
+}
+
+async fn check_certs_daily(shared: Arc<Shared>, tls: crate::transport::TlsSettings) {
+    let paths: Vec<_> = [tls.cert, tls.ca].into_iter().flatten().collect();
+    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    loop {
+        tokio::time::sleep(CERT_CHECK_PERIOD).await;
+        for w in tls::cert_expiry_warnings(&refs, tls.cert_notify_days, SystemTime::now()) {
+            shared.log(Level::Warn, w);
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! TLS: mutual authentication against the CA, revocation, encrypted keys, expiry notices.
+//! Certificates are generated here (rcgen), never committed.
+
+mod transport_support;
+
+use dcf::transport::{
+    cert_expiry_warnings, resolve_key_password, Channel, TlsSettings, Transport, TransportError,
+};
+use rcgen::{
+    BasicConstraints, Certificate, CertificateParams, CertificateRevocationListParams, IsCa,
+    KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SerialNumber,
+};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use transport_support::*;
+
+struct Ca {
+    dir: tempfile::TempDir,
+    cert: Certificate,
+    key: KeyPair,
+    path: PathBuf,
+}
+
+fn write_private(path: &Path, data: &[u8]) {
+    std::fs::write(path, data).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        let path = dir.path().join("ca.pem");
+        write_private(&path, cert.pem().as_bytes());
+        Ca {
+            dir,
+            cert,
+            key,
+            path,
+        }
+    }
+
+    /// A node certificate and key; the key is encrypted PKCS#8 when `password` is given.
+    fn issue(&self, name: &str, serial: u64, password: Option<&str>) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![format!("{name}.example")]).unwrap();
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.not_after = rcgen::date_time_ymd(2099, 1, 1);
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let cert_path = self.dir.path().join(format!("{name}.crt"));
+        let key_path = self.dir.path().join(format!("{name}.key"));
+        write_private(&cert_path, cert.pem().as_bytes());
+        let key_pem = match password {
+            None => key.serialize_pem(),
+            Some(pw) => encrypt_key(&key.serialize_der(), pw),
+        };
+        write_private(&key_path, key_pem.as_bytes());
+        (cert_path, key_path)
+    }
+
+    fn crl(&self, revoked: &[u64]) -> PathBuf {
+        let params = CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2024, 1, 1),
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|&s| RevokedCertParams {
+                    serial_number: SerialNumber::from(s),
+                    revocation_time: rcgen::date_time_ymd(2024, 1, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.cert, &self.key).unwrap();
+        let path = self.dir.path().join("ca.crl");
+        write_private(&path, crl.pem().unwrap().as_bytes());
+        path
+    }
+
+    fn settings(
+        &self,
+        node: (PathBuf, PathBuf),
+        crl: Option<PathBuf>,
+        pw: Option<&str>,
+    ) -> TlsSettings {
+        TlsSettings {
+            ca: Some(self.path.clone()),
+            cert: Some(node.0),
+            key: Some(node.1),
+            crl,
+            key_password: pw.map(str::to_string),
+            cert_notify_days: 30,
+        }
+    }
+}
+
+fn encrypt_key(der: &[u8], password: &str) -> String {
+    use pkcs8::pkcs5::pbes2;
+    let info = pkcs8::PrivateKeyInfo::try_from(der).unwrap();
+    let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(1000, b"saltsalt", &[7u8; 16]).unwrap();
+    let doc = info.encrypt_with_params(params, password).unwrap();
+    doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string()
+}
+
+const MIB: usize = 1024 * 1024;
+
+fn exchange(a: &Node, b: &Node) {
+    a.transport
+        .send(b.id, Channel::Control, frame(1, b"ping", &[]))
+        .unwrap();
+    b.transport
+        .send(a.id, Channel::Data, frame(2, b"pong", &[b"x"]))
+        .unwrap();
+    b.rec.wait("ping", |r| r.count_from(a.id) >= 1);
+    a.rec.wait("pong", |r| r.count_from(b.id) >= 1);
+}
+
+#[test]
+fn mutual_tls_nodes_exchange_frames_with_an_encrypted_key() {
+    let rt = runtime();
+    let ca = Ca::new("cluster CA");
+    let crl = ca.crl(&[99]);
+    let a = Node::start(
+        config(
+            1,
+            ca.settings(ca.issue("n1", 1, None), Some(crl.clone()), None),
+            MIB,
+        ),
+        &rt,
+    );
+    let tls_b = ca.settings(ca.issue("n2", 2, Some("s3cret")), Some(crl), Some("s3cret"));
+    let b = Node::start(config(2, tls_b, MIB), &rt);
+    mesh(&[&a, &b]);
+    exchange(&a, &b);
+    assert!(!a.rec.has_log("NOT authenticated"));
+    a.transport.shutdown();
+    b.transport.shutdown();
+}
+
+#[test]
+fn peer_with_a_certificate_from_another_ca_is_refused() {
+    let rt = runtime();
+    let ca = Ca::new("cluster CA");
+    let rogue = Ca::new("rogue CA");
+    let a = Node::start(
+        config(1, ca.settings(ca.issue("n1", 1, None), None, None), MIB),
+        &rt,
+    );
+    let b = Node::start(
+        config(
+            2,
+            rogue.settings(rogue.issue("n2", 2, None), None, None),
+            MIB,
+        ),
+        &rt,
+    );
+    let c = Node::start(
+        config(3, ca.settings(ca.issue("n3", 3, None), None, None), MIB),
+        &rt,
+    );
+    mesh(&[&a, &b, &c]);
+    b.transport
+        .send(1, Channel::Data, frame(1, b"intruder", &[]))
+        .unwrap();
+    exchange(&a, &c);
+    a.rec
+        .wait("a refuses b's certificate", |r| r.has_log("UnknownIssuer"));
+    b.rec.wait("b fails to reach a", |r| {
+        r.has_log("cannot connect to node 1")
+    });
+    assert!(!b.transport.is_connected(1) && !a.transport.is_connected(2));
+    assert_eq!(a.rec.count_from(2), 0);
+    for n in [&a, &b, &c] {
+        n.transport.shutdown();
+    }
+}
+
+#[test]
+fn revoked_certificate_is_refused() {
+    let rt = runtime();
+    let ca = Ca::new("cluster CA");
+    let crl = ca.crl(&[2]);
+    let a = Node::start(
+        config(
+            1,
+            ca.settings(ca.issue("n1", 1, None), Some(crl.clone()), None),
+            MIB,
+        ),
+        &rt,
+    );
+    let b = Node::start(
+        config(2, ca.settings(ca.issue("n2", 2, None), None, None), MIB),
+        &rt,
+    );
+    let c = Node::start(
+        config(
+            3,
+            ca.settings(ca.issue("n3", 3, None), Some(crl), None),
+            MIB,
+        ),
+        &rt,
+    );
+    mesh(&[&a, &b, &c]);
+    b.transport
+        .send(1, Channel::Data, frame(1, b"revoked", &[]))
+        .unwrap();
+    exchange(&a, &c);
+    a.rec.wait("a refuses the revoked certificate", |r| {
+        r.has_log("Revoked")
+    });
+    assert!(!a.transport.is_connected(2));
+    assert_eq!(a.rec.count_from(2), 0);
+    for n in [&a, &b, &c] {
+        n.transport.shutdown();
+    }
+}
+
+#[test]
+fn bad_tls_settings_fail_start_with_the_reason() {
+    let rt = runtime();
+    let ca = Ca::new("cluster CA");
+    let start = |tls: TlsSettings| {
+        Transport::start(
+            config(1, tls, MIB),
+            Arc::new(Recorder::default()),
+            rt.handle(),
+        )
+        .err()
+    };
+    let encrypted = ca.issue("enc", 5, Some("right"));
+    let err = start(ca.settings(encrypted.clone(), None, Some("wrong"))).unwrap();
+    assert!(
+        matches!(&err, TransportError::TlsFile { reason, .. } if reason.contains("decrypt")),
+        "{err}"
+    );
+    let err = start(ca.settings(encrypted, None, None)).unwrap();
+    assert!(err.to_string().contains("no password"), "{err}");
+    let partial = TlsSettings {
+        key: None,
+        ..ca.settings(ca.issue("p", 6, None), None, None)
+    };
+    assert!(matches!(start(partial), Some(TransportError::Tls(_))));
+    let missing = TlsSettings {
+        ca: Some("/nonexistent/ca.pem".into()),
+        ..ca.settings(ca.issue("m", 7, None), None, None)
+    };
+    assert!(start(missing)
+        .unwrap()
+        .to_string()
+        .contains("/nonexistent/ca.pem"));
+}
+
+#[test]
+fn key_password_comes_from_plaintext_or_the_decrypt_callback() {
+    assert_eq!(
+        resolve_key_password(Some("pw"), None, None)
+            .unwrap()
+            .as_deref(),
+        Some("pw")
+    );
+    assert_eq!(resolve_key_password(None, Some(""), None).unwrap(), None);
+    assert!(resolve_key_password(Some("a"), Some("b"), None).is_err());
+    assert!(resolve_key_password(None, Some("c1pher"), None).is_err());
+    let decrypt = |c: &str| -> Result<String, String> {
+        if c == "c1pher" {
+            Ok("plain".into())
+        } else {
+            Err("bad ciphertext".into())
+        }
+    };
+    assert_eq!(
+        resolve_key_password(None, Some("c1pher"), Some(&decrypt))
+            .unwrap()
+            .as_deref(),
+        Some("plain")
+    );
+    assert!(resolve_key_password(None, Some("junk"), Some(&decrypt))
+        .unwrap_err()
+        .to_string()
+        .contains("bad ciphertext"));
+}
+
+#[test]
+fn expiry_within_the_notify_window_is_warned() {
+    let ca = Ca::new("cluster CA");
+    let (cert, _) = ca.issue("n1", 1, None); // not_after 2099-01-01
+    let expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(4_070_908_800);
+    let day = Duration::from_secs(86_400);
+    assert!(cert_expiry_warnings(&[&cert], 30, expiry - 40 * day).is_empty());
+    let soon = cert_expiry_warnings(&[&cert], 30, expiry - 10 * day);
+    assert_eq!(soon.len(), 1);
+    assert!(soon[0].contains("expires in 10 days"), "{soon:?}");
+    let past = cert_expiry_warnings(&[&cert], 30, expiry + day);
+    assert!(past[0].contains("has expired"), "{past:?}");
+}
