@@ -8,11 +8,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 
 pub use callbacks::*;
 
+use crate::config::Params;
 use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::runtime::{ExceptionSlot, Node, NodeConfig};
 use crate::logging::{LogLevel, LogType};
 use crate::types::{Index, NodeId, StreamId, Term};
 
@@ -100,25 +103,69 @@ pub fn global() -> &'static Dcf {
     DCF.get_or_init(Dcf::default)
 }
 
-#[derive(Default)]
+/// One DCF instance: callbacks, pre-start settings and the running node, if any. The C
+/// interface uses `global()`; Rust programs and tests may create several (one node each).
 pub struct Dcf {
     callbacks: Arc<CallbackRegistry>,
     /// `dcf_set_applied_index` before start: the apply cursor to start from.
     applied_seeds: Mutex<HashMap<StreamId, Index>>,
     trace_key: AtomicU64,
-    exception: Mutex<Option<(StreamId, DcfException)>>,
+    exception: Arc<ExceptionSlot>,
+    node: ArcSwapOption<Node>,
+    /// Serialises start and stop.
+    lifecycle: Mutex<()>,
+    /// Parameters of this instance; `None` reads the process-wide table at start.
+    params: Option<Params>,
+}
+
+impl Default for Dcf {
+    fn default() -> Dcf {
+        Dcf {
+            callbacks: Arc::default(),
+            applied_seeds: Mutex::default(),
+            trace_key: AtomicU64::new(0),
+            exception: Arc::default(),
+            node: ArcSwapOption::empty(),
+            lifecycle: Mutex::new(()),
+            params: None,
+        }
+    }
+}
+
+macro_rules! running {
+    ($self:ident, $stream:expr) => {{
+        check_stream($stream)?;
+        $self.node()?
+    }};
 }
 
 impl Dcf {
+    /// An instance with its own parameters (the process-wide table is not used).
+    pub fn with_params(params: Params) -> Dcf {
+        Dcf {
+            params: Some(params),
+            ..Dcf::default()
+        }
+    }
+
     pub fn callbacks(&self) -> &Arc<CallbackRegistry> {
         &self.callbacks
     }
 
-    fn not_running(&self) -> DcfError {
-        DcfError::not_started()
+    fn node(&self) -> DcfResult<Arc<Node>> {
+        self.node.load_full().ok_or_else(DcfError::not_started)
     }
 
+    pub fn is_started(&self) -> bool {
+        self.node.load().is_some()
+    }
+
+    /// Starts the node and returns without waiting for an election. Already started: Ok.
     pub fn start(&self, node_id: NodeId, cfg: &str) -> DcfResult<()> {
+        let _guard = self.lifecycle.lock();
+        if self.is_started() {
+            return Ok(());
+        }
         let members = parse_cluster(cfg)?;
         check_node(node_id)?;
         if !members.iter().any(|m| m.node_id == node_id) {
@@ -127,106 +174,108 @@ impl Dcf {
                 format!("node {node_id} does not appear in the cluster configuration"),
             ));
         }
-        Err(DcfError::new(
-            ErrorCode::NotAvailable,
-            "dcf_start: the replication runtime is not available in this build yet",
-        ))
+        let params = match &self.params {
+            Some(p) => p.clone(),
+            None => {
+                let p = crate::config::snapshot();
+                crate::logging::init(crate::logging::LogConfig::from_params(&p)).map_err(|e| {
+                    DcfError::new(ErrorCode::Parameter, format!("Failed to init logger module: {e}"))
+                })?;
+                p
+            }
+        };
+        let node = Node::start(NodeConfig {
+            node_id,
+            members,
+            params,
+            callbacks: self.callbacks.clone(),
+            applied_seeds: self.applied_seeds.lock().clone(),
+            exception: self.exception.clone(),
+        })?;
+        self.node.store(Some(Arc::new(node)));
+        Ok(())
     }
 
-    /// Idempotent: 0 when not started.
+    /// Stops and joins everything. Idempotent: Ok when not started.
     pub fn stop(&self) -> DcfResult<()> {
+        let _guard = self.lifecycle.lock();
+        let Some(node) = self.node.load_full() else {
+            return Ok(());
+        };
+        node.stop()?;
+        self.node.store(None);
+        self.applied_seeds.lock().clear();
         Ok(())
     }
 
     pub fn write(&self, stream: StreamId, data: &[u8], key: u64) -> DcfResult<Index> {
-        check_stream(stream)?;
-        let _ = (data, key);
-        Err(self.not_running())
+        running!(self, stream).write(stream, data, key)
     }
 
-    pub fn universal_write(
-        &self,
-        stream: StreamId,
-        data: &[u8],
-        key: u64,
-    ) -> DcfResult<Option<Index>> {
-        check_stream(stream)?;
-        let _ = (data, key);
-        Err(self.not_running())
+    pub fn universal_write(&self, stream: StreamId, data: &[u8], key: u64) -> DcfResult<Option<Index>> {
+        running!(self, stream).universal_write(stream, data, key)
     }
 
     pub fn read(&self, stream: StreamId, index: Index, out: &mut [u8]) -> DcfResult<usize> {
-        check_stream(stream)?;
-        let _ = (index, out);
-        Err(self.not_running())
+        running!(self, stream).read(stream, index, out)
     }
 
     pub fn truncate(&self, stream: StreamId, first_kept: Index) -> DcfResult<()> {
-        check_stream(stream)?;
-        let _ = first_kept;
-        Err(self.not_running())
+        running!(self, stream).truncate(stream, first_kept)
     }
 
     /// Before start: remembered as the apply cursor (and the base of an empty log).
+    /// While running: entries after `index` are delivered again.
     pub fn set_applied_index(&self, stream: StreamId, index: Index) -> DcfResult<()> {
         check_stream(stream)?;
-        self.applied_seeds.lock().insert(stream, index);
-        Ok(())
-    }
-
-    pub fn applied_seed(&self, stream: StreamId) -> Option<Index> {
-        self.applied_seeds.lock().get(&stream).copied()
+        match self.node.load_full() {
+            Some(node) => node.set_applied_index(stream, index),
+            None => {
+                self.applied_seeds.lock().insert(stream, index);
+                Ok(())
+            }
+        }
     }
 
     pub fn cluster_min_applied(&self, stream: StreamId) -> DcfResult<Index> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).cluster_min_applied(stream)
     }
 
     pub fn leader_last_index(&self, stream: StreamId) -> DcfResult<Index> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).leader_last_index(stream)
     }
 
     pub fn last_index(&self, stream: StreamId) -> DcfResult<Index> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).last_index(stream)
     }
 
     pub fn node_last_disk_index(&self, stream: StreamId, node: NodeId) -> DcfResult<Index> {
-        check_stream(stream)?;
         check_node(node)?;
-        Err(self.not_running())
+        running!(self, stream).node_last_disk_index(stream, node)
     }
 
-    pub fn data_commit_index(
-        &self,
-        stream: StreamId,
-        kind: CommitIndexKind,
-    ) -> DcfResult<Option<Index>> {
-        check_stream(stream)?;
-        let _ = kind;
-        Err(self.not_running())
+    pub fn data_commit_index(&self, stream: StreamId, kind: CommitIndexKind) -> DcfResult<Option<Index>> {
+        running!(self, stream).data_commit_index(stream, kind)
     }
 
     pub fn send_msg(&self, stream: StreamId, dest: NodeId, data: &[u8]) -> DcfResult<()> {
-        check_stream(stream)?;
         check_node(dest)?;
         check_msg(data)?;
-        Err(self.not_running())
+        running!(self, stream).send_msg(stream, dest, data)
     }
 
     pub fn broadcast_msg(&self, stream: StreamId, data: &[u8]) -> DcfResult<()> {
-        check_stream(stream)?;
         check_msg(data)?;
-        Err(self.not_running())
+        running!(self, stream).broadcast_msg(stream, data)
     }
 
     /// Harmless before start: the redo threads call it for every record.
     pub fn set_election_priority(&self, stream: StreamId, priority: u64) -> DcfResult<()> {
         check_stream(stream)?;
-        let _ = priority;
-        Ok(())
+        match self.node.load_full() {
+            Some(node) => node.set_election_priority(stream, priority),
+            None => Ok(()),
+        }
     }
 
     pub fn set_exception(&self, stream: StreamId, exception: DcfException) {
@@ -245,133 +294,104 @@ impl Dcf {
     }
 
     pub fn cluster_info(&self) -> String {
-        r#"{"local_node_id":0,"stream_list":[]}"#.to_string()
+        match self.node.load_full() {
+            Some(node) => node.cluster_info(),
+            None => r#"{"local_node_id":0,"stream_list":[]}"#.to_string(),
+        }
     }
 
     pub fn stream_info(&self, stream: StreamId) -> DcfResult<String> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).stream_info(stream)
     }
 
     pub fn statistics_info(&self) -> String {
-        crate::query::statistics_json(&crate::query::Statistics::default())
+        let mut st = crate::query::Statistics::default();
+        if let Some(node) = self.node.load_full() {
+            let (n, bytes) = node.write_stats();
+            st.dcf_write_count = Some(n);
+            st.dcf_write_size_mb = Some(bytes as f64 / (1024.0 * 1024.0));
+        }
+        crate::query::statistics_json(&st)
     }
 
     /// `Some((ip, port, node_id))` of the current leader, `None` when there is none.
     pub fn leader_info(&self, stream: StreamId) -> DcfResult<Option<(String, u32, NodeId)>> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).leader_info(stream)
     }
 
     pub fn is_diff_endian(&self, stream: StreamId, dest: NodeId) -> DcfResult<bool> {
-        check_stream(stream)?;
         check_node(dest)?;
-        Err(self.not_running())
+        running!(self, stream).is_diff_endian(stream, dest)
     }
 
     pub fn term_and_role(&self, stream: StreamId) -> DcfResult<(Term, DcfRole)> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).term_and_role(stream)
     }
 
     pub fn node_is_healthy(&self, stream: StreamId) -> DcfResult<(DcfRole, bool)> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).node_is_healthy(stream)
     }
 
     pub fn all_logs_applied(&self, stream: StreamId) -> DcfResult<bool> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).all_logs_applied(stream)
     }
 
     pub fn conn_status(&self, stream: StreamId, dest: NodeId) -> DcfResult<()> {
-        check_stream(stream)?;
         check_node(dest)?;
-        Err(self.not_running())
+        running!(self, stream).conn_status(stream, dest)
     }
 
-    pub fn add_member(
-        &self,
-        stream: StreamId,
-        node: NodeId,
-        ip: &str,
-        port: u32,
-        role: DcfRole,
-        wait_ms: u32,
-    ) -> DcfResult<Waited> {
-        check_stream(stream)?;
+    pub fn add_member(&self, stream: StreamId, node: NodeId, ip: &str, port: u32, role: DcfRole, wait_ms: u32) -> DcfResult<Waited> {
         check_node(node)?;
-        let _ = (ip, port, role, wait_ms);
-        Err(self.not_running())
+        running!(self, stream).add_member(stream, node, ip, port, role, wait_ms)
     }
 
     pub fn remove_member(&self, stream: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<Waited> {
-        check_stream(stream)?;
         check_node(node)?;
-        let _ = wait_ms;
-        Err(self.not_running())
+        running!(self, stream).remove_member(stream, node, wait_ms)
     }
 
-    pub fn change_member_role(
-        &self,
-        stream: StreamId,
-        node: NodeId,
-        role: DcfRole,
-        wait_ms: u32,
-    ) -> DcfResult<Waited> {
-        check_stream(stream)?;
+    pub fn change_member_role(&self, stream: StreamId, node: NodeId, role: DcfRole, wait_ms: u32) -> DcfResult<Waited> {
         check_node(node)?;
-        let _ = (role, wait_ms);
-        Err(self.not_running())
+        running!(self, stream).change_member_role(stream, node, role, wait_ms)
     }
 
     pub fn change_member(&self, json: &str, wait_ms: u32) -> DcfResult<Waited> {
-        let _ = (json, wait_ms);
-        Err(self.not_running())
+        self.node()?.change_member(json, wait_ms)
     }
 
     pub fn promote_leader(&self, stream: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<()> {
-        check_stream(stream)?;
         check_node(node)?;
-        let _ = wait_ms;
-        Err(self.not_running())
+        running!(self, stream).promote_leader(stream, node, wait_ms)
     }
 
     pub fn timeout_notify(&self, stream: StreamId) -> DcfResult<()> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).timeout_notify(stream)
     }
 
     pub fn set_work_mode(&self, stream: StreamId, minority: bool, vote_num: u32) -> DcfResult<()> {
-        check_stream(stream)?;
-        let _ = (minority, vote_num);
-        Err(self.not_running())
+        running!(self, stream).set_work_mode(stream, minority, vote_num)
     }
 
     pub fn pause_rep(&self, stream: StreamId, node: NodeId, time_us: u32) -> DcfResult<()> {
-        check_stream(stream)?;
         check_node(node)?;
         if time_us > 1_000_000 && time_us != u32::MAX {
             return Err(DcfError::invalid(format!(
                 "pause time {time_us} us is above 1000000 (0xFFFFFFFF means indefinite)"
             )));
         }
-        Err(self.not_running())
+        running!(self, stream).pause_rep(stream, node, time_us)
     }
 
     pub fn demote_follower(&self, stream: StreamId) -> DcfResult<()> {
-        check_stream(stream)?;
-        Err(self.not_running())
+        running!(self, stream).demote_follower(stream)
     }
 }
 
 /// The cluster JSON of `dcf_start`, with DCF's error code for a bad document.
 pub fn parse_cluster(cfg: &str) -> DcfResult<Vec<crate::config::MemberConfig>> {
     crate::config::parse_cluster(cfg).map_err(|e| {
-        DcfError::new(
-            ErrorCode::ParseConfig,
-            format!("bad cluster configuration: {e}"),
-        )
+        DcfError::new(ErrorCode::ParseConfig, format!("bad cluster configuration: {e}"))
     })
 }
 

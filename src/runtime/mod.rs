@@ -1,1 +1,146 @@
-//! See DESIGN.md, module `runtime`.
+//! The driver: owns the threads, feeds the replicas, persists and sends what they ask, and
+//! runs the callbacks (DESIGN.md "Threads and the write path").
+//!
+//! Threads of a node: per stream one driver and one apply thread; one event thread
+//! (status/election/exception callbacks); one message thread (msg_proc); the storage writer;
+//! two network threads. Callbacks run only on the apply, event and message threads, each of
+//! which calls thread_memctx_init once before anything else, and never with a lock held.
+
+mod callbacks;
+mod net;
+mod node;
+mod ops;
+mod signal;
+mod stream;
+pub mod wire;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+pub use node::{Node, NodeConfig};
+
+use crate::api::{CallbackRegistry, DcfException, DcfRole};
+use crate::config::Params;
+use crate::consensus::Message;
+use crate::storage::Storage;
+use crate::transport::{Channel, Frame, Transport};
+use crate::types::{NodeId, StreamId};
+use crate::dcf_debug;
+use callbacks::EventItem;
+use stream::Stream;
+
+/// The exception slot of `dcf_set_exception` / exception_report (one per process, as DCF).
+pub type ExceptionSlot = Mutex<Option<(StreamId, DcfException)>>;
+
+thread_local! {
+    /// Set on every thread this library runs, so `dcf_stop` can refuse to join itself.
+    static OWN_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+pub fn on_own_thread() -> bool {
+    OWN_THREAD.with(|c| c.get())
+}
+
+/// What every thread of a node shares.
+pub struct Shared {
+    pub id: NodeId,
+    pub params: Params,
+    pub storage: Storage,
+    pub transport: OnceLock<Transport>,
+    pub streams: BTreeMap<StreamId, Arc<Stream>>,
+    pub callbacks: Arc<CallbackRegistry>,
+    pub exception: Arc<ExceptionSlot>,
+    events: Mutex<Option<Sender<EventItem>>>,
+    messages: Mutex<Option<Sender<(StreamId, NodeId, Bytes)>>>,
+    pub rpc: net::Rpc,
+    /// Peers' byte order, learnt from their NodeInfo (true = big endian).
+    pub peer_big_endian: Mutex<HashMap<NodeId, bool>>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    pub fn stream(&self, id: StreamId) -> Option<&Arc<Stream>> {
+        self.streams.get(&id)
+    }
+
+    pub fn send(&self, to: NodeId, channel: Channel, frame: Frame) -> bool {
+        match self.transport.get() {
+            Some(t) => match t.send(to, channel, frame) {
+                Ok(()) => true,
+                Err(e) => {
+                    dcf_debug!("send to node {to} failed: {e}");
+                    false
+                }
+            },
+            None => false,
+        }
+    }
+
+    pub fn send_consensus(&self, stream: StreamId, to: NodeId, msg: &Message) {
+        let (channel, frame) = wire::consensus_frame(stream, msg);
+        self.send(to, channel, frame);
+    }
+
+    pub fn post_status(&self, stream: StreamId, role: DcfRole) {
+        if let Some(tx) = self.events.lock().as_ref() {
+            let _ = tx.send(EventItem::Status(stream, role));
+        }
+    }
+
+    pub fn post_election(&self, stream: StreamId, leader: NodeId) {
+        if let Some(tx) = self.events.lock().as_ref() {
+            let _ = tx.send(EventItem::Election(stream, leader));
+        }
+    }
+
+    pub fn post_message(&self, stream: StreamId, from: NodeId, data: Bytes) {
+        if let Some(tx) = self.messages.lock().as_ref() {
+            let _ = tx.send((stream, from, data));
+        }
+    }
+
+    pub fn raise_exception(&self, stream: StreamId, e: DcfException) {
+        *self.exception.lock() = Some((stream, e));
+        if let Some(tx) = self.events.lock().as_ref() {
+            let _ = tx.send(EventItem::ExceptionRaised);
+        }
+    }
+
+    /// Marks the calling thread as ours and runs thread_memctx_init once.
+    pub fn init_callback_thread(&self) {
+        OWN_THREAD.with(|c| c.set(true));
+        if let Some(f) = self.callbacks.snapshot().thread_memctx_init {
+            f();
+        }
+    }
+
+    /// The transport's peer set follows the union of all streams' memberships.
+    pub fn refresh_peers(&self) {
+        let Some(t) = self.transport.get() else { return };
+        t.set_peers(self.peer_addrs());
+    }
+
+    pub fn peer_addrs(&self) -> HashMap<NodeId, std::net::SocketAddr> {
+        let mut peers = HashMap::new();
+        for s in self.streams.values() {
+            for m in &s.replica.lock().membership().members {
+                if m.id == self.id {
+                    continue;
+                }
+                if let Ok(ip) = m.ip.parse::<std::net::IpAddr>() {
+                    peers.insert(m.id, std::net::SocketAddr::new(ip, m.port));
+                }
+            }
+        }
+        peers
+    }
+}

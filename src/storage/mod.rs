@@ -362,7 +362,8 @@ impl Storage {
         self.shutdown()
     }
 
-    fn shutdown(&self) -> Result<(), StorageError> {
+    /// Like `close`, through a shared reference (the node owns storage behind an Arc).
+    pub fn shutdown(&self) -> Result<(), StorageError> {
         let Some(t) = self.thread.lock().take() else {
             return Ok(());
         };

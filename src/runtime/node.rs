@@ -1,0 +1,335 @@
+//! Starting and stopping a node: storage, replicas, transport and threads, in that order,
+//! and the reverse on stop.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use super::net::{Handler, Rpc};
+use super::stream::{self, Stream};
+use super::{callbacks, ExceptionSlot, Shared};
+use crate::api::CallbackRegistry;
+use crate::config::{self, ConfRoleName, MemberConfig, Params};
+use crate::consensus::{ConfRole, Member, Membership, Replica, ReplicaConfig, RunMode};
+use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::storage::{Storage, StorageOptions};
+use crate::transport::{TlsSettings, Transport, TransportConfig};
+use crate::types::{EntryKind, Index, NodeId, StreamId};
+use crate::dcf_info;
+
+/// Everything `dcf_start` needs.
+pub struct NodeConfig {
+    pub node_id: NodeId,
+    /// The parsed cluster JSON (used only when DATA_PATH holds no membership yet).
+    pub members: Vec<MemberConfig>,
+    pub params: Params,
+    pub callbacks: Arc<CallbackRegistry>,
+    /// `dcf_set_applied_index` before start, per stream.
+    pub applied_seeds: HashMap<StreamId, Index>,
+    pub exception: Arc<ExceptionSlot>,
+}
+
+/// A running node. Dropping it stops it.
+pub struct Node {
+    pub(super) shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    net: Mutex<Option<tokio::runtime::Runtime>>,
+    stopped: AtomicBool,
+}
+
+fn storage_err(e: impl std::fmt::Display) -> DcfError {
+    DcfError::new(ErrorCode::Storage, e.to_string())
+}
+
+fn conf_role(r: ConfRoleName) -> ConfRole {
+    match r {
+        ConfRoleName::Leader => ConfRole::Leader,
+        ConfRoleName::Follower => ConfRole::Follower,
+        ConfRoleName::Logger => ConfRole::Logger,
+        ConfRoleName::Passive => ConfRole::Passive,
+    }
+}
+
+pub fn member_of(m: &MemberConfig) -> Member {
+    Member {
+        id: m.node_id,
+        role: conf_role(m.role),
+        weight: m.weight,
+        group: m.group,
+        priority: m.priority,
+        ip: m.ip.clone(),
+        port: m.port,
+    }
+}
+
+fn replica_config(id: NodeId, p: &Params) -> ReplicaConfig {
+    let mut c = ReplicaConfig::new(id);
+    c.election_timeout = p.election_timeout;
+    c.heartbeat_interval = p.heartbeat_interval;
+    c.run_mode = match p.run_mode {
+        config::RunMode::Auto => RunMode::Auto,
+        config::RunMode::Manual => RunMode::Manual,
+        config::RunMode::Disable => RunMode::Disabled,
+    };
+    c.auto_priority = p.auto_elc_priority_en;
+    c.switch_threshold = p.election_switch_threshold;
+    c.majority_groups = p.majority_groups.clone();
+    c
+}
+
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32)
+}
+
+impl Node {
+    pub fn start(cfg: NodeConfig) -> DcfResult<Node> {
+        let p = &cfg.params;
+        if p.data_path.as_os_str().is_empty() {
+            return Err(DcfError::new(ErrorCode::Parameter, "DATA_PATH is not set: call dcf_set_param(\"DATA_PATH\", ...) before dcf_start"));
+        }
+        let mut by_stream: BTreeMap<StreamId, Vec<Member>> = BTreeMap::new();
+        for m in &cfg.members {
+            by_stream.entry(m.stream_id).or_default().push(member_of(m));
+        }
+        for (s, members) in &by_stream {
+            if !members.iter().any(|m| m.id == cfg.node_id) {
+                return Err(DcfError::new(
+                    ErrorCode::ParseConfig,
+                    format!("node {} is not a member of stream {s} in the cluster configuration", cfg.node_id),
+                ));
+            }
+        }
+        if by_stream.is_empty() {
+            return Err(DcfError::new(ErrorCode::ParseConfig, "the cluster configuration lists no stream"));
+        }
+
+        // Storage reports durability to the streams, which exist only after recovery.
+        let router: Arc<OnceLock<BTreeMap<StreamId, Arc<Stream>>>> = Arc::new(OnceLock::new());
+        let r2 = router.clone();
+        let opts = StorageOptions {
+            segment_size: p.data_file_size,
+            cache_bytes: 64 << 20,
+            sync: true,
+        };
+        let storage = Storage::open(
+            &p.data_path,
+            opts,
+            Box::new(move |s, index, term| {
+                if let Some(st) = r2.get().and_then(|m| m.get(&s)) {
+                    st.on_durable(index, term);
+                }
+            }),
+        )
+        .map_err(storage_err)?;
+
+        let now = Instant::now();
+        let mut streams = BTreeMap::new();
+        for (sid, cfg_members) in by_stream {
+            let seed_applied = cfg.applied_seeds.get(&sid).copied();
+            let rec = storage.open_stream(sid, seed_applied).map_err(storage_err)?;
+            let mut membership = match &rec.membership {
+                Some(blob) => Membership::from_json(blob).map_err(storage_err)?,
+                None => {
+                    let m = Membership { members: cfg_members };
+                    storage.save_membership(sid, &m.to_json()).map_err(storage_err)?;
+                    m
+                }
+            };
+            // Changes in the log past the saved membership take effect as they are appended.
+            if let Some(e) = rec.entries.iter().rev().find(|e| e.kind == EntryKind::Conf) {
+                if let Ok(m) = Membership::from_json(&e.data) {
+                    membership = m;
+                }
+            }
+            let is_logger = membership.member(cfg.node_id).map(|m| m.role) == Some(ConfRole::Logger);
+            let base = (rec.first_index.saturating_sub(1), rec.base_term);
+            let first = rec.first_index;
+            let replica = Replica::new(
+                replica_config(cfg.node_id, p),
+                membership,
+                rec.hard_state,
+                base,
+                rec.entries,
+                seed() ^ u64::from(sid),
+                now,
+            )
+            .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+            // Without a seed, apply from the start of what the log still holds.
+            let applied = seed_applied.unwrap_or(0).max(first.saturating_sub(1));
+            streams.insert(sid, Arc::new(Stream::new(sid, replica, applied, is_logger)));
+        }
+        let _ = router.set(streams.clone());
+
+        let (ev_tx, ev_rx) = channel();
+        let (msg_tx, msg_rx) = channel();
+        let shared = Arc::new(Shared {
+            id: cfg.node_id,
+            params: cfg.params.clone(),
+            storage,
+            transport: OnceLock::new(),
+            streams,
+            callbacks: cfg.callbacks.clone(),
+            exception: cfg.exception.clone(),
+            events: Mutex::new(Some(ev_tx)),
+            messages: Mutex::new(Some(msg_tx)),
+            rpc: Rpc::default(),
+            peer_big_endian: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+        });
+        let node = Node {
+            shared: shared.clone(),
+            threads: Mutex::new(Vec::new()),
+            net: Mutex::new(None),
+            stopped: AtomicBool::new(false),
+        };
+        // From here on, a failure stops what was started (Drop).
+        node.start_transport(&cfg)?;
+        node.spawn_threads(ev_rx, msg_rx)?;
+        dcf_info!("node {} started with {} stream(s)", cfg.node_id, shared.streams.len());
+        Ok(node)
+    }
+
+    fn start_transport(&self, cfg: &NodeConfig) -> DcfResult<()> {
+        let shared = &self.shared;
+        let me = shared
+            .streams
+            .values()
+            .find_map(|s| s.replica.lock().membership().member(cfg.node_id).cloned())
+            .ok_or_else(|| DcfError::new(ErrorCode::ParseConfig, "own node missing from membership"))?;
+        let ip: IpAddr = me
+            .ip
+            .parse()
+            .map_err(|_| DcfError::new(ErrorCode::ParseConfig, format!("node {}: bad ip {:?}", me.id, me.ip)))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("dcf-net")
+            .on_thread_start(|| super::OWN_THREAD.with(|c| c.set(true)))
+            .enable_all()
+            .build()
+            .map_err(|e| DcfError::new(ErrorCode::Internal, format!("network runtime: {e}")))?;
+        let p = &cfg.params;
+        let key_password = key_password(p, &cfg.callbacks)?;
+        let opt_path = |p: &std::path::Path| (!p.as_os_str().is_empty()).then(|| p.to_path_buf());
+        let tcfg = TransportConfig {
+            node_id: cfg.node_id,
+            listen: SocketAddr::new(ip, me.port),
+            peers: shared.peer_addrs(),
+            tls: TlsSettings {
+                ca: opt_path(&p.ssl_ca),
+                cert: opt_path(&p.ssl_cert),
+                key: opt_path(&p.ssl_key),
+                crl: opt_path(&p.ssl_crl),
+                key_password,
+                cert_notify_days: p.ssl_cert_notify_time,
+            },
+            max_frame_bytes: 64 << 20,
+            cluster_id: 0,
+        };
+        let handler = Arc::new(Handler {
+            shared: Arc::downgrade(shared),
+        });
+        let t = Transport::start(tcfg, handler, rt.handle()).map_err(|e| {
+            DcfError::new(ErrorCode::PortInUse, format!("starting the transport on {ip}:{}: {e}", me.port))
+        })?;
+        let _ = shared.transport.set(t);
+        *self.net.lock() = Some(rt);
+        Ok(())
+    }
+
+    fn spawn_threads(
+        &self,
+        ev_rx: std::sync::mpsc::Receiver<super::callbacks::EventItem>,
+        msg_rx: std::sync::mpsc::Receiver<(StreamId, NodeId, bytes::Bytes)>,
+    ) -> DcfResult<()> {
+        let mut threads = self.threads.lock();
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(f)
+                .map_err(|e| DcfError::new(ErrorCode::Internal, format!("spawning a thread: {e}")))
+        };
+        for s in self.shared.streams.values() {
+            let (sh, st) = (self.shared.clone(), s.clone());
+            threads.push(spawn(format!("dcf-drive-{}", s.id), Box::new(move || {
+                super::OWN_THREAD.with(|c| c.set(true));
+                stream::run_driver(sh, st)
+            }))?);
+            let (sh, st) = (self.shared.clone(), s.clone());
+            threads.push(spawn(format!("dcf-apply-{}", s.id), Box::new(move || stream::run_apply(sh, st)))?);
+        }
+        let sh = self.shared.clone();
+        threads.push(spawn("dcf-events".into(), Box::new(move || callbacks::run_events(sh, ev_rx)))?);
+        let sh = self.shared.clone();
+        threads.push(spawn("dcf-msg".into(), Box::new(move || callbacks::run_messages(sh, msg_rx)))?);
+        Ok(())
+    }
+
+    /// Stops every thread, closes the network and the files. Idempotent.
+    pub fn stop(&self) -> DcfResult<()> {
+        if super::on_own_thread() {
+            return Err(DcfError::new(
+                ErrorCode::InvalidArgument,
+                "dcf_stop cannot be called from a DCF callback thread (it would wait for itself)",
+            ));
+        }
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let sh = &self.shared;
+        sh.stop.store(true, Ordering::Release);
+        *sh.events.lock() = None;
+        *sh.messages.lock() = None;
+        for s in sh.streams.values() {
+            s.driver_wake.notify();
+            s.apply_wake.notify();
+        }
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+        if let Some(t) = sh.transport.get() {
+            t.shutdown();
+        }
+        if let Some(rt) = self.net.lock().take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        }
+        if let Err(e) = sh.storage.shutdown() {
+            crate::dcf_error!("closing storage: {e}");
+        }
+        dcf_info!("node {} stopped", sh.id);
+        Ok(())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if !super::on_own_thread() {
+            let _ = self.stop();
+        }
+    }
+}
+
+/// The private key's password: SSL_PWD_PLAINTEXT, or SSL_PWD_CIPHERTEXT through decrypt_pwd.
+fn key_password(p: &Params, cbs: &CallbackRegistry) -> DcfResult<Option<String>> {
+    if let Some(s) = &p.ssl_pwd_plaintext {
+        return Ok(Some(String::from_utf8_lossy(s.expose()).into_owned()));
+    }
+    if p.ssl_pwd_ciphertext.is_empty() {
+        return Ok(None);
+    }
+    let f = cbs.snapshot().decrypt_pwd.ok_or_else(|| {
+        DcfError::new(ErrorCode::Tls, "SSL_PWD_CIPHERTEXT is set but no decrypt_pwd callback is registered")
+    })?;
+    let plain = f(p.ssl_pwd_ciphertext.as_bytes())
+        .ok_or_else(|| DcfError::new(ErrorCode::Tls, "decrypt_pwd failed to decrypt SSL_PWD_CIPHERTEXT"))?;
+    Ok(Some(String::from_utf8_lossy(&plain).into_owned()))
+}

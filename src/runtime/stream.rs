@@ -1,0 +1,278 @@
+//! One stream: its replica behind a short-held lock, the driver loop that feeds it and does
+//! its I/O, and the apply loop that hands committed entries to the application.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::signal::Signal;
+use super::Shared;
+use crate::api::{DcfException, DcfRole};
+use crate::consensus::{Event, Exception, Message, Ready, Replica, Role};
+use crate::types::{Entry, EntryKind, Index, NodeId, StreamId, Term};
+use crate::{dcf_error, dcf_info, dcf_warn};
+
+/// Entries handed to the apply loop per lock of the replica.
+const APPLY_BATCH: u64 = 1024;
+/// The driver wakes at least this often even with no timer due (stop checks).
+const MAX_IDLE: Duration = Duration::from_millis(100);
+
+pub struct Stream {
+    pub id: StreamId,
+    pub replica: Mutex<Replica>,
+    pub driver_wake: Signal,
+    pub apply_wake: Signal,
+    inbox: Mutex<Vec<(NodeId, Message)>>,
+    durable: Mutex<Option<(Index, Term)>>,
+    /// Writes accepted: set once a new leader applied everything before its term.
+    pub can_write: AtomicBool,
+    /// status_notify(LEADER) was sent and not yet followed by FOLLOWER.
+    notified_leader: AtomicBool,
+    pub role: AtomicU8,
+    pub term: AtomicU64,
+    /// 0 = no known leader.
+    pub leader: AtomicU32,
+    pub commit: AtomicU64,
+    /// The apply cursor: everything up to here was consumed by the application.
+    pub applied: AtomicU64,
+    rewind: Mutex<Option<Index>>,
+    /// Configured LOGGER: stores and votes, never applies.
+    pub is_logger: bool,
+    /// Throttle of `dcf_set_election_priority` (ms since start of the process clock).
+    pub priority_stamp: Mutex<Option<Instant>>,
+    pub writes: AtomicU64,
+    pub write_bytes: AtomicU64,
+}
+
+pub fn dcf_role(role: Role) -> DcfRole {
+    match role {
+        Role::Leader => DcfRole::Leader,
+        Role::Follower => DcfRole::Follower,
+        Role::Logger => DcfRole::Logger,
+        Role::Passive => DcfRole::Passive,
+        Role::PreCandidate => DcfRole::PreCandidate,
+        Role::Candidate => DcfRole::Candidate,
+    }
+}
+
+impl Stream {
+    pub fn new(id: StreamId, replica: Replica, applied: Index, is_logger: bool) -> Stream {
+        let role = dcf_role(replica.role()) as u8;
+        let term = replica.term();
+        let commit = replica.commit_index();
+        Stream {
+            id,
+            replica: Mutex::new(replica),
+            driver_wake: Signal::default(),
+            apply_wake: Signal::default(),
+            inbox: Mutex::new(Vec::new()),
+            durable: Mutex::new(None),
+            can_write: AtomicBool::new(false),
+            notified_leader: AtomicBool::new(false),
+            role: AtomicU8::new(role),
+            term: AtomicU64::new(term),
+            leader: AtomicU32::new(0),
+            commit: AtomicU64::new(commit),
+            applied: AtomicU64::new(applied),
+            rewind: Mutex::new(None),
+            is_logger,
+            priority_stamp: Mutex::new(None),
+            writes: AtomicU64::new(0),
+            write_bytes: AtomicU64::new(0),
+        }
+    }
+
+    pub fn current_role(&self) -> DcfRole {
+        DcfRole::from_i32(i32::from(self.role.load(Ordering::Acquire))).unwrap_or(DcfRole::Unknown)
+    }
+
+    /// A message from a peer, for the driver.
+    pub fn deliver(&self, from: NodeId, msg: Message) {
+        self.inbox.lock().push((from, msg));
+        self.driver_wake.notify();
+    }
+
+    /// Storage made the log durable up to `index` (called on the storage writer thread).
+    pub fn on_durable(&self, index: Index, term: Term) {
+        let mut d = self.durable.lock();
+        if d.is_none_or(|(i, _)| index >= i) {
+            *d = Some((index, term));
+        }
+        drop(d);
+        self.driver_wake.notify();
+    }
+
+    /// `dcf_set_applied_index` while running: deliver again from `index + 1`.
+    pub fn rewind_to(&self, index: Index) {
+        *self.rewind.lock() = Some(index);
+        self.apply_wake.notify();
+    }
+
+    /// The apply loop reached the end of the log and every entry is applied.
+    pub fn all_applied(&self) -> bool {
+        self.can_write.load(Ordering::Acquire)
+    }
+}
+
+/// Feeds the replica (messages, durable reports, timers) and carries out its `Ready`s.
+pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
+    let mut deadline = Instant::now();
+    while !shared.stopping() {
+        let now = Instant::now();
+        let inbox = std::mem::take(&mut *stream.inbox.lock());
+        let durable = stream.durable.lock().take();
+        let ready = {
+            let mut r = stream.replica.lock();
+            for (from, msg) in inbox {
+                r.step(from, msg, now);
+            }
+            if let Some((index, term)) = durable {
+                r.persisted(index, term);
+            }
+            if now >= deadline {
+                r.tick(now);
+            }
+            deadline = r.next_deadline();
+            r.has_ready().then(|| r.take_ready())
+        };
+        match ready {
+            Some(ready) => handle_ready(&shared, &stream, ready),
+            None => stream.driver_wake.wait_until(deadline.min(now + MAX_IDLE)),
+        }
+    }
+}
+
+fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) {
+    let storage = &shared.storage;
+    if let Some(hs) = ready.hard_state {
+        // Votes and term changes must be on disk before any message that depends on them.
+        if let Err(e) = storage.save_hard_state(stream.id, hs) {
+            dcf_error!("stream {}: saving term/vote failed, messages held back: {e}", stream.id);
+            return;
+        }
+    }
+    if let Some(from) = ready.truncate_from {
+        if let Err(e) = storage.truncate_suffix(stream.id, from) {
+            dcf_error!("stream {}: truncating the log from {from} failed: {e}", stream.id);
+        }
+    }
+    if !ready.entries.is_empty() {
+        if let Err(e) = storage.append(stream.id, ready.entries) {
+            dcf_error!("stream {}: appending to the log failed: {e}", stream.id);
+        }
+    }
+    for (to, msg) in ready.messages {
+        shared.send_consensus(stream.id, to, &msg);
+    }
+    if let Some(c) = ready.commit_index {
+        stream.commit.fetch_max(c, Ordering::AcqRel);
+        stream.apply_wake.notify();
+    }
+    for ev in ready.events {
+        on_event(shared, stream, ev);
+    }
+}
+
+fn on_event(shared: &Shared, stream: &Stream, ev: Event) {
+    match ev {
+        Event::RoleChanged { role, term } => {
+            dcf_info!("stream {}: role {:?} in term {term}", stream.id, role);
+            stream.role.store(dcf_role(role) as u8, Ordering::Release);
+            stream.term.store(term, Ordering::Release);
+            if role != Role::Leader {
+                stream.can_write.store(false, Ordering::Release);
+                if stream.notified_leader.swap(false, Ordering::AcqRel) {
+                    shared.post_status(stream.id, DcfRole::Follower);
+                }
+            }
+        }
+        Event::LeaderChanged { leader } => {
+            let id = leader.unwrap_or(0);
+            let old = stream.leader.swap(id, Ordering::AcqRel);
+            if id != 0 && id != old && id != shared.id {
+                shared.post_election(stream.id, id);
+            }
+        }
+        Event::LeaderReady { term } => {
+            dcf_info!("stream {}: leader of term {term} accepts writes", stream.id);
+            stream.can_write.store(true, Ordering::Release);
+            stream.notified_leader.store(true, Ordering::Release);
+            shared.post_status(stream.id, DcfRole::Leader);
+        }
+        Event::Exception(Exception::MissingLog) => {
+            dcf_warn!("stream {}: entries this node needs were truncated on the leader", stream.id);
+            shared.raise_exception(stream.id, DcfException::MissingLog);
+        }
+        Event::MembershipChanged(m) => {
+            if let Err(e) = shared.storage.save_membership(stream.id, &m.to_json()) {
+                dcf_error!("stream {}: saving the membership failed: {e}", stream.id);
+            }
+            shared.refresh_peers();
+        }
+    }
+}
+
+/// Hands committed entries to after_writer / consensus_notify, in index order, once each;
+/// an entry the application refuses (non-zero) is offered again.
+pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
+    shared.init_callback_thread();
+    let mut reported = 0;
+    while !shared.stopping() {
+        if let Some(x) = stream.rewind.lock().take() {
+            stream.applied.store(x, Ordering::Release);
+        }
+        let applied = stream.applied.load(Ordering::Acquire);
+        let commit = stream.commit.load(Ordering::Acquire);
+        if commit <= applied {
+            stream.apply_wake.wait_for(MAX_IDLE);
+            continue;
+        }
+        let hi = commit.min(applied + APPLY_BATCH);
+        let batch: Vec<Entry> = stream.replica.lock().entries(applied + 1, hi).cloned().collect();
+        if batch.first().map(|e| e.index) != Some(applied + 1) {
+            dcf_error!("stream {}: entry {} is no longer in the log; cannot apply", stream.id, applied + 1);
+            stream.apply_wake.wait_for(Duration::from_secs(1));
+            continue;
+        }
+        for e in &batch {
+            if !apply_one(&shared, &stream, e) {
+                break;
+            }
+            stream.applied.store(e.index, Ordering::Release);
+        }
+        let now_applied = stream.applied.load(Ordering::Acquire);
+        if now_applied > reported {
+            reported = now_applied;
+            stream.replica.lock().applied(now_applied);
+            stream.driver_wake.notify();
+        }
+    }
+}
+
+/// Delivers one entry, retrying while the application refuses it. False when interrupted
+/// (stop or rewind).
+fn apply_one(shared: &Shared, stream: &Stream, e: &Entry) -> bool {
+    if e.kind == EntryKind::Conf || stream.is_logger {
+        return true;
+    }
+    let mut backoff = Duration::from_micros(100);
+    loop {
+        let cbs = shared.callbacks.snapshot();
+        let own_term = stream.current_role() == DcfRole::Leader && e.term == stream.term.load(Ordering::Acquire);
+        let rc = if own_term {
+            cbs.after_writer.map_or(0, |f| f(stream.id, e.index, &e.data, e.key, 0))
+        } else {
+            cbs.consensus_notify.map_or(0, |f| f(stream.id, e.index, &e.data, e.key))
+        };
+        if rc == 0 {
+            return true;
+        }
+        if shared.stopping() || stream.rewind.lock().is_some() {
+            return false;
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_millis(20));
+    }
+}
