@@ -35,7 +35,7 @@ fn raw(dir: &Path, block: usize, prealloc: bool, secs: Duration) -> (f64, f64, u
         .open(&path)
         .unwrap();
     if prealloc {
-        rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, 1 << 30).unwrap();
+        rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, 4 << 30).unwrap();
         f.sync_all().unwrap();
     }
     let buf = vec![0x5au8; block];
@@ -45,7 +45,7 @@ fn raw(dir: &Path, block: usize, prealloc: bool, secs: Duration) -> (f64, f64, u
         f.write_all_at(&buf, n * block as u64).unwrap();
         f.sync_data().unwrap();
         n += 1;
-        if prealloc && (n + 1) * block as u64 > 1 << 30 {
+        if prealloc && (n + 1) * block as u64 > 4 << 30 {
             break;
         }
     }
@@ -176,36 +176,46 @@ fn main() {
     let (rate4kp, _, n) = raw(dir.path(), 4096, true, secs);
     println!("raw  4 KiB write+fdatasync, preallocated:  {rate4kp:9.0} syncs/s   n={n}");
     let mut raw_mbs: f64 = 0.0;
-    for block in [1 << 20, 4 << 20] {
-        for prealloc in [false, true] {
-            let (_, mbs, n) = raw(dir.path(), block, prealloc, secs);
-            raw_mbs = raw_mbs.max(mbs);
-            let how = if prealloc {
-                "preallocated"
-            } else {
-                "appending"
-            };
-            println!(
-                "raw {:2} MiB write+fdatasync, {how:12}: {mbs:9.1} MB/s     n={n}",
-                block >> 20
-            );
+    let mut raw_seq = |when: &str| {
+        for block in [1 << 20, 4 << 20] {
+            for prealloc in [false, true] {
+                let (_, mbs, n) = raw(dir.path(), block, prealloc, secs);
+                raw_mbs = raw_mbs.max(mbs);
+                let how = if prealloc {
+                    "preallocated"
+                } else {
+                    "appending"
+                };
+                println!(
+                    "raw {:2} MiB write+fdatasync, {how:12} ({when}): {mbs:7.1} MB/s  n={n}",
+                    block >> 20
+                );
+            }
         }
-    }
-    println!("reference: raw sequential durable {raw_mbs:.1} MB/s (best of the above)");
-    for size in [64usize, 1024, 65536] {
-        let window = if size >= 65536 { 8 } else { 16 };
+    };
+    raw_seq("before");
+    let sizes: Vec<usize> = std::env::var("DCF_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![64, 1024, 65536]);
+    let mut results = Vec::new();
+    for size in sizes {
+        let window = env_u64("DCF_BENCH_WINDOW", if size >= 65536 { 8 } else { 16 });
         let (eps, mbs, per_sync, syncs) = log(dir.path(), size, appenders, window, secs);
-        let vs = if size >= 65536 {
-            format!(
-                "   {:.0}% of raw MB/s (target >= 70%)",
-                mbs / raw_mbs * 100.0
-            )
-        } else {
-            String::new()
-        };
         println!(
             "log {size:5} B x {appenders} appenders (window {window}): {eps:9.0} entries/s {mbs:8.1} MB/s \
-             {per_sync:7.1} entries/sync (target >= 20)  syncs={syncs}{vs}"
+             {per_sync:7.1} entries/sync (target >= 20)  syncs={syncs}"
+        );
+        results.push((size, mbs));
+    }
+    // The disk is shared and noisy: measure the reference again after the log cases and
+    // compare against the best raw figure seen.
+    raw_seq("after");
+    println!("reference: raw sequential durable {raw_mbs:.1} MB/s (best raw figure above)");
+    for (size, mbs) in results.into_iter().filter(|&(s, _)| s >= 65536) {
+        println!(
+            "log {size} B: {mbs:.1} MB/s = {:.0}% of raw sequential durable MB/s (target >= 70%)",
+            mbs / raw_mbs * 100.0
         );
     }
 }

@@ -216,7 +216,9 @@ impl Storage {
     }
 
     /// Queue entries (contiguous with the current last index) for the writer; returns at
-    /// once. on_durable(stream, index, term) follows the fdatasync that covers them.
+    /// once. on_durable(stream, index, term) follows the fdatasync that covers them, on the
+    /// writer thread. A report can race with a truncate_suffix queued meanwhile, so callers
+    /// match (index, term) against their log rather than trusting the index alone.
     pub fn append(&self, stream: StreamId, entries: Vec<Entry>) -> Result<(), StorageError> {
         if entries.is_empty() {
             return Ok(());
