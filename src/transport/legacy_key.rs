@@ -99,7 +99,7 @@ fn bytes_to_key(password: &[u8], salt: &[u8], len: usize) -> Vec<u8> {
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
