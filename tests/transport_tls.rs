@@ -55,7 +55,16 @@ impl Ca {
 
     /// A node certificate and key; the key is encrypted PKCS#8 when `password` is given.
     fn issue(&self, name: &str, serial: u64, password: Option<&str>) -> (PathBuf, PathBuf) {
-        let key = KeyPair::generate().unwrap();
+        self.issue_for(KeyPair::generate().unwrap(), name, serial, password)
+    }
+
+    fn issue_for(
+        &self,
+        key: KeyPair,
+        name: &str,
+        serial: u64,
+        password: Option<&str>,
+    ) -> (PathBuf, PathBuf) {
         let mut params = CertificateParams::new(vec![format!("{name}.example")]).unwrap();
         params.serial_number = Some(SerialNumber::from(serial));
         params.not_after = rcgen::date_time_ymd(2099, 1, 1);
@@ -311,4 +320,86 @@ fn expiry_within_the_notify_window_is_warned() {
     assert!(soon[0].contains("expires in 10 days"), "{soon:?}");
     let past = cert_expiry_warnings(&[&cert], 30, expiry + day);
     assert!(past[0].contains("has expired"), "{past:?}");
+}
+
+fn openssl(args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+/// openGauss deployments often hold keys in OpenSSL's traditional encrypted PEM
+/// (`openssl genrsa -aes256` before OpenSSL 3). Generated here with the openssl CLI.
+#[test]
+fn traditional_encrypted_pem_keys_open_with_the_password() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("openssl CLI not installed: test skipped");
+        return;
+    }
+    let rt = runtime();
+    let ca = Ca::new("cluster CA");
+    let dir = ca.dir.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    // Node 1: an EC key re-encrypted as traditional AES-256-CBC PEM.
+    let n1 = ca.issue("n1", 1, None);
+    let n1_legacy = dir.join("n1-legacy.key");
+    openssl(&[
+        "ec",
+        "-in",
+        &s(&n1.1),
+        "-aes256",
+        "-passout",
+        "pass:old pw",
+        "-out",
+        &s(&n1_legacy),
+    ]);
+    // Node 2: an RSA key as `openssl genrsa -traditional -aes128` writes it.
+    let n2_legacy = dir.join("n2-legacy.key");
+    let n2_plain = dir.join("n2.p8");
+    openssl(&[
+        "genrsa",
+        "-traditional",
+        "-aes128",
+        "-passout",
+        "pass:old pw",
+        "-out",
+        &s(&n2_legacy),
+        "2048",
+    ]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        &s(&n2_legacy),
+        "-passin",
+        "pass:old pw",
+        "-out",
+        &s(&n2_plain),
+    ]);
+    let rsa = KeyPair::from_pem(&std::fs::read_to_string(&n2_plain).unwrap()).unwrap();
+    let n2 = ca.issue_for(rsa, "n2", 2, None);
+    for key in [&n1_legacy, &n2_legacy] {
+        let pem = std::fs::read_to_string(key).unwrap();
+        assert!(pem.contains("Proc-Type: 4,ENCRYPTED"), "{pem}");
+        assert!(dcf::transport::load_private_key(key, Some("wrong")).is_err());
+    }
+    let a = Node::start(
+        config(1, ca.settings((n1.0, n1_legacy), None, Some("old pw")), MIB),
+        &rt,
+    );
+    let b = Node::start(
+        config(2, ca.settings((n2.0, n2_legacy), None, Some("old pw")), MIB),
+        &rt,
+    );
+    mesh(&[&a, &b]);
+    exchange(&a, &b);
+    a.transport.shutdown();
+    b.transport.shutdown();
 }

@@ -183,7 +183,6 @@ async fn run(
                     conn.close(close_code::SHUTDOWN.into(), b"node shutting down");
                     return;
                 }
-                conn.close(close_code::PROTOCOL.into(), why.as_bytes());
                 // A peer that shut down cleanly is routine; anything else is worth a warning.
                 let level = match conn.close_reason() {
                     Some(quinn::ConnectionError::ApplicationClosed(c))
@@ -193,6 +192,7 @@ async fn run(
                     }
                     _ => Level::Warn,
                 };
+                conn.close(close_code::PROTOCOL.into(), why.as_bytes());
                 shared.log(
                     level,
                     format!("connection to node {peer} at {addr} lost: {why}"),

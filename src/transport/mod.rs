@@ -22,6 +22,7 @@ mod endpoint;
 mod error;
 mod frame;
 mod hello;
+mod legacy_key;
 mod log;
 mod tls;
 mod tuning;

@@ -2,6 +2,7 @@
 //! or an ephemeral self-signed certificate when none are set.
 
 use crate::transport::error::TransportError;
+use crate::transport::legacy_key;
 use crate::transport::log::Level;
 use crate::transport::types::TlsSettings;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -66,8 +67,9 @@ fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
     Ok(crls)
 }
 
-/// Reads a PEM private key: PKCS#8, PKCS#1 or SEC1, or an encrypted PKCS#8 key
-/// ("ENCRYPTED PRIVATE KEY", PBES2) opened with `password`.
+/// Reads a PEM private key: PKCS#8, PKCS#1 or SEC1; or an encrypted one opened with
+/// `password`: encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY", PBES2) or OpenSSL's traditional
+/// AES-CBC encrypted PEM.
 pub fn load_private_key(
     path: &Path,
     password: Option<&str>,
@@ -98,12 +100,11 @@ pub fn load_private_key(
             plain.as_bytes().to_vec(),
         )));
     }
-    if text.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(file_err(
-            path,
-            "legacy OpenSSL-encrypted PEM key is not supported; convert it to encrypted PKCS#8 \
-             (openssl pkcs8 -topk8 -v2 aes-256-cbc)",
-        ));
+    if legacy_key::is_legacy_encrypted(&text) {
+        let password = password.ok_or_else(|| {
+            file_err(path, "the key is encrypted and no password is set (SSL_PWD_PLAINTEXT or SSL_PWD_CIPHERTEXT)")
+        })?;
+        return legacy_key::decrypt(&text, password).map_err(|e| file_err(path, e));
     }
     rustls_pemfile::private_key(&mut data.as_slice())
         .map_err(|e| file_err(path, format!("bad PEM: {e}")))?
