@@ -8,12 +8,16 @@ BUILD      := build
 STAGE      := $(BUILD)/stage
 LIBDIR     := target/release
 CWARN      := -Wall -Wextra -Werror
-CFLAGS_T   := -std=c11 -O2 -g $(CWARN) -I$(STAGE)/include
+CFLAGS_T   := -std=c11 -D_GNU_SOURCE -O2 -g $(CWARN) -I$(STAGE)/include
 CXXFLAGS_T := -std=c++11 -O2 -g $(CWARN) -I$(STAGE)/include
 LDFLAGS_T  := -L$(STAGE)/lib -Wl,-rpath,$(abspath $(STAGE)/lib) -ldcf -lpthread
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp
+C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp \
+           $(BUILD)/c_tests/test_cluster
+NODE_BIN := $(BUILD)/c_tests/dcf_node
+C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
+CLUSTER_CYCLES ?= 5
 
 .PHONY: all lib header test rust-test c-test install stage clean demo bench
 
@@ -55,17 +59,28 @@ $(BUILD)/c_tests/test_prototypes_cpp: c_tests/test_prototypes.c stage
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_T) -x c++ -o $@ $< $(LDFLAGS_T)
 
-c-test: $(C_TESTS)
+$(BUILD)/c_tests/%: c_tests/%.c $(C_HDRS) stage
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+c-test: $(C_TESTS) $(NODE_BIN)
 	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
 	$(BUILD)/c_tests/test_prototypes_c
 	$(BUILD)/c_tests/test_prototypes_cpp
 	$(BUILD)/c_tests/test_interface
+	rm -rf $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
+	$(BUILD)/c_tests/test_cluster $(NODE_BIN) $(abspath $(BUILD)/run/cluster) $(CLUSTER_CYCLES)
 
-demo:
-	@echo "make demo needs the replication runtime, which is not in this build yet."
+# A three-node cluster on loopback: writes, SIGKILL of the leader, failover, clean stop.
+demo: $(BUILD)/c_tests/demo $(NODE_BIN)
+	rm -rf $(BUILD)/run/demo && mkdir -p $(BUILD)/run
+	$(BUILD)/c_tests/demo $(NODE_BIN) $(abspath $(BUILD)/run/demo)
 
-bench:
-	@echo "make bench needs the replication runtime, which is not in this build yet."
+# Throughput, latency and failover of three node processes (BENCH_SECS per case).
+BENCH_SECS ?= 3
+bench: $(BUILD)/c_tests/bench $(NODE_BIN)
+	rm -rf $(BUILD)/run/bench && mkdir -p $(BUILD)/run
+	$(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS)
 
 clean:
 	$(CARGO) clean

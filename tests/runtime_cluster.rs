@@ -22,7 +22,11 @@ struct TestNode {
 }
 
 fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn cluster_json(ports: &[u16]) -> String {
@@ -49,7 +53,13 @@ fn make_node(id: u32, dir: &std::path::Path) -> TestNode {
     let messages: Arc<Mutex<Vec<(u32, Vec<u8>)>>> = Arc::default();
     let roles: Arc<Mutex<Vec<DcfRole>>> = Arc::default();
     let refuse: Arc<Mutex<u32>> = Arc::default();
-    let (d1, d2, m, r, rf) = (delivered.clone(), delivered.clone(), messages.clone(), roles.clone(), refuse.clone());
+    let (d1, d2, m, r, rf) = (
+        delivered.clone(),
+        delivered.clone(),
+        messages.clone(),
+        roles.clone(),
+        refuse.clone(),
+    );
     dcf.callbacks().update(move |c| {
         c.after_writer = Some(Arc::new(move |_, i, data, key, _| {
             d1.lock().push((i, key, data.to_vec()));
@@ -73,7 +83,16 @@ fn make_node(id: u32, dir: &std::path::Path) -> TestNode {
             0
         }));
     });
-    TestNode { id, dcf, delivered, messages, roles, refuse, _dir: None, dir_path: dir.to_path_buf() }
+    TestNode {
+        id,
+        dcf,
+        delivered,
+        messages,
+        roles,
+        refuse,
+        _dir: None,
+        dir_path: dir.to_path_buf(),
+    }
 }
 
 struct Cluster {
@@ -95,7 +114,11 @@ impl Cluster {
                 node
             })
             .collect();
-        Cluster { nodes, json, _root: root }
+        Cluster {
+            nodes,
+            json,
+            _root: root,
+        }
     }
 
     fn node(&self, id: u32) -> &TestNode {
@@ -124,14 +147,20 @@ impl Cluster {
 }
 
 fn payload(key: u64, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (key.wrapping_mul(31).wrapping_add(i as u64) % 251) as u8).collect()
+    (0..len)
+        .map(|i| (key.wrapping_mul(31).wrapping_add(i as u64) % 251) as u8)
+        .collect()
 }
 
 fn write_n(c: &Cluster, leader: u32, keys: std::ops::Range<u64>) -> Vec<u64> {
     let mut idx = Vec::new();
     for k in keys {
         let i = loop {
-            match c.node(leader).dcf.write(1, &payload(k, 100 + (k % 50) as usize), k) {
+            match c
+                .node(leader)
+                .dcf
+                .write(1, &payload(k, 100 + (k % 50) as usize), k)
+            {
                 Ok(i) => break i,
                 Err(e) => panic!("write {k} failed: {e}"),
             }
@@ -148,7 +177,13 @@ fn wait_delivered(n: &TestNode, keys: &[u64], timeout: Duration) {
         if keys.iter().all(|k| have.contains(k)) {
             return;
         }
-        assert!(Instant::now() < end, "node {} delivered {} of {} keys", n.id, have.len(), keys.len());
+        assert!(
+            Instant::now() < end,
+            "node {} delivered {} of {} keys",
+            n.id,
+            have.len(),
+            keys.len()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -157,19 +192,45 @@ fn wait_delivered(n: &TestNode, keys: &[u64], timeout: Duration) {
 fn check_order_and_bytes(n: &TestNode) {
     let d = n.delivered.lock();
     for w in d.windows(2) {
-        assert!(w[0].0 < w[1].0, "node {}: index {} delivered after {}", n.id, w[1].0, w[0].0);
+        assert!(
+            w[0].0 < w[1].0,
+            "node {}: index {} delivered after {}",
+            n.id,
+            w[1].0,
+            w[0].0
+        );
     }
     for (_, key, data) in d.iter() {
-        assert_eq!(data, &payload(*key, 100 + (*key % 50) as usize), "node {}: bytes of key {key}", n.id);
+        assert_eq!(
+            data,
+            &payload(*key, 100 + (*key % 50) as usize),
+            "node {}: bytes of key {key}",
+            n.id
+        );
     }
 }
 
 fn same_history(c: &Cluster) {
-    let reference: Vec<(u64, u64)> = c.nodes[0].delivered.lock().iter().map(|(i, k, _)| (*i, *k)).collect();
+    let reference: Vec<(u64, u64)> = c.nodes[0]
+        .delivered
+        .lock()
+        .iter()
+        .map(|(i, k, _)| (*i, *k))
+        .collect();
     for n in &c.nodes[1..] {
-        let mine: Vec<(u64, u64)> = n.delivered.lock().iter().map(|(i, k, _)| (*i, *k)).collect();
+        let mine: Vec<(u64, u64)> = n
+            .delivered
+            .lock()
+            .iter()
+            .map(|(i, k, _)| (*i, *k))
+            .collect();
         let common = reference.len().min(mine.len());
-        assert_eq!(reference[..common], mine[..common], "node {} diverges", n.id);
+        assert_eq!(
+            reference[..common],
+            mine[..common],
+            "node {} diverges",
+            n.id
+        );
     }
 }
 
@@ -181,7 +242,11 @@ fn three_nodes_replicate_in_order_with_exact_bytes() {
     while c.node(leader).roles.lock().is_empty() && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(*c.node(leader).roles.lock(), vec![DcfRole::Leader], "status_notify(LEADER) once");
+    assert_eq!(
+        *c.node(leader).roles.lock(),
+        vec![DcfRole::Leader],
+        "status_notify(LEADER) once"
+    );
     let keys: Vec<u64> = (1..=300).collect();
     write_n(&c, leader, 1..301);
     for n in &c.nodes {
@@ -194,7 +259,12 @@ fn three_nodes_replicate_in_order_with_exact_bytes() {
     assert!(info.contains(r#""role":"LEADER""#), "{info}");
     let v: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(v["nodes"].as_array().unwrap().len(), 3);
-    let (ip, _port, id) = c.node(leader % 3 + 1).dcf.leader_info(1).unwrap().expect("leader known");
+    let (ip, _port, id) = c
+        .node(leader % 3 + 1)
+        .dcf
+        .leader_info(1)
+        .unwrap()
+        .expect("leader known");
     assert_eq!((ip.as_str(), id), ("127.0.0.1", leader));
     // Reads return the exact payload.
     let mut buf = vec![0u8; 4096];
@@ -215,7 +285,11 @@ fn refused_entry_is_offered_again_and_rewind_redelivers() {
     let idx = write_n(&c, leader, 1..21);
     wait_delivered(follower, &keys, Duration::from_secs(20));
     check_order_and_bytes(follower);
-    assert_eq!(*follower.refuse.lock(), 0, "the refusals were consumed by retries");
+    assert_eq!(
+        *follower.refuse.lock(),
+        0,
+        "the refusals were consumed by retries"
+    );
     // Rewind: everything after idx[9] comes again, in order.
     let before = follower.delivered.lock().len();
     follower.dcf.set_applied_index(1, idx[9]).unwrap();
@@ -224,7 +298,10 @@ fn refused_entry_is_offered_again_and_rewind_redelivers() {
         assert!(Instant::now() < end, "rewind did not re-deliver");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let again: Vec<u64> = follower.delivered.lock()[before..].iter().map(|(_, k, _)| *k).collect();
+    let again: Vec<u64> = follower.delivered.lock()[before..]
+        .iter()
+        .map(|(_, k, _)| *k)
+        .collect();
     assert_eq!(again, (11..=20).collect::<Vec<u64>>());
     for n in &c.nodes {
         n.dcf.stop().unwrap();
@@ -244,7 +321,10 @@ fn leader_failure_elects_a_new_leader_and_the_old_one_catches_up() {
     let second = {
         let end = Instant::now() + Duration::from_secs(20);
         loop {
-            let l = c.nodes.iter().find(|n| n.id != first && n.dcf.all_logs_applied(1).unwrap_or(false));
+            let l = c
+                .nodes
+                .iter()
+                .find(|n| n.id != first && n.dcf.all_logs_applied(1).unwrap_or(false));
             if let Some(l) = l {
                 break l.id;
             }
@@ -285,16 +365,28 @@ fn messages_reach_the_right_node_with_the_source_id() {
         let one = c.node(1).messages.lock().clone();
         if two.len() >= 3 && !one.is_empty() {
             let from_one: Vec<&(u32, Vec<u8>)> = two.iter().filter(|(s, _)| *s == 1).collect();
-            assert_eq!(from_one[0], &(1, b"hello two".to_vec()), "in order per sender");
+            assert_eq!(
+                from_one[0],
+                &(1, b"hello two".to_vec()),
+                "in order per sender"
+            );
             assert_eq!(from_one[1], &(1, big.clone()));
             assert!(two.contains(&(3, b"from three".to_vec())));
             assert_eq!(one[0], (3, b"from three".to_vec()));
             break;
         }
-        assert!(Instant::now() < end, "messages not delivered: {} {}", two.len(), one.len());
+        assert!(
+            Instant::now() < end,
+            "messages not delivered: {} {}",
+            two.len(),
+            one.len()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(c.node(3).messages.lock().is_empty(), "broadcast excludes the sender");
+    assert!(
+        c.node(3).messages.lock().is_empty(),
+        "broadcast excludes the sender"
+    );
     for n in &c.nodes {
         n.dcf.stop().unwrap();
     }
@@ -308,7 +400,10 @@ fn five_nodes_commit_and_forward_writes() {
     write_n(&c, leader, 1..101);
     // A follower's universal write goes through the leader.
     let follower = c.node(leader % 5 + 1);
-    let idx = follower.dcf.universal_write(1, &payload(1000, 100 + 1000 % 50), 1000).unwrap();
+    let idx = follower
+        .dcf
+        .universal_write(1, &payload(1000, 100 + 1000 % 50), 1000)
+        .unwrap();
     assert!(idx.is_some());
     for n in &c.nodes {
         wait_delivered(n, &keys, Duration::from_secs(20));

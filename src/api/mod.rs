@@ -15,8 +15,8 @@ pub use callbacks::*;
 
 use crate::config::Params;
 use crate::error::{DcfError, DcfResult, ErrorCode};
-use crate::runtime::{ExceptionSlot, Node, NodeConfig};
 use crate::logging::{LogLevel, LogType};
+use crate::runtime::{ExceptionSlot, Node, NodeConfig};
 use crate::types::{Index, NodeId, StreamId, Term};
 
 /// Valid stream ids are 1..=63 and node ids 1..=255 (SPEC Part C §0).
@@ -179,7 +179,10 @@ impl Dcf {
             None => {
                 let p = crate::config::snapshot();
                 crate::logging::init(crate::logging::LogConfig::from_params(&p)).map_err(|e| {
-                    DcfError::new(ErrorCode::Parameter, format!("Failed to init logger module: {e}"))
+                    DcfError::new(
+                        ErrorCode::Parameter,
+                        format!("Failed to init logger module: {e}"),
+                    )
                 })?;
                 p
             }
@@ -212,7 +215,12 @@ impl Dcf {
         running!(self, stream).write(stream, data, key)
     }
 
-    pub fn universal_write(&self, stream: StreamId, data: &[u8], key: u64) -> DcfResult<Option<Index>> {
+    pub fn universal_write(
+        &self,
+        stream: StreamId,
+        data: &[u8],
+        key: u64,
+    ) -> DcfResult<Option<Index>> {
         running!(self, stream).universal_write(stream, data, key)
     }
 
@@ -254,7 +262,11 @@ impl Dcf {
         running!(self, stream).node_last_disk_index(stream, node)
     }
 
-    pub fn data_commit_index(&self, stream: StreamId, kind: CommitIndexKind) -> DcfResult<Option<Index>> {
+    pub fn data_commit_index(
+        &self,
+        stream: StreamId,
+        kind: CommitIndexKind,
+    ) -> DcfResult<Option<Index>> {
         running!(self, stream).data_commit_index(stream, kind)
     }
 
@@ -341,7 +353,15 @@ impl Dcf {
         running!(self, stream).conn_status(stream, dest)
     }
 
-    pub fn add_member(&self, stream: StreamId, node: NodeId, ip: &str, port: u32, role: DcfRole, wait_ms: u32) -> DcfResult<Waited> {
+    pub fn add_member(
+        &self,
+        stream: StreamId,
+        node: NodeId,
+        ip: &str,
+        port: u32,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
         check_node(node)?;
         running!(self, stream).add_member(stream, node, ip, port, role, wait_ms)
     }
@@ -351,7 +371,13 @@ impl Dcf {
         running!(self, stream).remove_member(stream, node, wait_ms)
     }
 
-    pub fn change_member_role(&self, stream: StreamId, node: NodeId, role: DcfRole, wait_ms: u32) -> DcfResult<Waited> {
+    pub fn change_member_role(
+        &self,
+        stream: StreamId,
+        node: NodeId,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
         check_node(node)?;
         running!(self, stream).change_member_role(stream, node, role, wait_ms)
     }
@@ -391,7 +417,10 @@ impl Dcf {
 /// The cluster JSON of `dcf_start`, with DCF's error code for a bad document.
 pub fn parse_cluster(cfg: &str) -> DcfResult<Vec<crate::config::MemberConfig>> {
     crate::config::parse_cluster(cfg).map_err(|e| {
-        DcfError::new(ErrorCode::ParseConfig, format!("bad cluster configuration: {e}"))
+        DcfError::new(
+            ErrorCode::ParseConfig,
+            format!("bad cluster configuration: {e}"),
+        )
     })
 }
 

@@ -27,10 +27,10 @@ pub use node::{Node, NodeConfig};
 use crate::api::{CallbackRegistry, DcfException, DcfRole};
 use crate::config::Params;
 use crate::consensus::Message;
+use crate::dcf_debug;
 use crate::storage::Storage;
 use crate::transport::{Channel, Frame, Transport};
 use crate::types::{NodeId, StreamId};
-use crate::dcf_debug;
 use callbacks::EventItem;
 use stream::Stream;
 
@@ -125,7 +125,9 @@ impl Shared {
 
     /// The transport's peer set follows the union of all streams' memberships.
     pub fn refresh_peers(&self) {
-        let Some(t) = self.transport.get() else { return };
+        let Some(t) = self.transport.get() else {
+            return;
+        };
         t.set_peers(self.peer_addrs());
     }
 

@@ -22,7 +22,9 @@ pub struct Handler {
 
 impl FrameHandler for Handler {
     fn on_frame(&self, from: NodeId, _channel: Channel, frame: ReceivedFrame) {
-        let Some(shared) = self.shared.upgrade() else { return };
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
         let incoming = match wire::decode(frame.kind, &frame.header, frame.payload) {
             Ok(i) => i,
             Err(e) => {
@@ -49,7 +51,9 @@ impl FrameHandler for Handler {
     }
 
     fn on_peer(&self, peer: NodeId, connected: bool) {
-        let Some(shared) = self.shared.upgrade() else { return };
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
         if connected {
             let info = NodeInfo {
                 big_endian: cfg!(target_endian = "big"),
@@ -61,7 +65,9 @@ impl FrameHandler for Handler {
 
 /// Answers a peer's request (this node is expected to be the leader).
 fn serve(shared: &Shared, s: StreamId, from: NodeId, header: RequestHeader, payload: Bytes) {
-    let Some(stream) = shared.stream(s) else { return };
+    let Some(stream) = shared.stream(s) else {
+        return;
+    };
     let response = match header.request {
         Request::Write { key } => {
             let r = super::ops::propose(stream, key, payload);
@@ -77,7 +83,13 @@ fn serve(shared: &Shared, s: StreamId, from: NodeId, header: RequestHeader, payl
             Response::Changed(super::ops::change_member_as_leader(shared, &json).is_ok())
         }
     };
-    let frame = wire::response_frame(s, &ResponseHeader { id: header.id, response });
+    let frame = wire::response_frame(
+        s,
+        &ResponseHeader {
+            id: header.id,
+            response,
+        },
+    );
     shared.send(from, Channel::Message, frame);
 }
 

@@ -17,11 +17,11 @@ use super::{callbacks, ExceptionSlot, Shared};
 use crate::api::CallbackRegistry;
 use crate::config::{self, ConfRoleName, MemberConfig, Params};
 use crate::consensus::{ConfRole, Member, Membership, Replica, ReplicaConfig, RunMode};
+use crate::dcf_info;
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::storage::{Storage, StorageOptions};
 use crate::transport::{TlsSettings, Transport, TransportConfig};
 use crate::types::{EntryKind, Index, NodeId, StreamId};
-use crate::dcf_info;
 
 /// Everything `dcf_start` needs.
 pub struct NodeConfig {
@@ -95,7 +95,10 @@ impl Node {
     pub fn start(cfg: NodeConfig) -> DcfResult<Node> {
         let p = &cfg.params;
         if p.data_path.as_os_str().is_empty() {
-            return Err(DcfError::new(ErrorCode::Parameter, "DATA_PATH is not set: call dcf_set_param(\"DATA_PATH\", ...) before dcf_start"));
+            return Err(DcfError::new(
+                ErrorCode::Parameter,
+                "DATA_PATH is not set: call dcf_set_param(\"DATA_PATH\", ...) before dcf_start",
+            ));
         }
         let mut by_stream: BTreeMap<StreamId, Vec<Member>> = BTreeMap::new();
         for m in &cfg.members {
@@ -105,14 +108,21 @@ impl Node {
             if !members.iter().any(|m| m.id == cfg.node_id) {
                 return Err(DcfError::new(
                     ErrorCode::ParseConfig,
-                    format!("node {} is not a member of stream {s} in the cluster configuration", cfg.node_id),
+                    format!(
+                        "node {} is not a member of stream {s} in the cluster configuration",
+                        cfg.node_id
+                    ),
                 ));
             }
         }
         if by_stream.is_empty() {
-            return Err(DcfError::new(ErrorCode::ParseConfig, "the cluster configuration lists no stream"));
+            return Err(DcfError::new(
+                ErrorCode::ParseConfig,
+                "the cluster configuration lists no stream",
+            ));
         }
 
+        route_transport_log();
         // Storage reports durability to the streams, which exist only after recovery.
         let router: Arc<OnceLock<BTreeMap<StreamId, Arc<Stream>>>> = Arc::new(OnceLock::new());
         let r2 = router.clone();
@@ -136,12 +146,18 @@ impl Node {
         let mut streams = BTreeMap::new();
         for (sid, cfg_members) in by_stream {
             let seed_applied = cfg.applied_seeds.get(&sid).copied();
-            let rec = storage.open_stream(sid, seed_applied).map_err(storage_err)?;
+            let rec = storage
+                .open_stream(sid, seed_applied)
+                .map_err(storage_err)?;
             let mut membership = match &rec.membership {
                 Some(blob) => Membership::from_json(blob).map_err(storage_err)?,
                 None => {
-                    let m = Membership { members: cfg_members };
-                    storage.save_membership(sid, &m.to_json()).map_err(storage_err)?;
+                    let m = Membership {
+                        members: cfg_members,
+                    };
+                    storage
+                        .save_membership(sid, &m.to_json())
+                        .map_err(storage_err)?;
                     m
                 }
             };
@@ -151,7 +167,8 @@ impl Node {
                     membership = m;
                 }
             }
-            let is_logger = membership.member(cfg.node_id).map(|m| m.role) == Some(ConfRole::Logger);
+            let is_logger =
+                membership.member(cfg.node_id).map(|m| m.role) == Some(ConfRole::Logger);
             let base = (rec.first_index.saturating_sub(1), rec.base_term);
             let first = rec.first_index;
             let replica = Replica::new(
@@ -195,7 +212,11 @@ impl Node {
         // From here on, a failure stops what was started (Drop).
         node.start_transport(&cfg)?;
         node.spawn_threads(ev_rx, msg_rx)?;
-        dcf_info!("node {} started with {} stream(s)", cfg.node_id, shared.streams.len());
+        dcf_info!(
+            "node {} started with {} stream(s)",
+            cfg.node_id,
+            shared.streams.len()
+        );
         Ok(node)
     }
 
@@ -205,11 +226,15 @@ impl Node {
             .streams
             .values()
             .find_map(|s| s.replica.lock().membership().member(cfg.node_id).cloned())
-            .ok_or_else(|| DcfError::new(ErrorCode::ParseConfig, "own node missing from membership"))?;
-        let ip: IpAddr = me
-            .ip
-            .parse()
-            .map_err(|_| DcfError::new(ErrorCode::ParseConfig, format!("node {}: bad ip {:?}", me.id, me.ip)))?;
+            .ok_or_else(|| {
+                DcfError::new(ErrorCode::ParseConfig, "own node missing from membership")
+            })?;
+        let ip: IpAddr = me.ip.parse().map_err(|_| {
+            DcfError::new(
+                ErrorCode::ParseConfig,
+                format!("node {}: bad ip {:?}", me.id, me.ip),
+            )
+        })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("dcf-net")
@@ -239,7 +264,10 @@ impl Node {
             shared: Arc::downgrade(shared),
         });
         let t = Transport::start(tcfg, handler, rt.handle()).map_err(|e| {
-            DcfError::new(ErrorCode::PortInUse, format!("starting the transport on {ip}:{}: {e}", me.port))
+            DcfError::new(
+                ErrorCode::PortInUse,
+                format!("starting the transport on {ip}:{}: {e}", me.port),
+            )
         })?;
         let _ = shared.transport.set(t);
         *self.net.lock() = Some(rt);
@@ -260,17 +288,29 @@ impl Node {
         };
         for s in self.shared.streams.values() {
             let (sh, st) = (self.shared.clone(), s.clone());
-            threads.push(spawn(format!("dcf-drive-{}", s.id), Box::new(move || {
-                super::OWN_THREAD.with(|c| c.set(true));
-                stream::run_driver(sh, st)
-            }))?);
+            threads.push(spawn(
+                format!("dcf-drive-{}", s.id),
+                Box::new(move || {
+                    super::OWN_THREAD.with(|c| c.set(true));
+                    stream::run_driver(sh, st)
+                }),
+            )?);
             let (sh, st) = (self.shared.clone(), s.clone());
-            threads.push(spawn(format!("dcf-apply-{}", s.id), Box::new(move || stream::run_apply(sh, st)))?);
+            threads.push(spawn(
+                format!("dcf-apply-{}", s.id),
+                Box::new(move || stream::run_apply(sh, st)),
+            )?);
         }
         let sh = self.shared.clone();
-        threads.push(spawn("dcf-events".into(), Box::new(move || callbacks::run_events(sh, ev_rx)))?);
+        threads.push(spawn(
+            "dcf-events".into(),
+            Box::new(move || callbacks::run_events(sh, ev_rx)),
+        )?);
         let sh = self.shared.clone();
-        threads.push(spawn("dcf-msg".into(), Box::new(move || callbacks::run_messages(sh, msg_rx)))?);
+        threads.push(spawn(
+            "dcf-msg".into(),
+            Box::new(move || callbacks::run_messages(sh, msg_rx)),
+        )?);
         Ok(())
     }
 
@@ -318,6 +358,22 @@ impl Drop for Node {
     }
 }
 
+/// The transport's log lines go to the library's log.
+fn route_transport_log() {
+    use crate::logging::{write, LogLevel, LogType};
+    use crate::transport::Level;
+    crate::transport::set_log_sink(Some(Arc::new(|level: Level, msg: &str| {
+        let level = match level {
+            Level::Error => LogLevel::Error,
+            Level::Warn => LogLevel::Warn,
+            Level::Info => LogLevel::Info,
+        };
+        if crate::logging::enabled(LogType::Run, level) {
+            write(LogType::Run, level, "transport", 0, format_args!("{msg}"));
+        }
+    })));
+}
+
 /// The private key's password: SSL_PWD_PLAINTEXT, or SSL_PWD_CIPHERTEXT through decrypt_pwd.
 fn key_password(p: &Params, cbs: &CallbackRegistry) -> DcfResult<Option<String>> {
     if let Some(s) = &p.ssl_pwd_plaintext {
@@ -327,9 +383,16 @@ fn key_password(p: &Params, cbs: &CallbackRegistry) -> DcfResult<Option<String>>
         return Ok(None);
     }
     let f = cbs.snapshot().decrypt_pwd.ok_or_else(|| {
-        DcfError::new(ErrorCode::Tls, "SSL_PWD_CIPHERTEXT is set but no decrypt_pwd callback is registered")
+        DcfError::new(
+            ErrorCode::Tls,
+            "SSL_PWD_CIPHERTEXT is set but no decrypt_pwd callback is registered",
+        )
     })?;
-    let plain = f(p.ssl_pwd_ciphertext.as_bytes())
-        .ok_or_else(|| DcfError::new(ErrorCode::Tls, "decrypt_pwd failed to decrypt SSL_PWD_CIPHERTEXT"))?;
+    let plain = f(p.ssl_pwd_ciphertext.as_bytes()).ok_or_else(|| {
+        DcfError::new(
+            ErrorCode::Tls,
+            "decrypt_pwd failed to decrypt SSL_PWD_CIPHERTEXT",
+        )
+    })?;
     Ok(Some(String::from_utf8_lossy(&plain).into_owned()))
 }

@@ -12,7 +12,9 @@ use super::wire::{Request, Response};
 use super::Shared;
 use crate::api::{CommitIndexKind, DcfRole, Waited};
 use crate::config::{self, ConfRoleName};
-use crate::consensus::{AdminError, ConfChange, ConfRole, Member, ProposeError, Replica, Role, WorkMode};
+use crate::consensus::{
+    AdminError, ConfChange, ConfRole, Member, ProposeError, Replica, Role, WorkMode,
+};
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::query::{self, NodeInfo, StreamInfo};
 use crate::transport::Channel;
@@ -75,21 +77,31 @@ fn parse_role(r: ConfRoleName) -> ConfRole {
 
 /// `dcf_change_member` executed on the leader; returns the index of the change.
 pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> {
-    let c = config::parse_change_member(json).map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
-    let stream = shared.stream(c.stream_id).ok_or_else(|| unknown_stream(c.stream_id))?;
+    let c = config::parse_change_member(json)
+        .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+    let stream = shared
+        .stream(c.stream_id)
+        .ok_or_else(|| unknown_stream(c.stream_id))?;
     let change = ConfChange::Update {
         id: c.node_id,
         role: c.role.map(parse_role),
         group: c.group,
         priority: c.priority,
     };
-    let i = stream.replica.lock().propose_conf_change(change, Instant::now()).map_err(propose_err)?;
+    let i = stream
+        .replica
+        .lock()
+        .propose_conf_change(change, Instant::now())
+        .map_err(propose_err)?;
     stream.driver_wake.notify();
     Ok(i)
 }
 
 fn unknown_stream(s: StreamId) -> DcfError {
-    DcfError::new(ErrorCode::UnknownStream, format!("stream {s} is not configured on this node"))
+    DcfError::new(
+        ErrorCode::UnknownStream,
+        format!("stream {s} is not configured on this node"),
+    )
 }
 
 fn role_name(r: ConfRole) -> &'static str {
@@ -102,7 +114,10 @@ fn role_name(r: ConfRole) -> &'static str {
 
 impl Node {
     fn stream(&self, s: StreamId) -> DcfResult<&Stream> {
-        self.shared.stream(s).map(|a| a.as_ref()).ok_or_else(|| unknown_stream(s))
+        self.shared
+            .stream(s)
+            .map(|a| a.as_ref())
+            .ok_or_else(|| unknown_stream(s))
     }
 
     pub fn id(&self) -> NodeId {
@@ -113,7 +128,10 @@ impl Node {
         let stream = self.stream(s)?;
         let max = self.shared.params.max_write_size();
         if data.len() as u64 > max {
-            return Err(DcfError::invalid(format!("entry of {} bytes exceeds the limit of {max}", data.len())));
+            return Err(DcfError::invalid(format!(
+                "entry of {} bytes exceeds the limit of {max}",
+                data.len()
+            )));
         }
         propose(stream, key, Bytes::copy_from_slice(data))
     }
@@ -129,9 +147,19 @@ impl Node {
             return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
         }
         let payload = Bytes::copy_from_slice(data);
-        match self.shared.rpc.call(&self.shared, s, leader, Request::Write { key }, payload, FORWARD_TIMEOUT) {
+        match self.shared.rpc.call(
+            &self.shared,
+            s,
+            leader,
+            Request::Write { key },
+            payload,
+            FORWARD_TIMEOUT,
+        ) {
             Some(Response::Written(Some(i))) => Ok(Some(i)),
-            Some(_) => Err(DcfError::new(ErrorCode::NotLeader, format!("node {leader} refused the write"))),
+            Some(_) => Err(DcfError::new(
+                ErrorCode::NotLeader,
+                format!("node {leader} refused the write"),
+            )),
             None => Ok(None),
         }
     }
@@ -140,12 +168,20 @@ impl Node {
         let stream = self.stream(s)?;
         let data = match stream.replica.lock().entry(index) {
             Some(e) => e.data.clone(),
-            None => return Err(DcfError::invalid(format!("entry {index} is not in the log"))),
+            None => {
+                return Err(DcfError::invalid(format!(
+                    "entry {index} is not in the log"
+                )))
+            }
         };
         if out.len() < data.len() {
             return Err(DcfError::new(
                 ErrorCode::BufferTooSmall,
-                format!("entry {index} has {} bytes, the buffer {}", data.len(), out.len()),
+                format!(
+                    "entry {index} has {} bytes, the buffer {}",
+                    data.len(),
+                    out.len()
+                ),
             ));
         }
         out[..data.len()].copy_from_slice(&data);
@@ -205,14 +241,24 @@ impl Node {
             return Ok(r.persisted_index());
         }
         if r.role() != Role::Leader {
-            return Err(DcfError::new(ErrorCode::NotLeader, "only the leader knows other nodes' disk index"));
+            return Err(DcfError::new(
+                ErrorCode::NotLeader,
+                "only the leader knows other nodes' disk index",
+            ));
         }
-        r.progress(node)
-            .map(|p| p.matched)
-            .ok_or_else(|| DcfError::new(ErrorCode::UnknownNode, format!("node {node} is not in stream {s}")))
+        r.progress(node).map(|p| p.matched).ok_or_else(|| {
+            DcfError::new(
+                ErrorCode::UnknownNode,
+                format!("node {node} is not in stream {s}"),
+            )
+        })
     }
 
-    pub fn data_commit_index(&self, s: StreamId, kind: CommitIndexKind) -> DcfResult<Option<Index>> {
+    pub fn data_commit_index(
+        &self,
+        s: StreamId,
+        kind: CommitIndexKind,
+    ) -> DcfResult<Option<Index>> {
         let stream = self.stream(s)?;
         let now = Instant::now();
         let (leader_here, healthy, local) = {
@@ -236,9 +282,16 @@ impl Node {
         let req = Request::CommitIndex {
             consensus: kind == CommitIndexKind::Consensus,
         };
-        match self.shared.rpc.call(&self.shared, s, leader, req, Bytes::new(), FORWARD_TIMEOUT) {
+        match self
+            .shared
+            .rpc
+            .call(&self.shared, s, leader, req, Bytes::new(), FORWARD_TIMEOUT)
+        {
             Some(Response::CommitIndex(i)) => Ok(i),
-            Some(_) => Err(DcfError::new(ErrorCode::Internal, "unexpected answer from the leader")),
+            Some(_) => Err(DcfError::new(
+                ErrorCode::Internal,
+                "unexpected answer from the leader",
+            )),
             None => Ok(None),
         }
     }
@@ -250,18 +303,35 @@ impl Node {
             self.shared.post_message(s, dest, data);
             return Ok(());
         }
-        let t = self.shared.transport.get().ok_or_else(DcfError::not_started)?;
+        let t = self
+            .shared
+            .transport
+            .get()
+            .ok_or_else(DcfError::not_started)?;
         t.send(dest, Channel::Message, super::wire::user_msg_frame(s, data))
-            .map_err(|e| DcfError::new(ErrorCode::Transport, format!("sending to node {dest}: {e}")))
+            .map_err(|e| {
+                DcfError::new(ErrorCode::Transport, format!("sending to node {dest}: {e}"))
+            })
     }
 
     /// To every other member of the stream; per-peer failures are ignored (as DCF).
     pub fn broadcast_msg(&self, s: StreamId, data: &[u8]) -> DcfResult<()> {
         let stream = self.stream(s)?;
         let data = Bytes::copy_from_slice(data);
-        let peers: Vec<NodeId> = stream.replica.lock().membership().members.iter().map(|m| m.id).collect();
+        let peers: Vec<NodeId> = stream
+            .replica
+            .lock()
+            .membership()
+            .members
+            .iter()
+            .map(|m| m.id)
+            .collect();
         for p in peers.into_iter().filter(|p| *p != self.shared.id) {
-            self.shared.send(p, Channel::Message, super::wire::user_msg_frame(s, data.clone()));
+            self.shared.send(
+                p,
+                Channel::Message,
+                super::wire::user_msg_frame(s, data.clone()),
+            );
         }
         Ok(())
     }
@@ -287,7 +357,9 @@ impl Node {
         let stream = self.stream(s)?;
         let r = stream.replica.lock();
         Ok(r.leader().and_then(|l| {
-            r.membership().member(l).map(|m| (m.ip.clone(), u32::from(m.port), l))
+            r.membership()
+                .member(l)
+                .map(|m| (m.ip.clone(), u32::from(m.port), l))
         }))
     }
 
@@ -302,7 +374,12 @@ impl Node {
             .lock()
             .get(&dest)
             .map(|theirs| *theirs != ours)
-            .ok_or_else(|| DcfError::new(ErrorCode::Transport, format!("node {dest} has not connected yet")))
+            .ok_or_else(|| {
+                DcfError::new(
+                    ErrorCode::Transport,
+                    format!("node {dest} has not connected yet"),
+                )
+            })
     }
 
     pub fn term_and_role(&self, s: StreamId) -> DcfResult<(Term, DcfRole)> {
@@ -325,26 +402,43 @@ impl Node {
         if dest == self.shared.id {
             return Ok(());
         }
-        let up = self.shared.transport.get().is_some_and(|t| t.is_connected(dest));
+        let up = self
+            .shared
+            .transport
+            .get()
+            .is_some_and(|t| t.is_connected(dest));
         if up {
             Ok(())
         } else {
-            Err(DcfError::new(ErrorCode::Transport, format!("node {dest} is not connected")))
+            Err(DcfError::new(
+                ErrorCode::Transport,
+                format!("node {dest} is not connected"),
+            ))
         }
     }
 
     pub fn stream_info(&self, s: StreamId) -> DcfResult<String> {
-        Ok(query::stream_info_json(&self.stream_info_data(self.stream(s)?)))
+        Ok(query::stream_info_json(
+            &self.stream_info_data(self.stream(s)?),
+        ))
     }
 
     pub fn cluster_info(&self) -> String {
-        let infos: Vec<StreamInfo> = self.shared.streams.values().map(|s| self.stream_info_data(s)).collect();
+        let infos: Vec<StreamInfo> = self
+            .shared
+            .streams
+            .values()
+            .map(|s| self.stream_info_data(s))
+            .collect();
         query::cluster_info_json(self.shared.id, &infos)
     }
 
     pub fn write_stats(&self) -> (u64, u64) {
         self.shared.streams.values().fold((0, 0), |(n, b), s| {
-            (n + s.writes.swap(0, Ordering::Relaxed), b + s.write_bytes.swap(0, Ordering::Relaxed))
+            (
+                n + s.writes.swap(0, Ordering::Relaxed),
+                b + s.write_bytes.swap(0, Ordering::Relaxed),
+            )
         })
     }
 
@@ -363,10 +457,18 @@ impl Node {
                 node_id: m.id,
                 ip: m.ip.clone(),
                 port: m.port,
-                role: if Some(m.id) == leader_id { "LEADER" } else { role_name(m.role) },
+                role: if Some(m.id) == leader_id {
+                    "LEADER"
+                } else {
+                    role_name(m.role)
+                },
                 progress: if is_leader {
                     if m.id == self.shared.id {
-                        Some((r.last_index() + 1, r.persisted_index(), stream.applied.load(Ordering::Acquire)))
+                        Some((
+                            r.last_index() + 1,
+                            r.persisted_index(),
+                            stream.applied.load(Ordering::Acquire),
+                        ))
                     } else {
                         r.progress(m.id).map(|pr| (pr.next, pr.matched, pr.applied))
                     }
@@ -405,9 +507,12 @@ impl Node {
     }
 
     fn wait_applied(&self, stream: &Stream, index: Index, wait_ms: u32) -> Waited {
-        let deadline = Instant::now() + Duration::from_millis(u64::from(wait_ms)).max(MIN_CHANGE_WAIT);
+        let deadline =
+            Instant::now() + Duration::from_millis(u64::from(wait_ms)).max(MIN_CHANGE_WAIT);
         while Instant::now() < deadline {
-            if stream.applied.load(Ordering::Acquire) >= index || stream.commit.load(Ordering::Acquire) >= index {
+            if stream.applied.load(Ordering::Acquire) >= index
+                || stream.commit.load(Ordering::Acquire) >= index
+            {
                 return Waited::Done;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -417,12 +522,24 @@ impl Node {
 
     fn conf_change(&self, s: StreamId, change: ConfChange, wait_ms: u32) -> DcfResult<Waited> {
         let stream = self.stream(s)?;
-        let i = stream.replica.lock().propose_conf_change(change, Instant::now()).map_err(propose_err)?;
+        let i = stream
+            .replica
+            .lock()
+            .propose_conf_change(change, Instant::now())
+            .map_err(propose_err)?;
         stream.driver_wake.notify();
         Ok(self.wait_applied(stream, i, wait_ms))
     }
 
-    pub fn add_member(&self, s: StreamId, node: NodeId, ip: &str, port: u32, role: DcfRole, wait_ms: u32) -> DcfResult<Waited> {
+    pub fn add_member(
+        &self,
+        s: StreamId,
+        node: NodeId,
+        ip: &str,
+        port: u32,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
         ip.parse::<std::net::IpAddr>()
             .map_err(|_| DcfError::invalid(format!("ip {ip:?} is not an IPv4 or IPv6 address")))?;
         let port = u16::try_from(port)
@@ -433,7 +550,12 @@ impl Node {
             DcfRole::Follower => ConfRole::Follower,
             DcfRole::Passive => ConfRole::Passive,
             DcfRole::Logger => ConfRole::Logger,
-            other => return Err(DcfError::invalid(format!("a new member cannot have role {}", other.name()))),
+            other => {
+                return Err(DcfError::invalid(format!(
+                    "a new member cannot have role {}",
+                    other.name()
+                )))
+            }
         };
         let mut m = Member::new(node, role);
         m.ip = ip.to_string();
@@ -445,11 +567,22 @@ impl Node {
         self.conf_change(s, ConfChange::RemoveNode(node), wait_ms)
     }
 
-    pub fn change_member_role(&self, s: StreamId, node: NodeId, role: DcfRole, wait_ms: u32) -> DcfResult<Waited> {
+    pub fn change_member_role(
+        &self,
+        s: StreamId,
+        node: NodeId,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
         let name = match role {
             DcfRole::Follower => "FOLLOWER",
             DcfRole::Passive => "PASSIVE",
-            other => return Err(DcfError::invalid(format!("role can change only to FOLLOWER or PASSIVE, not {}", other.name()))),
+            other => {
+                return Err(DcfError::invalid(format!(
+                    "role can change only to FOLLOWER or PASSIVE, not {}",
+                    other.name()
+                )))
+            }
         };
         let json = format!(r#"[{{"stream_id":{s},"node_id":{node},"role":"{name}"}}]"#);
         self.change_member(&json, wait_ms)
@@ -458,32 +591,55 @@ impl Node {
     /// On the leader: replicate the change and wait. Elsewhere (about this node only):
     /// forward to the leader and wait until the change shows here.
     pub fn change_member(&self, json: &str, wait_ms: u32) -> DcfResult<Waited> {
-        let c = config::parse_change_member(json).map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+        let c = config::parse_change_member(json)
+            .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
         let stream = self.stream(c.stream_id)?;
         if stream.current_role() == DcfRole::Leader {
             let i = change_member_as_leader(&self.shared, json)?;
             return Ok(self.wait_applied(stream, i, wait_ms));
         }
         if c.node_id != self.shared.id {
-            return Err(DcfError::new(ErrorCode::NotLeader, "a non-leader may only change its own membership"));
+            return Err(DcfError::new(
+                ErrorCode::NotLeader,
+                "a non-leader may only change its own membership",
+            ));
         }
         let leader = stream.leader.load(Ordering::Acquire);
         if leader == 0 {
             return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
         }
         let deadline = Instant::now() + Duration::from_millis(u64::from(wait_ms));
-        let req = Request::ChangeMember { json: json.to_string() };
-        match self.shared.rpc.call(&self.shared, c.stream_id, leader, req, Bytes::new(), FORWARD_TIMEOUT) {
+        let req = Request::ChangeMember {
+            json: json.to_string(),
+        };
+        match self.shared.rpc.call(
+            &self.shared,
+            c.stream_id,
+            leader,
+            req,
+            Bytes::new(),
+            FORWARD_TIMEOUT,
+        ) {
             Some(Response::Changed(true)) => {}
-            Some(_) => return Err(DcfError::new(ErrorCode::InvalidArgument, "the leader refused the change")),
+            Some(_) => {
+                return Err(DcfError::new(
+                    ErrorCode::InvalidArgument,
+                    "the leader refused the change",
+                ))
+            }
             None => return Ok(Waited::TimedOut),
         }
         while Instant::now() < deadline {
-            let done = stream.replica.lock().membership().member(c.node_id).is_some_and(|m| {
-                c.role.is_none_or(|r| m.role == parse_role(r))
-                    && c.group.is_none_or(|g| m.group == g)
-                    && c.priority.is_none_or(|p| m.priority == p)
-            });
+            let done = stream
+                .replica
+                .lock()
+                .membership()
+                .member(c.node_id)
+                .is_some_and(|m| {
+                    c.role.is_none_or(|r| m.role == parse_role(r))
+                        && c.group.is_none_or(|g| m.group == g)
+                        && c.priority.is_none_or(|p| m.priority == p)
+                });
             if done {
                 return Ok(Waited::Done);
             }
@@ -498,7 +654,11 @@ impl Node {
         if stream.leader.load(Ordering::Acquire) == node && node != 0 {
             return Ok(());
         }
-        stream.replica.lock().transfer_leader(node, Instant::now()).map_err(admin_err)?;
+        stream
+            .replica
+            .lock()
+            .transfer_leader(node, Instant::now())
+            .map_err(admin_err)?;
         stream.driver_wake.notify();
         if wait_ms == 0 {
             return Ok(());
@@ -510,7 +670,10 @@ impl Node {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        Err(DcfError::new(ErrorCode::Timeout, format!("node {node} did not become leader within {wait_ms} ms")))
+        Err(DcfError::new(
+            ErrorCode::Timeout,
+            format!("node {node} did not become leader within {wait_ms} ms"),
+        ))
     }
 
     pub fn timeout_notify(&self, s: StreamId) -> DcfResult<()> {
@@ -522,8 +685,16 @@ impl Node {
 
     pub fn set_work_mode(&self, s: StreamId, minority: bool, vote_num: u32) -> DcfResult<()> {
         let stream = self.stream(s)?;
-        let mode = if minority { WorkMode::Minority { vote_num } } else { WorkMode::Normal };
-        stream.replica.lock().set_work_mode(mode, Instant::now()).map_err(admin_err)?;
+        let mode = if minority {
+            WorkMode::Minority { vote_num }
+        } else {
+            WorkMode::Normal
+        };
+        stream
+            .replica
+            .lock()
+            .set_work_mode(mode, Instant::now())
+            .map_err(admin_err)?;
         stream.driver_wake.notify();
         Ok(())
     }
@@ -535,7 +706,11 @@ impl Node {
             u32::MAX => None,
             us => Some(Duration::from_micros(u64::from(us))),
         };
-        stream.replica.lock().pause_peer(node, pause, Instant::now()).map_err(admin_err)?;
+        stream
+            .replica
+            .lock()
+            .pause_peer(node, pause, Instant::now())
+            .map_err(admin_err)?;
         stream.driver_wake.notify();
         Ok(())
     }

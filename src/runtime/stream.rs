@@ -149,13 +149,19 @@ fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) {
     if let Some(hs) = ready.hard_state {
         // Votes and term changes must be on disk before any message that depends on them.
         if let Err(e) = storage.save_hard_state(stream.id, hs) {
-            dcf_error!("stream {}: saving term/vote failed, messages held back: {e}", stream.id);
+            dcf_error!(
+                "stream {}: saving term/vote failed, messages held back: {e}",
+                stream.id
+            );
             return;
         }
     }
     if let Some(from) = ready.truncate_from {
         if let Err(e) = storage.truncate_suffix(stream.id, from) {
-            dcf_error!("stream {}: truncating the log from {from} failed: {e}", stream.id);
+            dcf_error!(
+                "stream {}: truncating the log from {from} failed: {e}",
+                stream.id
+            );
         }
     }
     if !ready.entries.is_empty() {
@@ -202,7 +208,10 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) {
             shared.post_status(stream.id, DcfRole::Leader);
         }
         Event::Exception(Exception::MissingLog) => {
-            dcf_warn!("stream {}: entries this node needs were truncated on the leader", stream.id);
+            dcf_warn!(
+                "stream {}: entries this node needs were truncated on the leader",
+                stream.id
+            );
             shared.raise_exception(stream.id, DcfException::MissingLog);
         }
         Event::MembershipChanged(m) => {
@@ -230,9 +239,18 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             continue;
         }
         let hi = commit.min(applied + APPLY_BATCH);
-        let batch: Vec<Entry> = stream.replica.lock().entries(applied + 1, hi).cloned().collect();
+        let batch: Vec<Entry> = stream
+            .replica
+            .lock()
+            .entries(applied + 1, hi)
+            .cloned()
+            .collect();
         if batch.first().map(|e| e.index) != Some(applied + 1) {
-            dcf_error!("stream {}: entry {} is no longer in the log; cannot apply", stream.id, applied + 1);
+            dcf_error!(
+                "stream {}: entry {} is no longer in the log; cannot apply",
+                stream.id,
+                applied + 1
+            );
             stream.apply_wake.wait_for(Duration::from_secs(1));
             continue;
         }
@@ -260,11 +278,14 @@ fn apply_one(shared: &Shared, stream: &Stream, e: &Entry) -> bool {
     let mut backoff = Duration::from_micros(100);
     loop {
         let cbs = shared.callbacks.snapshot();
-        let own_term = stream.current_role() == DcfRole::Leader && e.term == stream.term.load(Ordering::Acquire);
+        let own_term = stream.current_role() == DcfRole::Leader
+            && e.term == stream.term.load(Ordering::Acquire);
         let rc = if own_term {
-            cbs.after_writer.map_or(0, |f| f(stream.id, e.index, &e.data, e.key, 0))
+            cbs.after_writer
+                .map_or(0, |f| f(stream.id, e.index, &e.data, e.key, 0))
         } else {
-            cbs.consensus_notify.map_or(0, |f| f(stream.id, e.index, &e.data, e.key))
+            cbs.consensus_notify
+                .map_or(0, |f| f(stream.id, e.index, &e.data, e.key))
         };
         if rc == 0 {
             return true;

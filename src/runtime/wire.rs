@@ -117,7 +117,11 @@ pub fn request_frame(stream: StreamId, header: &RequestHeader, payload: Bytes) -
     Frame {
         kind: KIND_REQUEST,
         header: bincode_header(stream, header),
-        payload: if payload.is_empty() { Vec::new() } else { vec![payload] },
+        payload: if payload.is_empty() {
+            Vec::new()
+        } else {
+            vec![payload]
+        },
     }
 }
 
@@ -193,14 +197,21 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode(KIND_REQUEST, &Bytes::from_static(b"\x01"), Bytes::new()).is_err());
-        assert!(decode(KIND_REQUEST, &Bytes::from_static(&[1, 0, 0, 0, 0xff, 0xff, 0xff]), Bytes::new()).is_err());
+        assert!(decode(
+            KIND_REQUEST,
+            &Bytes::from_static(&[1, 0, 0, 0, 0xff, 0xff, 0xff]),
+            Bytes::new()
+        )
+        .is_err());
         assert!(decode(250, &Bytes::from_static(&[1, 0, 0, 0]), Bytes::new()).is_err());
         let mut rng = 12345u64;
         for _ in 0..2000 {
             let len = (rng % 40) as usize;
             let mut h = Vec::new();
             for _ in 0..len {
-                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 h.push((rng >> 33) as u8);
             }
             let _ = decode((rng >> 20) as u8, &Bytes::from(h), Bytes::new());

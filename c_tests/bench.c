@@ -1,0 +1,188 @@
+/* make bench: three node processes on loopback, measured through the public header only.
+ *   bench <dcf_node binary> <work dir> [seconds per case]
+ * This process is node 1 (configured LEADER); nodes 2 and 3 are dcf_node processes.
+ * Prints committed entries/s and MB/s for 64 B, 1 KiB and 8 KiB entries with 1, 4 and 16
+ * writer threads (each with up to 64 uncommitted writes), the single-writer commit latency
+ * p50/p99, and the time from SIGKILL of a leader to the first commit on the new leader. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cluster.h"
+#include "dcf_interface.h"
+
+#define MAX_THREADS 16
+#define WINDOW 64
+
+static atomic_ullong g_acked[MAX_THREADS];
+static atomic_ullong g_last_acked_index;
+static unsigned g_size;
+static atomic_int g_run;
+
+static int on_after_writer(unsigned int s, unsigned long long index, const char *b, unsigned int n,
+                           unsigned long long key, int e)
+{
+    (void)s; (void)b; (void)n; (void)e;
+    g_acked[(key >> 48) % MAX_THREADS]++;
+    g_last_acked_index = index;
+    return 0;
+}
+
+static int on_notify(unsigned int s, unsigned long long i, const char *b, unsigned int n, unsigned long long k)
+{
+    (void)s; (void)i; (void)b; (void)n; (void)k;
+    return 0;
+}
+
+static void *writer(void *arg)
+{
+    unsigned t = (unsigned)(uintptr_t)arg;
+    char *buf = malloc(g_size);
+    unsigned long long seq = 0, sent = 0, index;
+    memset(buf, 'x', g_size);
+    while (g_run) {
+        if (sent - g_acked[t] >= WINDOW) {
+            sched_yield();
+            continue;
+        }
+        unsigned long long key = ((unsigned long long)t << 48) | ++seq;
+        if (dcf_write(1, buf, g_size, key, &index) == 0) sent++;
+        else sleep_ms(1);
+    }
+    /* let what is in flight commit before the next case */
+    double end = now_sec() + 5;
+    while (g_acked[t] < sent && now_sec() < end) sleep_ms(1);
+    free(buf);
+    return NULL;
+}
+
+static void throughput(unsigned size, unsigned threads, double seconds)
+{
+    pthread_t th[MAX_THREADS];
+    g_size = size;
+    for (unsigned t = 0; t < MAX_THREADS; t++) g_acked[t] = 0;
+    g_run = 1;
+    for (unsigned t = 0; t < threads; t++) pthread_create(&th[t], NULL, writer, (void *)(uintptr_t)t);
+    sleep_ms(300); /* warm-up */
+    unsigned long long a0 = 0, a1 = 0;
+    for (unsigned t = 0; t < threads; t++) a0 += g_acked[t];
+    double t0 = now_sec();
+    sleep_ms((unsigned)(seconds * 1000));
+    for (unsigned t = 0; t < threads; t++) a1 += g_acked[t];
+    double dt = now_sec() - t0;
+    g_run = 0;
+    for (unsigned t = 0; t < threads; t++) pthread_join(th[t], NULL);
+    double rate = (double)(a1 - a0) / dt;
+    printf("throughput  size=%5u B  writers=%2u  committed=%10.0f entries/s  %8.1f MB/s  (%llu entries in %.1f s)\n",
+           size, threads, rate, rate * size / 1e6, a1 - a0, dt);
+    fflush(stdout);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void latency(unsigned samples)
+{
+    char buf[64];
+    double *lat = malloc(samples * sizeof *lat);
+    unsigned long long index;
+    memset(buf, 'y', sizeof buf);
+    unsigned n = 0;
+    for (unsigned i = 0; i < samples; i++) {
+        double t0 = now_sec();
+        if (dcf_write(1, buf, sizeof buf, ((unsigned long long)1 << 48) | i, &index) != 0) continue;
+        while (g_last_acked_index < index && now_sec() - t0 < 5) { }
+        lat[n++] = (now_sec() - t0) * 1e3;
+    }
+    qsort(lat, n, sizeof *lat, cmp_double);
+    if (n)
+        printf("latency     size=   64 B  writers= 1  commit p50=%.3f ms  p99=%.3f ms  (%u samples)\n",
+               lat[n / 2], lat[(n * 99) / 100], n);
+    free(lat);
+}
+
+static void failover(const char *node_bin, const char *root)
+{
+    cluster_t c;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/failover", root);
+    cluster_init(&c, 3, node_bin, dir, 24000 + (getpid() % 4000));
+    for (int i = 1; i <= 3; i++) {
+        c.write[i] = 1;
+        cluster_start_node(&c, i);
+    }
+    int leader = cluster_wait_leader(&c, 20, 0);
+    if (!leader) {
+        printf("failover    no leader elected\n");
+        return;
+    }
+    sleep_ms(1000);
+    unsigned long long before[MAX_NODES + 1];
+    for (int i = 1; i <= 3; i++) before[i] = delivered_last(&c, i);
+    double t0 = now_sec();
+    cluster_signal(&c, leader, SIGKILL);
+    double t1 = 0;
+    while (now_sec() - t0 < 20 && !t1) {
+        int l = cluster_leader(&c);
+        if (l && l != leader) {
+            char path[1200];
+            node_dir(&c, l, path, sizeof path);
+            strcat(path, "/acked.log");
+            struct stat st;
+            if (stat(path, &st) == 0 && st.st_size > 0 && delivered_last(&c, l) > before[l]) t1 = now_sec();
+        }
+        sleep_ms(2);
+    }
+    printf("failover    SIGKILL of leader %d to first commit on the new leader: %.3f s (election timeout 1 s)\n",
+           leader, t1 ? t1 - t0 : -1.0);
+    for (int i = 1; i <= 3; i++) cluster_signal(&c, i, SIGTERM);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s <dcf_node> <dir> [seconds]\n", argv[0]);
+        return 2;
+    }
+    double seconds = argc > 3 ? atof(argv[3]) : 3;
+    cluster_t c;
+    char dir[1100], data[1200], logs[1200];
+    cluster_init(&c, 3, argv[1], argv[2], 21000 + (getpid() % 3000));
+    for (int i = 2; i <= 3; i++) cluster_start_node(&c, i);
+    node_dir(&c, 1, dir, sizeof dir);
+    mkdir(dir, 0700);
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(logs, sizeof logs, "%s/log", dir);
+    dcf_register_after_writer(on_after_writer);
+    dcf_register_consensus_notify(on_notify);
+    if (dcf_set_param("DATA_PATH", data) || dcf_set_param("LOG_PATH", logs) ||
+        dcf_set_param("ELECTION_TIMEOUT", "1") || dcf_start(1, c.json)) {
+        fprintf(stderr, "start failed: %s\n", dcf_get_error(dcf_get_errorno()));
+        return 1;
+    }
+    unsigned int writable = 0;
+    double end = now_sec() + 20;
+    while (!writable && now_sec() < end) {
+        dcf_check_if_all_logs_applied(1, &writable);
+        if (!writable) {
+            dcf_promote_leader(1, 1, 0);
+            sleep_ms(200);
+        }
+    }
+    if (!writable) {
+        fprintf(stderr, "this node did not become a writable leader\n");
+        return 1;
+    }
+    printf("libdcf-rs benchmark: 3 nodes on loopback, %.0f s per case\n", seconds);
+    unsigned sizes[] = { 64, 1024, 8192 };
+    unsigned writers[] = { 1, 4, 16 };
+    for (unsigned s = 0; s < 3; s++)
+        for (unsigned w = 0; w < 3; w++) throughput(sizes[s], writers[w], seconds);
+    latency(2000);
+    dcf_stop();
+    for (int i = 2; i <= 3; i++) cluster_signal(&c, i, SIGTERM);
+    failover(argv[1], argv[2]);
+    return 0;
+}
