@@ -66,6 +66,8 @@ static int on_status(unsigned int stream, dcf_role_t role)
     (void)stream;
     char path[1100];
     snprintf(path, sizeof path, "%s/role", g_dir);
+    /* writes of an earlier leadership may never be acknowledged: start a fresh window */
+    g_outstanding = 0;
     write_file_atomic(path, role == DCF_ROLE_LEADER ? "LEADER\n" : "FOLLOWER\n");
     return 0;
 }
