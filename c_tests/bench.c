@@ -17,6 +17,10 @@ static atomic_ullong g_acked[MAX_THREADS];
 static atomic_ullong g_last_acked_index;
 static unsigned g_size;
 static atomic_int g_run;
+/* Writers with a full window sleep here; after_writer wakes them. */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_acked_cond = PTHREAD_COND_INITIALIZER;
+static atomic_int g_waiting;
 
 static int on_after_writer(unsigned int s, unsigned long long index, const char *b, unsigned int n,
                            unsigned long long key, int e)
@@ -24,6 +28,11 @@ static int on_after_writer(unsigned int s, unsigned long long index, const char 
     (void)s; (void)b; (void)n; (void)e;
     g_acked[(key >> 48) % MAX_THREADS]++;
     g_last_acked_index = index;
+    if (g_waiting) {
+        pthread_mutex_lock(&g_lock);
+        pthread_cond_broadcast(&g_acked_cond);
+        pthread_mutex_unlock(&g_lock);
+    }
     return 0;
 }
 
@@ -41,7 +50,20 @@ static void *writer(void *arg)
     memset(buf, 'x', g_size);
     while (g_run) {
         if (sent - g_acked[t] >= WINDOW) {
-            sched_yield();
+            pthread_mutex_lock(&g_lock);
+            g_waiting++;
+            if (sent - g_acked[t] >= WINDOW && g_run) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 10 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&g_acked_cond, &g_lock, &ts);
+            }
+            g_waiting--;
+            pthread_mutex_unlock(&g_lock);
             continue;
         }
         unsigned long long key = ((unsigned long long)t << 48) | ++seq;

@@ -34,7 +34,7 @@ impl FrameHandler for Handler {
         };
         match incoming {
             Incoming::Consensus(s, msg) => match shared.stream(s) {
-                Some(stream) => stream.deliver(from, msg),
+                Some(stream) => stream.deliver(&shared, from, msg),
                 None => dcf_debug!("node {from}: message for unknown stream {s}"),
             },
             Incoming::UserMsg(s, data) => {
@@ -70,7 +70,7 @@ fn serve(shared: &Shared, s: StreamId, from: NodeId, header: RequestHeader, payl
     };
     let response = match header.request {
         Request::Write { key } => {
-            let r = super::ops::propose(stream, key, payload);
+            let r = super::ops::propose(shared, stream, key, payload);
             Response::Written(r.ok())
         }
         Request::CommitIndex { consensus } => {

@@ -44,7 +44,7 @@ fn admin_err(e: AdminError) -> DcfError {
 }
 
 /// Appends one entry on the leader: assigns the index under the lock and wakes the driver.
-pub fn propose(stream: &Stream, key: u64, data: Bytes) -> DcfResult<Index> {
+pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfResult<Index> {
     let len = data.len() as u64;
     let index = stream
         .replica
@@ -53,7 +53,7 @@ pub fn propose(stream: &Stream, key: u64, data: Bytes) -> DcfResult<Index> {
         .map_err(propose_err)?;
     stream.writes.fetch_add(1, Ordering::Relaxed);
     stream.write_bytes.fetch_add(len, Ordering::Relaxed);
-    stream.driver_wake.notify();
+    stream.flush_after_propose(shared);
     Ok(index)
 }
 
@@ -133,7 +133,7 @@ impl Node {
                 data.len()
             )));
         }
-        propose(stream, key, Bytes::copy_from_slice(data))
+        propose(&self.shared, stream, key, Bytes::copy_from_slice(data))
     }
 
     /// Leader: write locally. Otherwise forward to the leader; `None` when it did not answer.

@@ -24,7 +24,9 @@ pub struct Stream {
     pub replica: Mutex<Replica>,
     pub driver_wake: Signal,
     pub apply_wake: Signal,
-    inbox: Mutex<Vec<(NodeId, Message)>>,
+    /// Held while a `Ready` is taken and carried out, so that readies reach storage and the
+    /// network in the order the replica produced them, whichever thread handles them.
+    io: Mutex<()>,
     durable: Mutex<Option<(Index, Term)>>,
     /// Writes accepted: set once a new leader applied everything before its term.
     pub can_write: AtomicBool,
@@ -67,7 +69,7 @@ impl Stream {
             replica: Mutex::new(replica),
             driver_wake: Signal::default(),
             apply_wake: Signal::default(),
-            inbox: Mutex::new(Vec::new()),
+            io: Mutex::new(()),
             durable: Mutex::new(None),
             can_write: AtomicBool::new(false),
             notified_leader: AtomicBool::new(false),
@@ -88,10 +90,35 @@ impl Stream {
         DcfRole::from_i32(i32::from(self.role.load(Ordering::Acquire))).unwrap_or(DcfRole::Unknown)
     }
 
-    /// A message from a peer, for the driver.
-    pub fn deliver(&self, from: NodeId, msg: Message) {
-        self.inbox.lock().push((from, msg));
+    /// A message from a peer: stepped and acted upon on the calling (network) thread.
+    pub fn deliver(&self, shared: &Shared, from: NodeId, msg: Message) {
+        let _io = self.io.lock();
+        let ready = {
+            let mut r = self.replica.lock();
+            r.step(from, msg, Instant::now());
+            r.has_ready().then(|| r.take_ready())
+        };
+        if let Some(ready) = ready {
+            handle_ready(shared, self, ready);
+        }
+        // The replica's next timer may have moved earlier.
         self.driver_wake.notify();
+    }
+
+    /// After a proposal: send and persist at once on the caller's thread when nobody else is
+    /// doing I/O for this stream; otherwise the driver picks it up (and batches).
+    pub fn flush_after_propose(&self, shared: &Shared) {
+        let Some(_io) = self.io.try_lock() else {
+            self.driver_wake.notify();
+            return;
+        };
+        let ready = {
+            let mut r = self.replica.lock();
+            r.has_ready().then(|| r.take_ready())
+        };
+        if let Some(ready) = ready {
+            handle_ready(shared, self, ready);
+        }
     }
 
     /// Storage made the log durable up to `index` (called on the storage writer thread).
@@ -121,13 +148,10 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
     let mut deadline = Instant::now();
     while !shared.stopping() {
         let now = Instant::now();
-        let inbox = std::mem::take(&mut *stream.inbox.lock());
         let durable = stream.durable.lock().take();
+        let io = stream.io.lock();
         let ready = {
             let mut r = stream.replica.lock();
-            for (from, msg) in inbox {
-                r.step(from, msg, now);
-            }
             if let Some((index, term)) = durable {
                 r.persisted(index, term);
             }
@@ -139,7 +163,10 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
         };
         match ready {
             Some(ready) => handle_ready(&shared, &stream, ready),
-            None => stream.driver_wake.wait_until(deadline.min(now + MAX_IDLE)),
+            None => {
+                drop(io);
+                stream.driver_wake.wait_until(deadline.min(now + MAX_IDLE));
+            }
         }
     }
 }
