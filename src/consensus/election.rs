@@ -72,6 +72,7 @@ impl Replica {
         };
         self.term += step;
         self.vote = self.cfg.id;
+        self.matched = 0;
         self.persist_hard_state();
         self.peers.clear();
         self.transfer = None;

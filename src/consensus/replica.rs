@@ -321,7 +321,8 @@ impl Replica {
         let last = self.log.last_index();
         for p in self.peers.values() {
             if let (Pace::Interval(gap), Some(sent)) = (p.pace, p.last_send) {
-                if p.next <= last {
+                // Only a pacing gap still ahead wakes the driver; a full window waits for acks.
+                if p.next <= last && sent + gap > self.now {
                     d = d.min(sent + gap);
                 }
             }
@@ -451,6 +452,8 @@ impl Replica {
         if term > self.term {
             self.term = term;
             self.vote = 0;
+            // What matched the leader of an older term proves nothing now.
+            self.matched = 0;
             self.persist_hard_state();
         }
         let role = self.base_role();

@@ -1,0 +1,710 @@
+//! Deterministic cluster simulator for `dcf::consensus`: N replicas, a virtual clock, a
+//! seeded network (drop, delay, duplicate, reorder, partition), storage that loses what was
+//! not reported durable on a crash, and invariant checks after every step.
+
+#![allow(dead_code)]
+
+pub mod check;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dcf::consensus::{
+    ConfChange, ConfRole, Member, Membership, Message, Replica, ReplicaConfig, Role,
+};
+use dcf::types::{Entry, HardState, Index, NodeId};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub use check::Checker;
+
+pub const MS: u64 = 1000;
+
+/// Network behaviour; all probabilities in [0,1].
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    pub drop: f64,
+    pub duplicate: f64,
+    /// Probability of a long delay (which reorders).
+    pub long_delay: f64,
+    pub min_delay_us: u64,
+    pub max_delay_us: u64,
+    pub max_long_delay_us: u64,
+}
+
+impl NetConfig {
+    pub fn perfect() -> NetConfig {
+        NetConfig {
+            drop: 0.0,
+            duplicate: 0.0,
+            long_delay: 0.0,
+            min_delay_us: 200,
+            max_delay_us: 1000,
+            max_long_delay_us: 1000,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Ev {
+    Deliver {
+        to: NodeId,
+        from: NodeId,
+        epoch: u64,
+        msg: Message,
+    },
+    Tick {
+        node: NodeId,
+        epoch: u64,
+    },
+    Flush {
+        node: NodeId,
+        epoch: u64,
+    },
+    Restart {
+        node: NodeId,
+    },
+    Heal,
+    Fault,
+    Client,
+}
+
+struct Queued {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+pub struct Node {
+    pub id: NodeId,
+    pub cfg: ReplicaConfig,
+    pub replica: Option<Replica>,
+    pub hs: HardState,
+    /// Durable log (from index 1).
+    pub durable: Vec<Entry>,
+    pending: Vec<(Option<Index>, Vec<Entry>)>,
+    flush_scheduled: bool,
+    pub epoch: u64,
+    tick_at: Option<u64>,
+    /// Last commit index seen (per incarnation).
+    pub commit_seen: Index,
+    /// Applied by the simulated application (per incarnation).
+    pub applied: Index,
+}
+
+pub struct Sim {
+    pub rng: ChaCha8Rng,
+    pub now_us: u64,
+    pub base: Instant,
+    queue: BinaryHeap<Reverse<Queued>>,
+    seq: u64,
+    pub nodes: BTreeMap<NodeId, Node>,
+    pub initial: Membership,
+    pub net: NetConfig,
+    /// Directed links that drop everything.
+    pub cut: BTreeSet<(NodeId, NodeId)>,
+    pub check: Checker,
+    pub faults: bool,
+    pub client: bool,
+    pub next_key: u64,
+    pub trace: bool,
+    pub steps: u64,
+}
+
+impl Sim {
+    pub fn new(seed: u64, members: Vec<Member>, mk_cfg: impl Fn(NodeId) -> ReplicaConfig) -> Sim {
+        let base = Instant::now();
+        let initial = Membership { members };
+        let mut sim = Sim {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            now_us: 0,
+            base,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            nodes: BTreeMap::new(),
+            initial: initial.clone(),
+            net: NetConfig::perfect(),
+            cut: BTreeSet::new(),
+            check: Checker::default(),
+            faults: false,
+            client: false,
+            next_key: 1,
+            trace: std::env::var_os("DCF_SIM_TRACE").is_some(),
+            steps: 0,
+        };
+        for m in &initial.members {
+            let cfg = mk_cfg(m.id);
+            sim.nodes.insert(
+                m.id,
+                Node {
+                    id: m.id,
+                    cfg,
+                    replica: None,
+                    hs: HardState::default(),
+                    durable: Vec::new(),
+                    pending: Vec::new(),
+                    flush_scheduled: false,
+                    epoch: 0,
+                    tick_at: None,
+                    commit_seen: 0,
+                    applied: 0,
+                },
+            );
+        }
+        let ids: Vec<NodeId> = sim.nodes.keys().copied().collect();
+        for id in ids {
+            sim.start_node(id).expect("initial start");
+        }
+        sim
+    }
+
+    pub fn now(&self) -> Instant {
+        self.base + Duration::from_micros(self.now_us)
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    fn start_node(&mut self, id: NodeId) -> Result<(), String> {
+        let seed = self.rng.gen();
+        let now = self.now();
+        let initial = self.initial.clone();
+        let n = self.nodes.get_mut(&id).ok_or("no such node")?;
+        let r = Replica::new(
+            n.cfg.clone(),
+            initial,
+            n.hs,
+            (0, 0),
+            n.durable.clone(),
+            seed,
+            now,
+        )
+        .map_err(|e| format!("node {id} failed to start: {e}"))?;
+        n.replica = Some(r);
+        n.commit_seen = 0;
+        n.applied = 0;
+        n.tick_at = None;
+        self.drain(id)
+    }
+
+    pub fn crash(&mut self, id: NodeId) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            if n.replica.take().is_some() {
+                n.pending.clear();
+                n.flush_scheduled = false;
+                n.epoch += 1;
+                n.tick_at = None;
+                if self.trace {
+                    eprintln!("[{}] crash {id}", self.now_us);
+                }
+            }
+        }
+    }
+
+    pub fn restart(&mut self, id: NodeId) -> Result<(), String> {
+        if self.nodes.get(&id).is_some_and(|n| n.replica.is_none()) {
+            if self.trace {
+                eprintln!("[{}] restart {id}", self.now_us);
+            }
+            self.start_node(id)?;
+        }
+        Ok(())
+    }
+
+    pub fn replica(&self, id: NodeId) -> Option<&Replica> {
+        self.nodes.get(&id).and_then(|n| n.replica.as_ref())
+    }
+
+    pub fn replica_mut(&mut self, id: NodeId) -> Option<&mut Replica> {
+        self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut())
+    }
+
+    /// Runs an operation on a live replica, then processes its output.
+    pub fn with<T>(&mut self, id: NodeId, f: impl FnOnce(&mut Replica, Instant) -> T) -> Result<Option<T>, String> {
+        let now = self.now();
+        let Some(r) = self.replica_mut(id) else {
+            return Ok(None);
+        };
+        let out = f(r, now);
+        self.drain(id)?;
+        Ok(Some(out))
+    }
+
+    /// The writable leader with the highest term, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .values()
+            .filter_map(|n| n.replica.as_ref())
+            .filter(|r| r.can_write())
+            .max_by_key(|r| r.term())
+            .map(|r| r.id())
+    }
+
+    /// Proposes `count` entries at the current writable leader; records them for the
+    /// acknowledgement check. Returns the indexes.
+    pub fn propose(&mut self, count: usize) -> Result<Option<(NodeId, Index, Index)>, String> {
+        let Some(l) = self.leader() else {
+            return Ok(None);
+        };
+        let keys: Vec<u64> = (0..count as u64).map(|k| self.next_key + k).collect();
+        self.next_key += count as u64;
+        let items: Vec<(u64, Bytes)> = keys
+            .iter()
+            .map(|&k| (k, Bytes::from(k.to_le_bytes().to_vec())))
+            .collect();
+        let res = self.with(l, |r, now| r.propose_batch(items, now))?;
+        match res {
+            Some(Ok(range)) => {
+                let term = self.replica(l).map_or(0, |r| r.term());
+                for (i, k) in range.clone().zip(keys) {
+                    self.check.proposed(l, term, i, k);
+                }
+                Ok(Some((l, range.start, range.end - 1)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Processes everything the replica `id` has ready, runs the checks, applies commits.
+    pub fn drain(&mut self, id: NodeId) -> Result<(), String> {
+        loop {
+            let now_us = self.now_us;
+            let Some(n) = self.nodes.get_mut(&id) else {
+                return Ok(());
+            };
+            let Some(r) = n.replica.as_mut() else {
+                return Ok(());
+            };
+            if !r.has_ready() {
+                break;
+            }
+            let ready = r.take_ready();
+            if let Some(hs) = ready.hard_state {
+                n.hs = hs;
+            }
+            // Log matching: every appended entry, with the term of the entry before it.
+            let r = n.replica.as_ref().expect("live");
+            let mut prev = ready
+                .entries
+                .first()
+                .and_then(|e| r.term_at(e.index - 1));
+            for e in &ready.entries {
+                self.check.appended(id, e, prev)?;
+                prev = Some(e.term);
+            }
+            for ev in &ready.events {
+                self.check.event(id, r, ev)?;
+                if self.trace {
+                    eprintln!("[{now_us}] node {id}: {ev:?}");
+                }
+            }
+            if ready.truncate_from.is_some() || !ready.entries.is_empty() {
+                n.pending.push((ready.truncate_from, ready.entries));
+                if !n.flush_scheduled {
+                    n.flush_scheduled = true;
+                    let epoch = n.epoch;
+                    let d = self.rng.gen_range(50..3000);
+                    self.push(now_us + d, Ev::Flush { node: id, epoch });
+                }
+            }
+            for (to, msg) in ready.messages {
+                self.route(id, to, msg);
+            }
+            self.observe_commit(id)?;
+        }
+        // Schedule the next tick.
+        let now_us = self.now_us;
+        let n = self.nodes.get_mut(&id).expect("node");
+        if let Some(r) = n.replica.as_ref() {
+            let d = r.next_deadline();
+            // Round up: a tick before the deadline would do nothing and repeat forever.
+            let at = d.saturating_duration_since(self.base).as_nanos().div_ceil(1000) as u64;
+            let at = at.max(now_us);
+            if n.tick_at.is_none_or(|t| at < t || t < now_us) {
+                n.tick_at = Some(at);
+                let epoch = n.epoch;
+                self.push(at, Ev::Tick { node: id, epoch });
+            }
+        }
+        Ok(())
+    }
+
+    fn observe_commit(&mut self, id: NodeId) -> Result<(), String> {
+        let n = self.nodes.get_mut(&id).expect("node");
+        let Some(r) = n.replica.as_mut() else {
+            return Ok(());
+        };
+        let c = r.commit_index();
+        if c < n.commit_seen {
+            return Err(format!("node {id}: commit index went back from {} to {c}", n.commit_seen));
+        }
+        if c > n.commit_seen {
+            let from = n.commit_seen + 1;
+            for i in from..=c {
+                let e = r
+                    .entry(i)
+                    .ok_or_else(|| format!("node {id}: committed entry {i} is not in its log"))?;
+                self.check.committed(id, r, e)?;
+            }
+            n.commit_seen = c;
+        }
+        // The application applies in order up to the commit.
+        if n.applied < c {
+            for i in n.applied + 1..=c {
+                if let Some(e) = r.entry(i) {
+                    self.check.applied(id, e)?;
+                }
+            }
+            n.applied = c;
+            r.applied(c);
+        }
+        Ok(())
+    }
+
+    fn route(&mut self, from: NodeId, to: NodeId, msg: Message) {
+        if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
+            return;
+        }
+        if self.net.drop > 0.0 && self.rng.gen_bool(self.net.drop) {
+            return;
+        }
+        let copies = if self.net.duplicate > 0.0 && self.rng.gen_bool(self.net.duplicate) {
+            2
+        } else {
+            1
+        };
+        for c in 0..copies {
+            let d = if self.net.long_delay > 0.0 && self.rng.gen_bool(self.net.long_delay) {
+                self.rng.gen_range(self.net.min_delay_us..=self.net.max_long_delay_us)
+            } else {
+                self.rng.gen_range(self.net.min_delay_us..=self.net.max_delay_us)
+            };
+            let epoch = self.nodes[&to].epoch;
+            let msg = if c + 1 == copies { msg.clone() } else { msg.clone() };
+            self.push(
+                self.now_us + d,
+                Ev::Deliver {
+                    to,
+                    from,
+                    epoch,
+                    msg,
+                },
+            );
+        }
+    }
+
+    fn flush(&mut self, id: NodeId) -> Result<(), String> {
+        let n = self.nodes.get_mut(&id).expect("node");
+        n.flush_scheduled = false;
+        for (trunc, entries) in std::mem::take(&mut n.pending) {
+            if let Some(t) = trunc {
+                if t == 0 {
+                    return Err(format!("node {id}: truncate_from 0"));
+                }
+                n.durable.truncate((t - 1) as usize);
+            }
+            if let Some(first) = entries.first() {
+                if first.index != n.durable.len() as Index + 1 {
+                    return Err(format!(
+                        "node {id}: storage asked to append {} after {}",
+                        first.index,
+                        n.durable.len()
+                    ));
+                }
+            }
+            n.durable.extend(entries);
+        }
+        if let (Some(last), Some(r)) = (n.durable.last(), n.replica.as_mut()) {
+            r.persisted(last.index, last.term);
+        }
+        self.drain(id)
+    }
+
+    /// Processes one event. Returns false when the queue is empty.
+    pub fn step(&mut self) -> Result<bool, String> {
+        let Some(Reverse(q)) = self.queue.pop() else {
+            return Ok(false);
+        };
+        self.now_us = self.now_us.max(q.at);
+        self.steps += 1;
+        let now = self.now();
+        match q.ev {
+            Ev::Deliver {
+                to,
+                from,
+                epoch,
+                msg,
+            } => {
+                let n = self.nodes.get_mut(&to).expect("node");
+                if n.epoch == epoch && !self.cut.contains(&(from, to)) {
+                    if let Some(r) = n.replica.as_mut() {
+                        if self.trace {
+                            eprintln!("[{}] {from}->{to} {}", self.now_us, brief(&msg));
+                        }
+                        r.step(from, msg, now);
+                        self.drain(to)?;
+                    }
+                }
+            }
+            Ev::Tick { node, epoch } => {
+                let n = self.nodes.get_mut(&node).expect("node");
+                if n.epoch == epoch && n.tick_at == Some(q.at) {
+                    n.tick_at = None;
+                    if let Some(r) = n.replica.as_mut() {
+                        r.tick(now);
+                        self.drain(node)?;
+                    }
+                }
+            }
+            Ev::Flush { node, epoch } => {
+                if self.nodes[&node].epoch == epoch {
+                    self.flush(node)?;
+                }
+            }
+            Ev::Restart { node } => self.restart(node)?,
+            Ev::Heal => self.cut.clear(),
+            Ev::Fault => {
+                if self.faults {
+                    self.random_fault()?;
+                    let d = self.rng.gen_range(5 * MS..80 * MS);
+                    self.push(self.now_us + d, Ev::Fault);
+                }
+            }
+            Ev::Client => {
+                if self.client {
+                    let k = self.rng.gen_range(1..4);
+                    self.propose(k)?;
+                    let d = self.rng.gen_range(MS..15 * MS);
+                    self.push(self.now_us + d, Ev::Client);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    pub fn start_faults(&mut self) {
+        self.faults = true;
+        self.push(self.now_us + 10 * MS, Ev::Fault);
+    }
+
+    pub fn start_client(&mut self) {
+        self.client = true;
+        self.push(self.now_us + MS, Ev::Client);
+    }
+
+    /// Stops faults: heals partitions, restarts crashed nodes, perfect network.
+    pub fn heal_all(&mut self) -> Result<(), String> {
+        self.faults = false;
+        self.cut.clear();
+        self.net = NetConfig::perfect();
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for id in ids {
+            self.restart(id)?;
+        }
+        Ok(())
+    }
+
+    /// Runs until `cond` holds or `limit_us` of virtual time passed.
+    pub fn run_until(&mut self, limit_us: u64, mut cond: impl FnMut(&Sim) -> bool) -> Result<bool, String> {
+        let end = self.now_us + limit_us;
+        let max_steps = self.steps + 200_000;
+        loop {
+            if self.steps > max_steps {
+                return Err(format!("livelock: 200000 steps without reaching virtual time {end}"));
+            }
+            if cond(self) {
+                return Ok(true);
+            }
+            match self.queue.peek() {
+                Some(Reverse(q)) if q.at <= end => {}
+                _ => return Ok(cond(self)),
+            }
+            self.step()?;
+        }
+    }
+
+    fn random_fault(&mut self) -> Result<(), String> {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        let pick = |rng: &mut ChaCha8Rng| ids[rng.gen_range(0..ids.len())];
+        let x: u32 = self.rng.gen_range(0..100);
+        let now_us = self.now_us;
+        match x {
+            0..=19 => {
+                // Partition into two sides, healed later.
+                let side: Vec<NodeId> = ids.iter().copied().filter(|_| self.rng.gen_bool(0.5)).collect();
+                for &a in &ids {
+                    for &b in &ids {
+                        if side.contains(&a) != side.contains(&b) {
+                            self.cut.insert((a, b));
+                        }
+                    }
+                }
+                let d = self.rng.gen_range(50 * MS..1500 * MS);
+                self.push(now_us + d, Ev::Heal);
+                self.trace_fault(format!("partition {side:?}"));
+            }
+            20..=24 => {
+                // One-way link failure.
+                let (a, b) = (pick(&mut self.rng), pick(&mut self.rng));
+                self.cut.insert((a, b));
+                let d = self.rng.gen_range(50 * MS..800 * MS);
+                self.push(now_us + d, Ev::Heal);
+            }
+            25..=39 => {
+                let id = pick(&mut self.rng);
+                self.crash(id);
+                let d = self.rng.gen_range(10 * MS..1500 * MS);
+                self.push(now_us + d, Ev::Restart { node: id });
+            }
+            40..=46 => {
+                if let Some(l) = self.leader() {
+                    let t = pick(&mut self.rng);
+                    self.trace_fault(format!("transfer {l} -> {t}"));
+                    self.with(l, |r, now| {
+                        let _ = r.transfer_leader(t, now);
+                    })?;
+                }
+            }
+            47..=49 => {
+                let id = pick(&mut self.rng);
+                self.with(id, |r, now| r.demote(now))?;
+            }
+            50..=54 => {
+                let id = pick(&mut self.rng);
+                self.with(id, |r, now| r.timeout_now(now))?;
+            }
+            55..=61 => {
+                let id = pick(&mut self.rng);
+                let p = self.rng.gen_range(0..4);
+                self.with(id, |r, _| r.set_priority(p))?;
+            }
+            62..=71 => self.random_conf_change()?,
+            72..=76 => {
+                if let Some(l) = self.leader() {
+                    let peer = pick(&mut self.rng);
+                    let pace = match self.rng.gen_range(0..3) {
+                        0 => Some(Duration::ZERO),
+                        _ => Some(Duration::from_micros(self.rng.gen_range(0..30 * MS))),
+                    };
+                    self.with(l, |r, now| {
+                        let _ = r.pause_peer(peer, pace, now);
+                    })?;
+                }
+            }
+            77..=81 => {
+                let id = pick(&mut self.rng);
+                self.with(id, |r, _| {
+                    let k = r.cluster_min_applied().min(r.applied_index());
+                    r.compact(k.saturating_sub(3).max(1));
+                })?;
+            }
+            82..=89 => {
+                self.net.drop = [0.0, 0.01, 0.05, 0.2][self.rng.gen_range(0..4)];
+                self.net.duplicate = [0.0, 0.02, 0.1][self.rng.gen_range(0..3)];
+                self.net.long_delay = [0.0, 0.05, 0.2][self.rng.gen_range(0..3)];
+                self.net.max_long_delay_us = self.rng.gen_range(5 * MS..300 * MS);
+            }
+            _ => {
+                // Restart everything that is down.
+                for id in ids.clone() {
+                    self.restart(id)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn trace_fault(&self, s: String) {
+        if self.trace {
+            eprintln!("[{}] fault: {s}", self.now_us);
+        }
+    }
+
+    /// Toggles a random weight-1 FOLLOWER/PASSIVE member (not the leader) at the leader.
+    fn random_conf_change(&mut self) -> Result<(), String> {
+        let Some(l) = self.leader() else {
+            return Ok(());
+        };
+        let m = self.replica(l).map(|r| r.membership().clone()).unwrap_or_default();
+        let cands: Vec<&Member> = m
+            .members
+            .iter()
+            .filter(|x| x.id != l && x.weight == 1 && matches!(x.role, ConfRole::Follower | ConfRole::Passive))
+            .collect();
+        if cands.is_empty() {
+            return Ok(());
+        }
+        let c = cands[self.rng.gen_range(0..cands.len())];
+        let role = if c.role == ConfRole::Passive {
+            ConfRole::Follower
+        } else {
+            ConfRole::Passive
+        };
+        // Keep at least two voters besides LOGGERs so the cluster can still elect.
+        let electable = m.members.iter().filter(|x| x.role.is_electable()).count();
+        if role == ConfRole::Passive && electable <= 2 {
+            return Ok(());
+        }
+        let change = ConfChange::Update {
+            id: c.id,
+            role: Some(role),
+            group: None,
+            priority: None,
+        };
+        self.trace_fault(format!("conf change {change:?}"));
+        self.with(l, |r, now| {
+            let _ = r.propose_conf_change(change, now);
+        })?;
+        Ok(())
+    }
+}
+
+pub fn brief(m: &Message) -> String {
+    match m {
+        Message::Append { header, entries } => format!(
+            "Append t{} prev=({},{}) n={} commit={}",
+            header.term,
+            header.prev_index,
+            header.prev_term,
+            entries.len(),
+            header.commit
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn member(id: NodeId, role: ConfRole) -> Member {
+    Member {
+        ip: "127.0.0.1".into(),
+        port: 1000 + id as u16,
+        ..Member::new(id, role)
+    }
+}
+
+pub fn is_leader(r: &Replica) -> bool {
+    r.role() == Role::Leader
+}
