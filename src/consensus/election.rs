@@ -134,13 +134,10 @@ impl Replica {
             pre_vote: req.pre_vote,
             minority: r.minority(),
         };
-        let voter = self.conf.current().is_voter(self.cfg.id) && self.role != Role::Passive;
-        let candidate_ok = self
-            .conf
-            .current()
-            .member(from)
-            .is_some_and(|m| m.role.is_electable());
-        if !voter || !candidate_ok || req.term < self.term || (!req.force && self.in_lease(now)) {
+        // Unlike DCF, a node answers whatever its own configured role: only the candidate's
+        // membership decides whose votes count. Refusing here can deadlock elections while
+        // nodes disagree about a role change in flight (standard Raft answers everyone).
+        if req.term < self.term || (!req.force && self.in_lease(now)) {
             let r = reject(self);
             self.send(from, Message::VoteResponse(r));
             return;
