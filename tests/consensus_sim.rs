@@ -17,7 +17,9 @@ fn seeds() -> Range<u64> {
     let Ok(s) = std::env::var("DCF_SIM_SEEDS") else {
         return 0..500;
     };
-    let (a, b) = s.split_once("..").expect("DCF_SIM_SEEDS must look like a..b");
+    let (a, b) = s
+        .split_once("..")
+        .expect("DCF_SIM_SEEDS must look like a..b");
     a.trim().parse().expect("seed range start")..b.trim().parse().expect("seed range end")
 }
 
@@ -31,9 +33,18 @@ fn steps() -> u64 {
 fn cluster(variant: u64) -> (Vec<Member>, Vec<u32>) {
     use ConfRole::*;
     match variant % 5 {
-        0 => (vec![member(1, Leader), member(2, Follower), member(3, Follower)], vec![]),
-        1 => (vec![member(1, Follower), member(2, Follower), member(3, Logger)], vec![]),
-        2 => (vec![member(1, Follower), member(2, Follower), member(3, Passive)], vec![]),
+        0 => (
+            vec![member(1, Leader), member(2, Follower), member(3, Follower)],
+            vec![],
+        ),
+        1 => (
+            vec![member(1, Follower), member(2, Follower), member(3, Logger)],
+            vec![],
+        ),
+        2 => (
+            vec![member(1, Follower), member(2, Follower), member(3, Passive)],
+            vec![],
+        ),
         3 => (
             vec![
                 member(1, Follower),
@@ -100,31 +111,51 @@ fn run_seed(seed: u64, steps: u64) -> Result<(), String> {
     sim.heal_all()?;
     let t_us = t.as_micros() as u64;
     if !sim.run_until(80 * t_us, |s| s.leader().is_some())? {
-        return Err(format!("liveness: no writable leader {} ms after faults stopped", 80 * t_us / MS));
+        return Err(format!(
+            "liveness: no writable leader {} ms after faults stopped",
+            80 * t_us / MS
+        ));
     }
     sim.client = false;
-    let mut target = None;
-    for _ in 0..20 {
-        if let Some(p) = sim.propose(5)? {
-            target = Some(p);
+    // A stale leader may still accept proposals until it learns of its successor; those
+    // may be lost (as in Raft), so propose again until one batch commits everywhere.
+    let deadline = sim.now_us + 60 * t_us;
+    loop {
+        if sim.now_us > deadline {
+            let state: Vec<String> = sim
+                .nodes
+                .values()
+                .filter_map(|n| n.replica.as_ref())
+                .map(|r| {
+                    format!(
+                        "{}:{:?} t{} c{} l{}",
+                        r.id(),
+                        r.role(),
+                        r.term(),
+                        r.commit_index(),
+                        r.last_index()
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "liveness: no proposal committed everywhere within {} ms: {state:?}",
+                60 * t_us / MS
+            ));
+        }
+        let Some((_, _, hi)) = sim.propose(5)? else {
+            sim.run_until(t_us, |_| false)?;
+            continue;
+        };
+        let key = sim.next_key - 1;
+        let all = |s: &Sim| {
+            s.check.key_at(hi) == Some(key)
+                && s.nodes
+                    .values()
+                    .all(|n| n.replica.as_ref().is_some_and(|r| r.commit_index() >= hi))
+        };
+        if sim.run_until(10 * t_us, all)? {
             break;
         }
-        sim.run_until(t_us, |_| false)?;
-    }
-    let (_, _, hi) = target.ok_or("liveness: the leader refused proposals")?;
-    let all = |s: &Sim| {
-        s.nodes
-            .values()
-            .all(|n| n.replica.as_ref().is_some_and(|r| r.commit_index() >= hi))
-    };
-    if !sim.run_until(60 * t_us, all)? {
-        let state: Vec<String> = sim
-            .nodes
-            .values()
-            .filter_map(|n| n.replica.as_ref())
-            .map(|r| format!("{}:{:?} t{} c{} l{}", r.id(), r.role(), r.term(), r.commit_index(), r.last_index()))
-            .collect();
-        return Err(format!("liveness: entry {hi} not committed on every node: {state:?}"));
     }
     for n in sim.nodes.values() {
         if let Some(r) = n.replica.as_ref() {
@@ -148,7 +179,9 @@ fn run_seed(seed: u64, steps: u64) -> Result<(), String> {
 fn simulated_clusters_stay_safe_and_live() {
     let range = seeds();
     let steps = steps();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 2) as u64;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 2) as u64;
     let handles: Vec<_> = (0..threads)
         .map(|k| {
             let range = range.clone();
@@ -168,7 +201,10 @@ fn simulated_clusters_stay_safe_and_live() {
             })
         })
         .collect();
-    let mut fails: Vec<(u64, String)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut fails: Vec<(u64, String)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     fails.sort();
     if let Some((seed, e)) = fails.first() {
         for (s, e) in &fails {

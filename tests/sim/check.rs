@@ -78,7 +78,9 @@ impl Checker {
             self.elections += 1;
             if let Some(other) = self.leaders.insert(*term, node) {
                 if other != node {
-                    return Err(format!("election safety: nodes {other} and {node} both lead term {term}"));
+                    return Err(format!(
+                        "election safety: nodes {other} and {node} both lead term {term}"
+                    ));
                 }
             }
             // Leader completeness: every entry committed in an earlier term is in its log.
@@ -134,12 +136,22 @@ impl Checker {
         let i = e.index as usize;
         match self.history.get(i.wrapping_sub(1)) {
             Some((t, fp)) if *t == e.term && *fp == Fingerprint::of(e) => Ok(()),
-            _ => Err(format!("node {node} applied entry {} which is not in the committed history", e.index)),
+            _ => Err(format!(
+                "node {node} applied entry {} which is not in the committed history",
+                e.index
+            )),
         }
     }
 
     pub fn proposed(&mut self, _leader: NodeId, term: Term, index: Index, key: u64) {
         self.proposals.entry(index).or_default().push((term, key));
+    }
+
+    /// Key of the committed entry at `index`.
+    pub fn key_at(&self, index: Index) -> Option<u64> {
+        self.history
+            .get((index as usize).wrapping_sub(1))
+            .map(|h| h.1.key)
     }
 
     pub fn history_len(&self) -> Index {
@@ -154,10 +166,14 @@ impl Checker {
             }
         }
         for i in r.first_index()..=r.commit_index() {
-            let e = r.entry(i).ok_or_else(|| format!("node {node} lacks committed entry {i}"))?;
+            let e = r
+                .entry(i)
+                .ok_or_else(|| format!("node {node} lacks committed entry {i}"))?;
             let (t, fp) = &self.history[i as usize - 1];
             if e.term != *t || Fingerprint::of(e) != *fp {
-                return Err(format!("node {node} holds a different entry {i} than committed"));
+                return Err(format!(
+                    "node {node} holds a different entry {i} than committed"
+                ));
             }
         }
         Ok(())

@@ -244,7 +244,11 @@ impl Sim {
     }
 
     /// Runs an operation on a live replica, then processes its output.
-    pub fn with<T>(&mut self, id: NodeId, f: impl FnOnce(&mut Replica, Instant) -> T) -> Result<Option<T>, String> {
+    pub fn with<T>(
+        &mut self,
+        id: NodeId,
+        f: impl FnOnce(&mut Replica, Instant) -> T,
+    ) -> Result<Option<T>, String> {
         let now = self.now();
         let Some(r) = self.replica_mut(id) else {
             return Ok(None);
@@ -280,6 +284,12 @@ impl Sim {
         match res {
             Some(Ok(range)) => {
                 let term = self.replica(l).map_or(0, |r| r.term());
+                if self.trace {
+                    eprintln!(
+                        "[{}] node {l} proposed {range:?} in term {term}",
+                        self.now_us
+                    );
+                }
                 for (i, k) in range.clone().zip(keys) {
                     self.check.proposed(l, term, i, k);
                 }
@@ -308,10 +318,7 @@ impl Sim {
             }
             // Log matching: every appended entry, with the term of the entry before it.
             let r = n.replica.as_ref().expect("live");
-            let mut prev = ready
-                .entries
-                .first()
-                .and_then(|e| r.term_at(e.index - 1));
+            let mut prev = ready.entries.first().and_then(|e| r.term_at(e.index - 1));
             for e in &ready.entries {
                 self.check.appended(id, e, prev)?;
                 prev = Some(e.term);
@@ -342,7 +349,10 @@ impl Sim {
         if let Some(r) = n.replica.as_ref() {
             let d = r.next_deadline();
             // Round up: a tick before the deadline would do nothing and repeat forever.
-            let at = d.saturating_duration_since(self.base).as_nanos().div_ceil(1000) as u64;
+            let at = d
+                .saturating_duration_since(self.base)
+                .as_nanos()
+                .div_ceil(1000) as u64;
             let at = at.max(now_us);
             if n.tick_at.is_none_or(|t| at < t || t < now_us) {
                 n.tick_at = Some(at);
@@ -360,7 +370,10 @@ impl Sim {
         };
         let c = r.commit_index();
         if c < n.commit_seen {
-            return Err(format!("node {id}: commit index went back from {} to {c}", n.commit_seen));
+            return Err(format!(
+                "node {id}: commit index went back from {} to {c}",
+                n.commit_seen
+            ));
         }
         if c > n.commit_seen {
             let from = n.commit_seen + 1;
@@ -399,12 +412,18 @@ impl Sim {
         };
         for c in 0..copies {
             let d = if self.net.long_delay > 0.0 && self.rng.gen_bool(self.net.long_delay) {
-                self.rng.gen_range(self.net.min_delay_us..=self.net.max_long_delay_us)
+                self.rng
+                    .gen_range(self.net.min_delay_us..=self.net.max_long_delay_us)
             } else {
-                self.rng.gen_range(self.net.min_delay_us..=self.net.max_delay_us)
+                self.rng
+                    .gen_range(self.net.min_delay_us..=self.net.max_delay_us)
             };
             let epoch = self.nodes[&to].epoch;
-            let msg = if c + 1 == copies { msg.clone() } else { msg.clone() };
+            let msg = if c + 1 == copies {
+                msg.clone()
+            } else {
+                msg.clone()
+            };
             self.push(
                 self.now_us + d,
                 Ev::Deliver {
@@ -529,12 +548,18 @@ impl Sim {
     }
 
     /// Runs until `cond` holds or `limit_us` of virtual time passed.
-    pub fn run_until(&mut self, limit_us: u64, mut cond: impl FnMut(&Sim) -> bool) -> Result<bool, String> {
+    pub fn run_until(
+        &mut self,
+        limit_us: u64,
+        mut cond: impl FnMut(&Sim) -> bool,
+    ) -> Result<bool, String> {
         let end = self.now_us + limit_us;
         let max_steps = self.steps + 200_000;
         loop {
             if self.steps > max_steps {
-                return Err(format!("livelock: 200000 steps without reaching virtual time {end}"));
+                return Err(format!(
+                    "livelock: 200000 steps without reaching virtual time {end}"
+                ));
             }
             if cond(self) {
                 return Ok(true);
@@ -555,7 +580,11 @@ impl Sim {
         match x {
             0..=19 => {
                 // Partition into two sides, healed later.
-                let side: Vec<NodeId> = ids.iter().copied().filter(|_| self.rng.gen_bool(0.5)).collect();
+                let side: Vec<NodeId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|_| self.rng.gen_bool(0.5))
+                    .collect();
                 for &a in &ids {
                     for &b in &ids {
                         if side.contains(&a) != side.contains(&b) {
@@ -649,11 +678,18 @@ impl Sim {
         let Some(l) = self.leader() else {
             return Ok(());
         };
-        let m = self.replica(l).map(|r| r.membership().clone()).unwrap_or_default();
+        let m = self
+            .replica(l)
+            .map(|r| r.membership().clone())
+            .unwrap_or_default();
         let cands: Vec<&Member> = m
             .members
             .iter()
-            .filter(|x| x.id != l && x.weight == 1 && matches!(x.role, ConfRole::Follower | ConfRole::Passive))
+            .filter(|x| {
+                x.id != l
+                    && x.weight == 1
+                    && matches!(x.role, ConfRole::Follower | ConfRole::Passive)
+            })
             .collect();
         if cands.is_empty() {
             return Ok(());
