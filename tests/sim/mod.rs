@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dcf::consensus::{
-    ConfChange, ConfRole, Member, Membership, Message, Replica, ReplicaConfig, Role,
+    ConfChange, ConfRole, Event, Member, Membership, Message, Replica, ReplicaConfig, Role,
 };
 use dcf::types::{Entry, HardState, Index, NodeId};
 use rand::{Rng, SeedableRng};
@@ -96,6 +96,8 @@ impl Ord for Queued {
 pub struct Node {
     pub id: NodeId,
     pub cfg: ReplicaConfig,
+    /// Membership passed at every start (the cluster JSON).
+    pub membership0: Membership,
     pub replica: Option<Replica>,
     pub hs: HardState,
     /// Durable log (from index 1).
@@ -127,6 +129,8 @@ pub struct Sim {
     pub next_key: u64,
     pub trace: bool,
     pub steps: u64,
+    /// Every event every replica reported, in order.
+    pub events: Vec<(NodeId, Event)>,
 }
 
 impl Sim {
@@ -149,6 +153,7 @@ impl Sim {
             next_key: 1,
             trace: std::env::var_os("DCF_SIM_TRACE").is_some(),
             steps: 0,
+            events: Vec::new(),
         };
         for m in &initial.members {
             let cfg = mk_cfg(m.id);
@@ -157,6 +162,7 @@ impl Sim {
                 Node {
                     id: m.id,
                     cfg,
+                    membership0: initial.clone(),
                     replica: None,
                     hs: HardState::default(),
                     durable: Vec::new(),
@@ -192,11 +198,10 @@ impl Sim {
     fn start_node(&mut self, id: NodeId) -> Result<(), String> {
         let seed = self.rng.gen();
         let now = self.now();
-        let initial = self.initial.clone();
         let n = self.nodes.get_mut(&id).ok_or("no such node")?;
         let r = Replica::new(
             n.cfg.clone(),
-            initial,
+            n.membership0.clone(),
             n.hs,
             (0, 0),
             n.durable.clone(),
@@ -233,6 +238,54 @@ impl Sim {
             self.start_node(id)?;
         }
         Ok(())
+    }
+
+    /// Adds and starts a node that was not in the initial membership; it starts with
+    /// `membership` (which must contain it), as a new DCF node starts with its cfg_str.
+    pub fn add_node(&mut self, cfg: ReplicaConfig, membership: Membership) -> Result<(), String> {
+        let id = cfg.id;
+        self.nodes.insert(
+            id,
+            Node {
+                id,
+                cfg,
+                membership0: membership,
+                replica: None,
+                hs: HardState::default(),
+                durable: Vec::new(),
+                pending: Vec::new(),
+                flush_scheduled: false,
+                epoch: 0,
+                tick_at: None,
+                commit_seen: 0,
+                applied: 0,
+            },
+        );
+        self.start_node(id)
+    }
+
+    /// Crashes the node and deletes its storage.
+    pub fn wipe(&mut self, id: NodeId) {
+        self.crash(id);
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.durable.clear();
+            n.hs = HardState::default();
+        }
+    }
+
+    /// Cuts every link to and from `id`.
+    pub fn isolate(&mut self, id: NodeId) {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for o in ids {
+            if o != id {
+                self.cut.insert((id, o));
+                self.cut.insert((o, id));
+            }
+        }
+    }
+
+    pub fn run_for(&mut self, us: u64) -> Result<(), String> {
+        self.run_until(us, |_| false).map(|_| ())
     }
 
     pub fn replica(&self, id: NodeId) -> Option<&Replica> {
@@ -329,6 +382,8 @@ impl Sim {
                     eprintln!("[{now_us}] node {id}: {ev:?}");
                 }
             }
+            self.events
+                .extend(ready.events.iter().map(|e| (id, e.clone())));
             if ready.truncate_from.is_some() || !ready.entries.is_empty() {
                 n.pending.push((ready.truncate_from, ready.entries));
                 if !n.flush_scheduled {
