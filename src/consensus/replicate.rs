@@ -159,6 +159,7 @@ impl Replica {
         }
         let sent_last = prev_index + entries.len() as Index;
         pr.last_send = Some(now);
+        pr.commit_sent = pr.commit_sent.max(self.commit);
         if pr.probing {
             pr.probe_sent = true;
         } else {
@@ -193,8 +194,35 @@ impl Replica {
         };
         let ids: Vec<NodeId> = self.peers.keys().copied().collect();
         for id in ids {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.commit_sent = p.commit_sent.max(self.commit);
+            }
             self.send(id, Message::Heartbeat(hb.clone()));
         }
+    }
+
+    /// Tells a peer with nothing in flight about a commit it has not seen, rather than
+    /// leaving it to the next heartbeat.
+    fn notify_commit(&mut self, peer: NodeId) {
+        let last = self.log.last_index();
+        let commit = self.commit;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.commit_sent >= commit || p.probing || p.next <= last || !p.inflight.is_empty() {
+            return;
+        }
+        p.commit_sent = commit;
+        let hb = Heartbeat {
+            term: self.term,
+            leader: self.cfg.id,
+            commit,
+            leader_last_index: last,
+            leader_first_index: self.log.first_index(),
+            cluster_min_applied: self.cluster_min_applied(),
+            minority: self.minority(),
+        };
+        self.send(peer, Message::Heartbeat(hb));
     }
 
     /// A message from the leader of `term`: follow it and refresh the election timer.
@@ -357,6 +385,7 @@ impl Replica {
             self.maybe_send_timeout_now(from);
         }
         self.send_appends(from, now);
+        self.notify_commit(from);
     }
 
     pub(crate) fn handle_heartbeat(&mut self, from: NodeId, h: Heartbeat, now: Instant) {
@@ -461,27 +490,9 @@ impl Replica {
         }
         self.commit = c;
         self.update_visible_commit();
-        // Tell idle peers at once rather than at the next heartbeat.
-        let last = self.log.last_index();
-        let idle: Vec<NodeId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| !p.probing && p.next > last && p.inflight.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        if !idle.is_empty() {
-            let hb = Heartbeat {
-                term: self.term,
-                leader: me,
-                commit: self.commit,
-                leader_last_index: last,
-                leader_first_index: self.log.first_index(),
-                cluster_min_applied: self.cluster_min_applied(),
-                minority: self.minority(),
-            };
-            for id in idle {
-                self.send(id, Message::Heartbeat(hb.clone()));
-            }
+        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.notify_commit(id);
         }
         // A leader that removed itself leaves once the change is committed.
         if !self.conf.current().contains(me) && self.conf.last_index() <= self.commit {
