@@ -283,10 +283,13 @@ impl Replica {
                 .copied()
                 .unwrap_or(mem.priority);
             let live = now.saturating_duration_since(p.last_ack) < t;
-            if mem.role.is_electable() && mem.group == group && live && prio > mine {
-                if best.is_none_or(|(bp, _)| prio > bp) {
-                    best = Some((prio, mem.id));
-                }
+            if mem.role.is_electable()
+                && mem.group == group
+                && live
+                && prio > mine
+                && best.is_none_or(|(bp, _)| prio > bp)
+            {
+                best = Some((prio, mem.id));
             }
         }
         if let Some((_, target)) = best {

@@ -465,7 +465,7 @@ impl Sim {
         } else {
             1
         };
-        for c in 0..copies {
+        for _ in 0..copies {
             let d = if self.net.long_delay > 0.0 && self.rng.gen_bool(self.net.long_delay) {
                 self.rng
                     .gen_range(self.net.min_delay_us..=self.net.max_long_delay_us)
@@ -474,11 +474,7 @@ impl Sim {
                     .gen_range(self.net.min_delay_us..=self.net.max_delay_us)
             };
             let epoch = self.nodes[&to].epoch;
-            let msg = if c + 1 == copies {
-                msg.clone()
-            } else {
-                msg.clone()
-            };
+            let msg = msg.clone();
             self.push(
                 self.now_us + d,
                 Ev::Deliver {
