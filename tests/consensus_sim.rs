@@ -100,6 +100,7 @@ fn run_seed(seed: u64, steps: u64) -> Result<(), String> {
     sim.net.duplicate = 0.02;
     sim.net.long_delay = 0.05;
     sim.net.max_long_delay_us = 50 * MS;
+    sim.rebuild_on_missing_log = true;
     sim.start_faults();
     sim.start_client();
     while sim.steps < steps {
@@ -147,11 +148,19 @@ fn run_seed(seed: u64, steps: u64) -> Result<(), String> {
             continue;
         };
         let key = sim.next_key - 1;
+        // Every member (as the leader sees the membership) commits it.
         let all = |s: &Sim| {
+            let Some(m) = s
+                .leader()
+                .and_then(|l| s.replica(l))
+                .map(|r| r.membership().clone())
+            else {
+                return false;
+            };
             s.check.key_at(hi) == Some(key)
-                && s.nodes
-                    .values()
-                    .all(|n| n.replica.as_ref().is_some_and(|r| r.commit_index() >= hi))
+                && m.members
+                    .iter()
+                    .all(|x| s.replica(x.id).is_some_and(|r| r.commit_index() >= hi))
         };
         if sim.run_until(10 * t_us, all)? {
             break;

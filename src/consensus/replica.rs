@@ -89,6 +89,11 @@ impl Replica {
     ) -> Result<Replica, ConsensusError> {
         membership.validate()?;
         let id = cfg.id;
+        // A node removed by a CONF entry in its log may still start (inert, never
+        // campaigning) as long as the given membership names it, so it can be re-added.
+        if !membership.contains(id) {
+            return Err(ConsensusError::NotAMember(id));
+        }
         let mut l = Log::new(base);
         let mut conf = ConfState::new(membership);
         for e in log {
@@ -109,9 +114,6 @@ impl Replica {
             }
             conf.on_append(&e);
             l.push(e);
-        }
-        if !conf.current().contains(id) {
-            return Err(ConsensusError::NotAMember(id));
         }
         // A durable entry of a later term means that term was reached even if the hard
         // state write was lost; no vote in it was ever sent.

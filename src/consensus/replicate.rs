@@ -294,8 +294,9 @@ impl Replica {
         self.follower_min_applied = h.cluster_min_applied;
         let covered = h.prev_index + n;
         let (base, _) = self.log.base();
-        if h.prev_index < base {
-            // Entries up to our base were committed and applied here: they match.
+        if h.prev_index <= base {
+            // Entries up to our base were committed and applied here: they match (after a
+            // rebuild the base term may even be unknown).
             let skip = ((base - h.prev_index) as usize).min(entries.len());
             entries.drain(..skip);
         } else if self.log.term_at(h.prev_index) != Some(h.prev_term) {

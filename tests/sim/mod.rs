@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dcf::consensus::{
-    ConfChange, ConfRole, Event, Member, Membership, Message, Replica, ReplicaConfig, Role,
+    ConfChange, ConfRole, Event, Exception, Member, Membership, Message, Replica, ReplicaConfig,
+    Role,
 };
 use dcf::types::{Entry, HardState, Index, NodeId};
 use rand::{Rng, SeedableRng};
@@ -66,6 +67,9 @@ enum Ev {
     Restart {
         node: NodeId,
     },
+    Rebuild {
+        node: NodeId,
+    },
     Heal,
     Fault,
     Client,
@@ -100,8 +104,11 @@ pub struct Node {
     pub membership0: Membership,
     pub replica: Option<Replica>,
     pub hs: HardState,
-    /// Durable log (from index 1).
+    /// Durable log: the entries after `base`.
     pub durable: Vec<Entry>,
+    /// (index, term) before the first durable entry: (0,0), or an applied base after a
+    /// rebuild (term unknown: 0).
+    pub base: (Index, u64),
     pending: Vec<(Option<Index>, Vec<Entry>)>,
     flush_scheduled: bool,
     pub epoch: u64,
@@ -131,6 +138,8 @@ pub struct Sim {
     pub steps: u64,
     /// Every event every replica reported, in order.
     pub events: Vec<(NodeId, Event)>,
+    /// On MISSING_LOG, rebuild the node from the leader (as gs_ctl build does).
+    pub rebuild_on_missing_log: bool,
 }
 
 impl Sim {
@@ -154,6 +163,7 @@ impl Sim {
             trace: std::env::var_os("DCF_SIM_TRACE").is_some(),
             steps: 0,
             events: Vec::new(),
+            rebuild_on_missing_log: false,
         };
         for m in &initial.members {
             let cfg = mk_cfg(m.id);
@@ -166,6 +176,7 @@ impl Sim {
                     replica: None,
                     hs: HardState::default(),
                     durable: Vec::new(),
+                    base: (0, 0),
                     pending: Vec::new(),
                     flush_scheduled: false,
                     epoch: 0,
@@ -203,15 +214,15 @@ impl Sim {
             n.cfg.clone(),
             n.membership0.clone(),
             n.hs,
-            (0, 0),
+            n.base,
             n.durable.clone(),
             seed,
             now,
         )
         .map_err(|e| format!("node {id} failed to start: {e}"))?;
         n.replica = Some(r);
-        n.commit_seen = 0;
-        n.applied = 0;
+        n.commit_seen = n.base.0;
+        n.applied = n.base.0;
         n.tick_at = None;
         self.drain(id)
     }
@@ -253,6 +264,7 @@ impl Sim {
                 replica: None,
                 hs: HardState::default(),
                 durable: Vec::new(),
+                base: (0, 0),
                 pending: Vec::new(),
                 flush_scheduled: false,
                 epoch: 0,
@@ -264,11 +276,40 @@ impl Sim {
         self.start_node(id)
     }
 
+    /// Replaces the node's state by a copy of the leader's applied state: empty log, applied
+    /// base just before the leader's first index, term unknown (SPEC B6 "Build").
+    pub fn rebuild(&mut self, id: NodeId) -> Result<(), String> {
+        let Some(l) = self.leader() else {
+            // Like the exception callback, try again later.
+            if self.replica(id).is_some() {
+                self.push(self.now_us + 50 * MS, Ev::Rebuild { node: id });
+            }
+            return Ok(());
+        };
+        let first = self.replica(l).map_or(1, |r| r.first_index());
+        if first <= 1
+            || self
+                .replica(id)
+                .is_some_and(|r| r.last_index() + 1 >= first)
+        {
+            return Ok(());
+        }
+        if self.trace {
+            eprintln!("[{}] rebuild {id} at base {}", self.now_us, first - 1);
+        }
+        self.wipe(id);
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.base = (first - 1, 0);
+        }
+        self.restart(id)
+    }
+
     /// Crashes the node and deletes its storage.
     pub fn wipe(&mut self, id: NodeId) {
         self.crash(id);
         if let Some(n) = self.nodes.get_mut(&id) {
             n.durable.clear();
+            n.base = (0, 0);
             n.hs = HardState::default();
         }
     }
@@ -371,7 +412,12 @@ impl Sim {
             }
             // Log matching: every appended entry, with the term of the entry before it.
             let r = n.replica.as_ref().expect("live");
-            let mut prev = ready.entries.first().and_then(|e| r.term_at(e.index - 1));
+            // At the base the term may be unknown (rebuild): skip that link.
+            let mut prev = ready
+                .entries
+                .first()
+                .filter(|e| e.index > r.first_index())
+                .and_then(|e| r.term_at(e.index - 1));
             for e in &ready.entries {
                 self.check.appended(id, e, prev)?;
                 prev = Some(e.term);
@@ -381,6 +427,18 @@ impl Sim {
                 if self.trace {
                     eprintln!("[{now_us}] node {id}: {ev:?}");
                 }
+            }
+            if self.rebuild_on_missing_log
+                && ready
+                    .events
+                    .contains(&Event::Exception(Exception::MissingLog))
+            {
+                self.seq += 1;
+                self.queue.push(Reverse(Queued {
+                    at: now_us + MS,
+                    seq: self.seq,
+                    ev: Ev::Rebuild { node: id },
+                }));
             }
             self.events
                 .extend(ready.events.iter().map(|e| (id, e.clone())));
@@ -490,15 +548,18 @@ impl Sim {
     fn flush(&mut self, id: NodeId) -> Result<(), String> {
         let n = self.nodes.get_mut(&id).expect("node");
         n.flush_scheduled = false;
+        let base = n.base.0;
         for (trunc, entries) in std::mem::take(&mut n.pending) {
             if let Some(t) = trunc {
-                if t == 0 {
-                    return Err(format!("node {id}: truncate_from 0"));
+                if t <= base {
+                    return Err(format!(
+                        "node {id}: truncate_from {t} at or below the base {base}"
+                    ));
                 }
-                n.durable.truncate((t - 1) as usize);
+                n.durable.truncate((t - base - 1) as usize);
             }
             if let Some(first) = entries.first() {
-                if first.index != n.durable.len() as Index + 1 {
+                if first.index != base + n.durable.len() as Index + 1 {
                     return Err(format!(
                         "node {id}: storage asked to append {} after {}",
                         first.index,
@@ -556,6 +617,7 @@ impl Sim {
                 }
             }
             Ev::Restart { node } => self.restart(node)?,
+            Ev::Rebuild { node } => self.rebuild(node)?,
             Ev::Heal => self.cut.clear(),
             Ev::Fault => {
                 if self.faults {
@@ -733,6 +795,45 @@ impl Sim {
             .replica(l)
             .map(|r| r.membership().clone())
             .unwrap_or_default();
+        let electable = m.members.iter().filter(|x| x.role.is_electable()).count();
+        let outside: Vec<Member> = self
+            .initial
+            .members
+            .iter()
+            .filter(|x| !m.contains(x.id))
+            .cloned()
+            .collect();
+        if !outside.is_empty() && self.rng.gen_bool(0.5) {
+            // Re-add as PASSIVE (openGauss adds PASSIVE, then promotes).
+            let mut x = outside[self.rng.gen_range(0..outside.len())].clone();
+            if x.role != ConfRole::Logger {
+                x.role = ConfRole::Passive;
+            }
+            x.weight = 1;
+            self.trace_fault(format!("add node {}", x.id));
+            self.with(l, |r, now| {
+                let _ = r.propose_conf_change(ConfChange::AddNode(x), now);
+            })?;
+            return Ok(());
+        }
+        if self.rng.gen_bool(0.3) {
+            let cands: Vec<&Member> = m
+                .members
+                .iter()
+                .filter(|x| {
+                    x.id != l && x.weight == 1 && (x.role != ConfRole::Follower || electable > 2)
+                })
+                .collect();
+            if cands.is_empty() {
+                return Ok(());
+            }
+            let id = cands[self.rng.gen_range(0..cands.len())].id;
+            self.trace_fault(format!("remove node {id}"));
+            self.with(l, |r, now| {
+                let _ = r.propose_conf_change(ConfChange::RemoveNode(id), now);
+            })?;
+            return Ok(());
+        }
         let cands: Vec<&Member> = m
             .members
             .iter()
@@ -752,7 +853,6 @@ impl Sim {
             ConfRole::Passive
         };
         // Keep at least two voters besides LOGGERs so the cluster can still elect.
-        let electable = m.members.iter().filter(|x| x.role.is_electable()).count();
         if role == ConfRole::Passive && electable <= 2 {
             return Ok(());
         }
