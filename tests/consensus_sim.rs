@@ -1,5 +1,5 @@
 //! Randomised simulation of `dcf::consensus` clusters. Seeds from `DCF_SIM_SEEDS=a..b`
-//! (default 0..500), steps per seed from `DCF_SIM_STEPS` (default 2000). A failure prints
+//! (default 0..1000), steps per seed from `DCF_SIM_STEPS` (default 4000). A failure prints
 //! the seed and the command that replays it exactly (`DCF_SIM_TRACE=1` traces it).
 
 mod sim;
@@ -15,7 +15,7 @@ use sim::{member, Sim, MS};
 
 fn seeds() -> Range<u64> {
     let Ok(s) = std::env::var("DCF_SIM_SEEDS") else {
-        return 0..500;
+        return 0..1000;
     };
     let (a, b) = s
         .split_once("..")
@@ -26,7 +26,7 @@ fn seeds() -> Range<u64> {
 fn steps() -> u64 {
     std::env::var("DCF_SIM_STEPS")
         .map(|s| s.parse().expect("DCF_SIM_STEPS must be a number"))
-        .unwrap_or(2000)
+        .unwrap_or(4000)
 }
 
 /// The cluster shapes: 3 and 5 nodes, with LOGGER and PASSIVE members, weights, groups.

@@ -20,6 +20,8 @@ mod progress;
 mod quorum;
 mod replica;
 mod replicate;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use message::{
