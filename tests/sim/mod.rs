@@ -279,7 +279,15 @@ impl Sim {
     /// Replaces the node's state by a copy of the leader's applied state: empty log, applied
     /// base just before the leader's first index, term unknown (SPEC B6 "Build").
     pub fn rebuild(&mut self, id: NodeId) -> Result<(), String> {
-        let Some(l) = self.leader() else {
+        // Any leader will do: it may not be writable yet precisely because it needs this node.
+        let l = self
+            .nodes
+            .values()
+            .filter_map(|n| n.replica.as_ref())
+            .filter(|r| r.role() == Role::Leader)
+            .max_by_key(|r| r.term())
+            .map(|r| r.id());
+        let Some(l) = l else {
             // Like the exception callback, try again later.
             if self.replica(id).is_some() {
                 self.push(self.now_us + 50 * MS, Ev::Rebuild { node: id });
