@@ -623,3 +623,46 @@ fn rebuilt_follower_starts_from_its_applied_base() {
         (c - 3, c - 4, c - 4)
     );
 }
+
+#[test]
+fn rebuilt_node_with_unknown_base_term_catches_up_and_then_votes() {
+    let mut sim = cluster(followers(3));
+    let l = elect(&mut sim);
+    write(&mut sim, 10);
+    let c = sim.replica(l).unwrap().commit_index();
+    sim.with(l, |r, _| r.compact(c - 3)).unwrap();
+    let f = if l == 3 { 2 } else { 3 };
+    sim.rebuild_unknown_term = true;
+    sim.wipe(f);
+    sim.rebuild(f).unwrap();
+    assert_eq!(sim.replica(f).unwrap().first_index(), c - 3);
+    // Blind (no entry, base term unknown): it refuses votes.
+    let other = (1..=3).find(|&x| x != l && x != f).unwrap();
+    sim.isolate(f);
+    let term = sim.replica(f).unwrap().term();
+    let req = dcf::consensus::VoteRequest {
+        term: term + 1,
+        candidate: other,
+        last_index: c + 100,
+        last_term: term,
+        pre_vote: false,
+        force: true,
+        minority: false,
+    };
+    let ready = sim
+        .with(f, |r, now| {
+            r.step(other, dcf::consensus::Message::Vote(req.clone()), now);
+            r.hard_state()
+        })
+        .unwrap()
+        .unwrap();
+    assert_ne!(ready.vote, other);
+    // Once the leader sent it entries it follows normally and its log matches.
+    sim.cut.clear();
+    let hi = write(&mut sim, 2);
+    assert!(sim.replica(f).unwrap().commit_index() >= hi);
+    assert_eq!(
+        sim.replica(f).unwrap().term_at(c - 3),
+        sim.replica(l).unwrap().term_at(c - 3)
+    );
+}

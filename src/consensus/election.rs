@@ -137,7 +137,11 @@ impl Replica {
         // Unlike DCF, a node answers whatever its own configured role: only the candidate's
         // membership decides whose votes count. Refusing here can deadlock elections while
         // nodes disagree about a role change in flight (standard Raft answers everyone).
-        if req.term < self.term || (!req.force && self.in_lease(now)) {
+        // After a rebuild the base term is unknown (0): this node cannot tell whether a
+        // candidate holds what was committed, so it abstains until a leader sends entries.
+        let (base, base_term) = self.log.base();
+        let blind = base > 0 && base_term == 0 && self.log.last_index() == base;
+        if blind || req.term < self.term || (!req.force && self.in_lease(now)) {
             let r = reject(self);
             self.send(from, Message::VoteResponse(r));
             return;

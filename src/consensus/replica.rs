@@ -228,6 +228,11 @@ impl Replica {
     pub fn membership(&self) -> &Membership {
         self.conf.current()
     }
+    /// The membership in effect at `first_index() - 1`: what a node rebuilt from this one
+    /// with that applied base must start with.
+    pub fn base_membership(&self) -> &Membership {
+        self.conf.base()
+    }
     pub fn work_mode(&self) -> WorkMode {
         self.work_mode
     }

@@ -294,6 +294,9 @@ impl Replica {
         self.follower_min_applied = h.cluster_min_applied;
         let covered = h.prev_index + n;
         let (base, _) = self.log.base();
+        if h.prev_index == base && base > 0 {
+            self.log.learn_base_term(h.prev_term);
+        }
         if h.prev_index <= base {
             // Entries up to our base were committed and applied here: they match (after a
             // rebuild the base term may even be unknown).
@@ -371,6 +374,14 @@ impl Replica {
         };
         pr.last_ack = now;
         if r.reject {
+            if r.last_index < pr.matched && r.reject_prev > r.last_index {
+                // The peer lost entries it had acknowledged (its storage was rebuilt):
+                // start over from what it has.
+                pr.matched = 0;
+                pr.become_probe(r.index.min(r.last_index) + 1);
+                self.send_appends(from, now);
+                return;
+            }
             if r.reject_prev <= pr.matched || (pr.probing && r.reject_prev + 1 != pr.next) {
                 return; // stale
             }

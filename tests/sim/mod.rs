@@ -140,6 +140,8 @@ pub struct Sim {
     pub events: Vec<(NodeId, Event)>,
     /// On MISSING_LOG, rebuild the node from the leader (as gs_ctl build does).
     pub rebuild_on_missing_log: bool,
+    /// Rebuild with an unknown base term.
+    pub rebuild_unknown_term: bool,
 }
 
 impl Sim {
@@ -164,6 +166,7 @@ impl Sim {
             steps: 0,
             events: Vec::new(),
             rebuild_on_missing_log: false,
+            rebuild_unknown_term: false,
         };
         for m in &initial.members {
             let cfg = mk_cfg(m.id);
@@ -295,6 +298,24 @@ impl Sim {
             return Ok(());
         };
         let first = self.replica(l).map_or(1, |r| r.first_index());
+        // A known base term (like a snapshot's). With an unknown one (0) the node abstains
+        // from votes until a leader sends it entries, which can stall an election that
+        // needs its vote if that leader dies first: rules tests cover that case.
+        let base_term = if self.rebuild_unknown_term {
+            0
+        } else {
+            self.replica(l)
+                .and_then(|r| r.term_at(first - 1))
+                .unwrap_or(0)
+        };
+        let mut membership = self
+            .replica(l)
+            .map(|r| r.base_membership().clone())
+            .unwrap_or_default();
+        // Added after the base: it starts as the PASSIVE it was added as.
+        if !membership.contains(id) {
+            membership.members.push(member(id, ConfRole::Passive));
+        }
         if first <= 1
             || self
                 .replica(id)
@@ -305,9 +326,14 @@ impl Sim {
         if self.trace {
             eprintln!("[{}] rebuild {id} at base {}", self.now_us, first - 1);
         }
+        // The term and vote survive: a rebuild that lost them could vote twice in a term
+        // it voted in before (the runtime must keep the hard state across a rebuild).
+        let hs = self.nodes.get(&id).map(|n| n.hs).unwrap_or_default();
         self.wipe(id);
         if let Some(n) = self.nodes.get_mut(&id) {
-            n.base = (first - 1, 0);
+            n.base = (first - 1, base_term);
+            n.hs = hs;
+            n.membership0 = membership;
         }
         self.restart(id)
     }
