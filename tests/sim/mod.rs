@@ -688,8 +688,16 @@ impl Sim {
         self.cut.clear();
         self.net = NetConfig::perfect();
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-        for id in ids {
+        for &id in &ids {
             self.restart(id)?;
+        }
+        // Replication pacing (pause_peer) is an operator fault too: lift it.
+        for &id in &ids {
+            for &peer in &ids {
+                self.with(id, |r, now| {
+                    let _ = r.pause_peer(peer, Some(Duration::ZERO), now);
+                })?;
+            }
         }
         Ok(())
     }
