@@ -20,6 +20,10 @@ impl ConfState {
         }
     }
 
+    pub fn base(&self) -> &Membership {
+        &self.base
+    }
+
     pub fn current(&self) -> &Membership {
         self.changes.last().map_or(&self.base, |c| &c.1)
     }

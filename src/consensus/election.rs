@@ -72,6 +72,7 @@ impl Replica {
         };
         self.term += step;
         self.vote = self.cfg.id;
+        self.matched = 0;
         self.persist_hard_state();
         self.peers.clear();
         self.transfer = None;
@@ -133,13 +134,14 @@ impl Replica {
             pre_vote: req.pre_vote,
             minority: r.minority(),
         };
-        let voter = self.conf.current().is_voter(self.cfg.id) && self.role != Role::Passive;
-        let candidate_ok = self
-            .conf
-            .current()
-            .member(from)
-            .is_some_and(|m| m.role.is_electable());
-        if !voter || !candidate_ok || req.term < self.term || (!req.force && self.in_lease(now)) {
+        // Unlike DCF, a node answers whatever its own configured role: only the candidate's
+        // membership decides whose votes count. Refusing here can deadlock elections while
+        // nodes disagree about a role change in flight (standard Raft answers everyone).
+        // After a rebuild the base term is unknown (0): this node cannot tell whether a
+        // candidate holds what was committed, so it abstains until a leader sends entries.
+        let (base, base_term) = self.log.base();
+        let blind = base > 0 && base_term == 0 && self.log.last_index() == base;
+        if blind || req.term < self.term || (!req.force && self.in_lease(now)) {
             let r = reject(self);
             self.send(from, Message::VoteResponse(r));
             return;
@@ -285,10 +287,13 @@ impl Replica {
                 .copied()
                 .unwrap_or(mem.priority);
             let live = now.saturating_duration_since(p.last_ack) < t;
-            if mem.role.is_electable() && mem.group == group && live && prio > mine {
-                if best.is_none_or(|(bp, _)| prio > bp) {
-                    best = Some((prio, mem.id));
-                }
+            if mem.role.is_electable()
+                && mem.group == group
+                && live
+                && prio > mine
+                && best.is_none_or(|(bp, _)| prio > bp)
+            {
+                best = Some((prio, mem.id));
             }
         }
         if let Some((_, target)) = best {

@@ -24,6 +24,13 @@ impl Log {
         (self.base_index, self.base_term)
     }
 
+    /// Sets the base term when it was unknown (0): learned from the leader.
+    pub fn learn_base_term(&mut self, term: Term) {
+        if self.base_term == 0 {
+            self.base_term = term;
+        }
+    }
+
     pub fn first_index(&self) -> Index {
         self.base_index + 1
     }

@@ -8,7 +8,15 @@
 //! run mode, leadership transfer, check-quorum. Deliberate deviations from DCF (SPEC §11.6):
 //! one vote per term, pre-vote persists nothing, membership changes are single-server steps
 //! (voting weight moves by at most 1) effective when appended and rolled back on truncation,
-//! and a follower's commit never passes the leader's.
+//! and a follower's commit never passes the leader's. Also unlike DCF: a node answers vote
+//! requests whatever its own configured role (only the candidate's membership decides whose
+//! votes count; refusing can deadlock elections during a role change), and a node rebuilt
+//! with an unknown base term (0) abstains from votes until a leader has sent it entries.
+//!
+//! The commit index reported (`commit_index`, `Ready::commit_index`) is what may be applied:
+//! held by a quorum and durable locally. A new leader accepts writes (`can_write`,
+//! `Event::LeaderReady`) once the driver reports (`applied`) that everything before its
+//! first entry of the term is applied.
 
 mod admin;
 pub mod codec;
@@ -20,6 +28,8 @@ mod progress;
 mod quorum;
 mod replica;
 mod replicate;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use message::{

@@ -30,6 +30,8 @@ pub(crate) struct Progress {
     pub pace: Pace,
     /// Heartbeat replies in a row that show sent entries missing.
     pub stall: u32,
+    /// The highest commit index sent to the peer.
+    pub commit_sent: u64,
 }
 
 impl Progress {
@@ -45,6 +47,7 @@ impl Progress {
             last_send: None,
             pace: Pace::Off,
             stall: 0,
+            commit_sent: 0,
         }
     }
 

@@ -69,7 +69,7 @@ pub(crate) fn committed(
         .voters()
         .filter_map(|v| match_of(v.id).map(|i| (i, weight(v, mode), v.group)))
         .collect();
-    acks.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    acks.sort_unstable_by_key(|a| std::cmp::Reverse(a.0));
     let required: Vec<u32> = groups
         .iter()
         .copied()

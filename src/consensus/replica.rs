@@ -89,6 +89,11 @@ impl Replica {
     ) -> Result<Replica, ConsensusError> {
         membership.validate()?;
         let id = cfg.id;
+        // A node removed by a CONF entry in its log may still start (inert, never
+        // campaigning) as long as the given membership names it, so it can be re-added.
+        if !membership.contains(id) {
+            return Err(ConsensusError::NotAMember(id));
+        }
         let mut l = Log::new(base);
         let mut conf = ConfState::new(membership);
         for e in log {
@@ -109,9 +114,6 @@ impl Replica {
             }
             conf.on_append(&e);
             l.push(e);
-        }
-        if !conf.current().contains(id) {
-            return Err(ConsensusError::NotAMember(id));
         }
         // A durable entry of a later term means that term was reached even if the hard
         // state write was lost; no vote in it was ever sent.
@@ -226,6 +228,11 @@ impl Replica {
     pub fn membership(&self) -> &Membership {
         self.conf.current()
     }
+    /// The membership in effect at `first_index() - 1`: what a node rebuilt from this one
+    /// with that applied base must start with.
+    pub fn base_membership(&self) -> &Membership {
+        self.conf.base()
+    }
     pub fn work_mode(&self) -> WorkMode {
         self.work_mode
     }
@@ -321,7 +328,8 @@ impl Replica {
         let last = self.log.last_index();
         for p in self.peers.values() {
             if let (Pace::Interval(gap), Some(sent)) = (p.pace, p.last_send) {
-                if p.next <= last {
+                // Only a pacing gap still ahead wakes the driver; a full window waits for acks.
+                if p.next <= last && sent + gap > self.now {
                     d = d.min(sent + gap);
                 }
             }
@@ -451,6 +459,8 @@ impl Replica {
         if term > self.term {
             self.term = term;
             self.vote = 0;
+            // What matched the leader of an older term proves nothing now.
+            self.matched = 0;
             self.persist_hard_state();
         }
         let role = self.base_role();

@@ -159,6 +159,7 @@ impl Replica {
         }
         let sent_last = prev_index + entries.len() as Index;
         pr.last_send = Some(now);
+        pr.commit_sent = pr.commit_sent.max(self.commit);
         if pr.probing {
             pr.probe_sent = true;
         } else {
@@ -193,8 +194,35 @@ impl Replica {
         };
         let ids: Vec<NodeId> = self.peers.keys().copied().collect();
         for id in ids {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.commit_sent = p.commit_sent.max(self.commit);
+            }
             self.send(id, Message::Heartbeat(hb.clone()));
         }
+    }
+
+    /// Tells a peer with nothing in flight about a commit it has not seen, rather than
+    /// leaving it to the next heartbeat.
+    fn notify_commit(&mut self, peer: NodeId) {
+        let last = self.log.last_index();
+        let commit = self.commit;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.commit_sent >= commit || p.probing || p.next <= last || !p.inflight.is_empty() {
+            return;
+        }
+        p.commit_sent = commit;
+        let hb = Heartbeat {
+            term: self.term,
+            leader: self.cfg.id,
+            commit,
+            leader_last_index: last,
+            leader_first_index: self.log.first_index(),
+            cluster_min_applied: self.cluster_min_applied(),
+            minority: self.minority(),
+        };
+        self.send(peer, Message::Heartbeat(hb));
     }
 
     /// A message from the leader of `term`: follow it and refresh the election timer.
@@ -266,8 +294,12 @@ impl Replica {
         self.follower_min_applied = h.cluster_min_applied;
         let covered = h.prev_index + n;
         let (base, _) = self.log.base();
-        if h.prev_index < base {
-            // Entries up to our base were committed and applied here: they match.
+        if h.prev_index == base && base > 0 {
+            self.log.learn_base_term(h.prev_term);
+        }
+        if h.prev_index <= base {
+            // Entries up to our base were committed and applied here: they match (after a
+            // rebuild the base term may even be unknown).
             let skip = ((base - h.prev_index) as usize).min(entries.len());
             entries.drain(..skip);
         } else if self.log.term_at(h.prev_index) != Some(h.prev_term) {
@@ -342,6 +374,14 @@ impl Replica {
         };
         pr.last_ack = now;
         if r.reject {
+            if r.last_index < pr.matched && r.reject_prev > r.last_index {
+                // The peer lost entries it had acknowledged (its storage was rebuilt):
+                // start over from what it has.
+                pr.matched = 0;
+                pr.become_probe(r.index.min(r.last_index) + 1);
+                self.send_appends(from, now);
+                return;
+            }
             if r.reject_prev <= pr.matched || (pr.probing && r.reject_prev + 1 != pr.next) {
                 return; // stale
             }
@@ -357,6 +397,7 @@ impl Replica {
             self.maybe_send_timeout_now(from);
         }
         self.send_appends(from, now);
+        self.notify_commit(from);
     }
 
     pub(crate) fn handle_heartbeat(&mut self, from: NodeId, h: Heartbeat, now: Instant) {
@@ -461,27 +502,9 @@ impl Replica {
         }
         self.commit = c;
         self.update_visible_commit();
-        // Tell idle peers at once rather than at the next heartbeat.
-        let last = self.log.last_index();
-        let idle: Vec<NodeId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| !p.probing && p.next > last && p.inflight.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        if !idle.is_empty() {
-            let hb = Heartbeat {
-                term: self.term,
-                leader: me,
-                commit: self.commit,
-                leader_last_index: last,
-                leader_first_index: self.log.first_index(),
-                cluster_min_applied: self.cluster_min_applied(),
-                minority: self.minority(),
-            };
-            for id in idle {
-                self.send(id, Message::Heartbeat(hb.clone()));
-            }
+        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.notify_commit(id);
         }
         // A leader that removed itself leaves once the change is committed.
         if !self.conf.current().contains(me) && self.conf.last_index() <= self.commit {

@@ -1,0 +1,304 @@
+//! Interaction tests of single rules on hand-driven replicas (the simulator covers the
+//! rules together, under faults).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::types::{HardState, Index, NodeId, Term};
+
+const T: Duration = Duration::from_millis(100);
+
+struct Harness {
+    r: Vec<Replica>,
+    now: Instant,
+    /// Nodes whose storage does not report durability (reports held back here).
+    hold: BTreeSet<NodeId>,
+    held: BTreeMap<NodeId, (Index, Term)>,
+    down: BTreeSet<NodeId>,
+    hard_states: Vec<(NodeId, HardState)>,
+}
+
+impl Harness {
+    fn new(n: u32) -> Harness {
+        let members = (1..=n)
+            .map(|id| {
+                Member::new(
+                    id,
+                    if id == 1 {
+                        ConfRole::Leader
+                    } else {
+                        ConfRole::Follower
+                    },
+                )
+            })
+            .collect();
+        let m = Membership { members };
+        let now = Instant::now();
+        let r = (1..=n)
+            .map(|id| {
+                let cfg = ReplicaConfig {
+                    election_timeout: T,
+                    heartbeat_interval: T / 4,
+                    ..ReplicaConfig::new(id)
+                };
+                Replica::new(
+                    cfg,
+                    m.clone(),
+                    HardState::default(),
+                    (0, 0),
+                    vec![],
+                    id as u64,
+                    now,
+                )
+                .unwrap()
+            })
+            .collect();
+        let mut h = Harness {
+            r,
+            now,
+            hold: BTreeSet::new(),
+            held: BTreeMap::new(),
+            down: BTreeSet::new(),
+            hard_states: Vec::new(),
+        };
+        h.advance(T / 2);
+        assert!(h.r[0].can_write(), "node 1 leads");
+        h
+    }
+
+    fn node(&mut self, id: NodeId) -> &mut Replica {
+        &mut self.r[id as usize - 1]
+    }
+
+    fn settle(&mut self) {
+        loop {
+            let mut queue = Vec::new();
+            for k in 0..self.r.len() {
+                let id = k as NodeId + 1;
+                if self.down.contains(&id) || !self.r[k].has_ready() {
+                    continue;
+                }
+                let ready = self.r[k].take_ready();
+                if let Some(hs) = ready.hard_state {
+                    self.hard_states.push((id, hs));
+                }
+                if let Some(last) = ready.entries.last() {
+                    if self.hold.contains(&id) {
+                        self.held.insert(id, (last.index, last.term));
+                    } else {
+                        self.r[k].persisted(last.index, last.term);
+                    }
+                }
+                if ready.commit_index.is_some() {
+                    let c = self.r[k].commit_index();
+                    self.r[k].applied(c);
+                }
+                for (to, msg) in ready.messages {
+                    if !self.down.contains(&to) {
+                        queue.push((id, to, msg));
+                    }
+                }
+            }
+            let busy = !queue.is_empty() || self.r.iter().any(|r| r.has_ready());
+            for (from, to, msg) in queue {
+                let now = self.now;
+                self.node(to).step(from, msg, now);
+            }
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    /// Advances virtual time in small steps, ticking every live node.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += Duration::from_millis(5);
+            let now = self.now;
+            for k in 0..self.r.len() {
+                if !self.down.contains(&(k as NodeId + 1)) {
+                    self.r[k].tick(now);
+                }
+            }
+            self.settle();
+        }
+    }
+
+    fn propose(&mut self, n: u64) -> Index {
+        let now = self.now;
+        let items = (0..n).map(|k| (k, Bytes::from_static(b"payload")));
+        let range = self.node(1).propose_batch(items, now).unwrap();
+        self.settle();
+        range.end - 1
+    }
+}
+
+#[test]
+fn leader_counts_its_own_entries_only_once_durable() {
+    let mut h = Harness::new(3);
+    h.down.insert(3);
+    h.hold.insert(1);
+    let i = h.propose(3);
+    assert_eq!(h.node(2).persisted_index(), i);
+    assert!(h.node(1).commit_index() < i, "node 2 alone is not a quorum");
+    let (idx, term) = h.held[&1];
+    h.node(1).persisted(idx, term);
+    h.settle();
+    assert_eq!(h.node(1).commit_index(), i);
+}
+
+#[test]
+fn stale_persisted_reports_are_ignored() {
+    let mut h = Harness::new(3);
+    let last = h.node(2).last_index();
+    let term = h.node(2).term();
+    h.node(2).persisted(last + 5, term);
+    h.node(2).persisted(last, term + 7);
+    assert_eq!(h.node(2).persisted_index(), last);
+}
+
+#[test]
+fn pre_vote_persists_nothing_and_votes_once_per_term() {
+    let mut h = Harness::new(3);
+    h.propose(1);
+    h.down.insert(1);
+    h.hard_states.clear();
+    let now = h.now + T * 3;
+    h.now = now;
+    // Node 2 times out: its pre-vote must not touch the hard state.
+    h.node(2).tick(now);
+    assert_eq!(h.node(2).role(), Role::PreCandidate);
+    let ready = h.node(2).take_ready();
+    assert!(ready.hard_state.is_none());
+    let term = h.node(2).term();
+    // Node 3 grants a real vote to node 2 in term+1, then refuses node 1 in the same term.
+    let req = |candidate| VoteRequest {
+        term: term + 1,
+        candidate,
+        last_index: 100,
+        last_term: term,
+        pre_vote: false,
+        force: true,
+        minority: false,
+    };
+    h.node(3).step(2, Message::Vote(req(2)), now);
+    h.node(3).step(1, Message::Vote(req(1)), now);
+    let ready = h.node(3).take_ready();
+    assert_eq!(
+        ready.hard_state,
+        Some(HardState {
+            term: term + 1,
+            vote: 2
+        })
+    );
+    let granted: Vec<(NodeId, bool)> = ready
+        .messages
+        .iter()
+        .filter_map(|(to, m)| match m {
+            Message::VoteResponse(v) => Some((*to, v.granted)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(granted, vec![(2, true), (1, false)]);
+}
+
+#[test]
+fn follower_commit_never_passes_what_it_shares_with_the_leader() {
+    let mut h = Harness::new(3);
+    let before = h.node(3).commit_index();
+    let term = h.node(3).term();
+    let last = h.node(3).last_index();
+    // An empty append claiming a far commit: the follower only knows its log matches up
+    // to prev, so its commit stops there.
+    let hdr = AppendHeader {
+        term,
+        leader: 1,
+        prev_index: last,
+        prev_term: h.node(3).term_at(last).unwrap(),
+        commit: last + 50,
+        leader_last_index: last + 50,
+        leader_first_index: 1,
+        cluster_min_applied: 0,
+        minority: false,
+    };
+    let now = h.now;
+    h.node(3).step(
+        1,
+        Message::Append {
+            header: hdr,
+            entries: vec![],
+        },
+        now,
+    );
+    assert!(h.node(3).commit_index() <= last);
+    assert!(h.node(3).commit_index() >= before);
+}
+
+#[test]
+fn stale_leader_steps_down_on_a_higher_term() {
+    let mut h = Harness::new(3);
+    let term = h.node(1).term();
+    let now = h.now;
+    let resp = AppendResponse {
+        term: term + 3,
+        reject: true,
+        index: 0,
+        hint_term: 0,
+        reject_prev: 0,
+        durable: 0,
+        last_index: 0,
+        applied: 0,
+        priority: 0,
+        minority: false,
+    };
+    h.node(1).step(2, Message::AppendResponse(resp), now);
+    assert_eq!(h.node(1).role(), Role::Follower);
+    assert_eq!(h.node(1).term(), term + 3);
+    assert_eq!(
+        h.node(1).propose(1, Bytes::new(), now),
+        Err(ProposeError::NotLeader { leader: None })
+    );
+}
+
+#[test]
+fn compact_keeps_uncommitted_entries() {
+    let mut h = Harness::new(3);
+    h.down.insert(2);
+    h.down.insert(3);
+    let i = h.propose(5);
+    let c = h.node(1).commit_index();
+    assert!(c < i);
+    h.node(1).compact(i + 10);
+    assert_eq!(h.node(1).first_index(), c + 1);
+    assert_eq!(h.node(1).last_index(), i);
+}
+
+#[test]
+fn conflicting_suffix_is_truncated_in_ready() {
+    let mut h = Harness::new(3);
+    h.down.insert(2);
+    h.down.insert(3);
+    let stale = h.propose(3);
+    // Node 1 is cut off; 2 and 3 elect a new leader that overwrites 1's suffix.
+    h.down.clear();
+    h.down.insert(1);
+    h.advance(T * 4);
+    let l = if h.node(2).role() == Role::Leader {
+        2
+    } else {
+        3
+    };
+    assert_eq!(h.node(l).role(), Role::Leader);
+    h.down.clear();
+    h.advance(T);
+    let new_term = h.node(l).term();
+    assert_eq!(h.node(1).term(), new_term);
+    assert_eq!(h.node(1).last_index(), h.node(l).last_index());
+    let last = h.node(1).last_index();
+    assert_eq!(h.node(1).term_at(last), Some(new_term));
+    assert!(last < stale || h.node(1).term_at(stale) == Some(new_term));
+}
