@@ -8,12 +8,13 @@ use dcf::config::Params;
 use parking_lot::Mutex;
 
 type Log = Arc<Mutex<Vec<(u64, u64, Vec<u8>)>>>;
+type Inbox = Arc<Mutex<Vec<(u32, Vec<u8>)>>>;
 
 struct TestNode {
     id: u32,
     dcf: Dcf,
     delivered: Log,
-    messages: Arc<Mutex<Vec<(u32, Vec<u8>)>>>,
+    messages: Inbox,
     roles: Arc<Mutex<Vec<DcfRole>>>,
     /// consensus_notify refuses (returns -1) while this is above 0, counting down.
     refuse: Arc<Mutex<u32>>,
@@ -50,7 +51,7 @@ fn make_node(id: u32, dir: &std::path::Path) -> TestNode {
     p.set("ELECTION_TIMEOUT", "1").unwrap();
     let dcf = Dcf::with_params(p);
     let delivered: Log = Arc::default();
-    let messages: Arc<Mutex<Vec<(u32, Vec<u8>)>>> = Arc::default();
+    let messages: Inbox = Arc::default();
     let roles: Arc<Mutex<Vec<DcfRole>>> = Arc::default();
     let refuse: Arc<Mutex<u32>> = Arc::default();
     let (d1, d2, m, r, rf) = (
@@ -155,16 +156,11 @@ fn payload(key: u64, len: usize) -> Vec<u8> {
 fn write_n(c: &Cluster, leader: u32, keys: std::ops::Range<u64>) -> Vec<u64> {
     let mut idx = Vec::new();
     for k in keys {
-        let i = loop {
-            match c
-                .node(leader)
-                .dcf
-                .write(1, &payload(k, 100 + (k % 50) as usize), k)
-            {
-                Ok(i) => break i,
-                Err(e) => panic!("write {k} failed: {e}"),
-            }
-        };
+        let i = c
+            .node(leader)
+            .dcf
+            .write(1, &payload(k, 100 + (k % 50) as usize), k)
+            .unwrap_or_else(|e| panic!("write {k} failed: {e}"));
         idx.push(i);
     }
     idx
@@ -402,7 +398,7 @@ fn five_nodes_commit_and_forward_writes() {
     let follower = c.node(leader % 5 + 1);
     let idx = follower
         .dcf
-        .universal_write(1, &payload(1000, 100 + 1000 % 50), 1000)
+        .universal_write(1, &payload(1000, 100), 1000)
         .unwrap();
     assert!(idx.is_some());
     for n in &c.nodes {

@@ -449,7 +449,9 @@ impl Replica {
     }
 
     pub(crate) fn reset_election_timer(&mut self, now: Instant) {
-        let t = self.cfg.election_timeout.as_micros().max(1) as u64;
+        // DCF's spread: T plus up to T/10, so a failed leader is replaced soon after T;
+        // pre-vote keeps the narrow spread from splitting votes for long.
+        let t = (self.cfg.election_timeout.as_micros() / 10).max(1) as u64;
         let jitter = self.rng.gen_range(0..t);
         self.election_deadline = now + self.cfg.election_timeout + Duration::from_micros(jitter);
     }

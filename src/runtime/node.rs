@@ -258,7 +258,10 @@ impl Node {
                 cert_notify_days: p.ssl_cert_notify_time,
             },
             // The largest entry plus its header must fit one frame.
-            max_frame_bytes: usize::try_from(p.max_write_size()).unwrap_or(usize::MAX).saturating_add(1 << 20).max(16 << 20),
+            max_frame_bytes: usize::try_from(p.max_write_size())
+                .unwrap_or(usize::MAX)
+                .saturating_add(1 << 20)
+                .max(16 << 20),
             cluster_id: 0,
         };
         let handler = Arc::new(Handler {
