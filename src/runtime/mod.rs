@@ -6,7 +6,9 @@
 //! two network threads. Callbacks run only on the apply, event and message threads, each of
 //! which calls thread_memctx_init once before anything else, and never with a lock held.
 
+mod admin;
 mod callbacks;
+mod info;
 mod net;
 mod node;
 mod ops;

@@ -1,0 +1,272 @@
+//! Membership, leadership and replication control of a running node. Calls that wait do so
+//! with no lock held, polling the stream's counters.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::node::Node;
+use super::ops::{admin_err, propose_err, unknown_stream};
+use super::stream::Stream;
+use super::wire::{Request, Response};
+use super::Shared;
+use crate::api::{DcfRole, Waited};
+use crate::config::{self, ConfRoleName};
+use crate::consensus::{ConfChange, ConfRole, Member, WorkMode};
+use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::types::{Index, NodeId, StreamId};
+
+/// DCF waits at least this long for a membership change to apply.
+const MIN_CHANGE_WAIT: Duration = Duration::from_millis(3000);
+/// Fixed wait for a forwarded request (as DCF).
+const FORWARD_TIMEOUT: Duration = Duration::from_millis(3000);
+
+fn parse_role(r: ConfRoleName) -> ConfRole {
+    match r {
+        ConfRoleName::Leader => ConfRole::Leader,
+        ConfRoleName::Follower => ConfRole::Follower,
+        ConfRoleName::Logger => ConfRole::Logger,
+        ConfRoleName::Passive => ConfRole::Passive,
+    }
+}
+
+/// `dcf_change_member` executed on the leader; returns the index of the change.
+pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> {
+    let c = config::parse_change_member(json)
+        .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+    let stream = shared
+        .stream(c.stream_id)
+        .ok_or_else(|| unknown_stream(c.stream_id))?;
+    let change = ConfChange::Update {
+        id: c.node_id,
+        role: c.role.map(parse_role),
+        group: c.group,
+        priority: c.priority,
+    };
+    let i = stream
+        .replica
+        .lock()
+        .propose_conf_change(change, Instant::now())
+        .map_err(propose_err)?;
+    stream.driver_wake.notify();
+    Ok(i)
+}
+
+impl Node {
+    fn wait_applied(&self, stream: &Stream, index: Index, wait_ms: u32) -> Waited {
+        let deadline =
+            Instant::now() + Duration::from_millis(u64::from(wait_ms)).max(MIN_CHANGE_WAIT);
+        while Instant::now() < deadline {
+            if stream.applied.load(Ordering::Acquire) >= index
+                || stream.commit.load(Ordering::Acquire) >= index
+            {
+                return Waited::Done;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Waited::TimedOut
+    }
+
+    fn conf_change(&self, s: StreamId, change: ConfChange, wait_ms: u32) -> DcfResult<Waited> {
+        let stream = self.stream(s)?;
+        let i = stream
+            .replica
+            .lock()
+            .propose_conf_change(change, Instant::now())
+            .map_err(propose_err)?;
+        stream.driver_wake.notify();
+        Ok(self.wait_applied(stream, i, wait_ms))
+    }
+
+    pub fn add_member(
+        &self,
+        s: StreamId,
+        node: NodeId,
+        ip: &str,
+        port: u32,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
+        ip.parse::<std::net::IpAddr>()
+            .map_err(|_| DcfError::invalid(format!("ip {ip:?} is not an IPv4 or IPv6 address")))?;
+        let port = u16::try_from(port)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| DcfError::invalid(format!("port {port} is outside 1..65535")))?;
+        let role = match role {
+            DcfRole::Follower => ConfRole::Follower,
+            DcfRole::Passive => ConfRole::Passive,
+            DcfRole::Logger => ConfRole::Logger,
+            other => {
+                return Err(DcfError::invalid(format!(
+                    "a new member cannot have role {}",
+                    other.name()
+                )))
+            }
+        };
+        let mut m = Member::new(node, role);
+        m.ip = ip.to_string();
+        m.port = port;
+        self.conf_change(s, ConfChange::AddNode(m), wait_ms)
+    }
+
+    pub fn remove_member(&self, s: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<Waited> {
+        self.conf_change(s, ConfChange::RemoveNode(node), wait_ms)
+    }
+
+    pub fn change_member_role(
+        &self,
+        s: StreamId,
+        node: NodeId,
+        role: DcfRole,
+        wait_ms: u32,
+    ) -> DcfResult<Waited> {
+        let name = match role {
+            DcfRole::Follower => "FOLLOWER",
+            DcfRole::Passive => "PASSIVE",
+            other => {
+                return Err(DcfError::invalid(format!(
+                    "role can change only to FOLLOWER or PASSIVE, not {}",
+                    other.name()
+                )))
+            }
+        };
+        let json = format!(r#"[{{"stream_id":{s},"node_id":{node},"role":"{name}"}}]"#);
+        self.change_member(&json, wait_ms)
+    }
+
+    /// On the leader: replicate the change and wait. Elsewhere (about this node only):
+    /// forward to the leader and wait until the change shows here.
+    pub fn change_member(&self, json: &str, wait_ms: u32) -> DcfResult<Waited> {
+        let c = config::parse_change_member(json)
+            .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+        let stream = self.stream(c.stream_id)?;
+        if stream.current_role() == DcfRole::Leader {
+            let i = change_member_as_leader(&self.shared, json)?;
+            return Ok(self.wait_applied(stream, i, wait_ms));
+        }
+        if c.node_id != self.shared.id {
+            return Err(DcfError::new(
+                ErrorCode::NotLeader,
+                "a non-leader may only change its own membership",
+            ));
+        }
+        let leader = stream.leader.load(Ordering::Acquire);
+        if leader == 0 {
+            return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
+        }
+        let deadline = Instant::now() + Duration::from_millis(u64::from(wait_ms));
+        let req = Request::ChangeMember {
+            json: json.to_string(),
+        };
+        match self.shared.rpc.call(
+            &self.shared,
+            c.stream_id,
+            leader,
+            req,
+            Bytes::new(),
+            FORWARD_TIMEOUT,
+        ) {
+            Some(Response::Changed(true)) => {}
+            Some(_) => {
+                return Err(DcfError::new(
+                    ErrorCode::InvalidArgument,
+                    "the leader refused the change",
+                ))
+            }
+            None => return Ok(Waited::TimedOut),
+        }
+        while Instant::now() < deadline {
+            let done = stream
+                .replica
+                .lock()
+                .membership()
+                .member(c.node_id)
+                .is_some_and(|m| {
+                    c.role.is_none_or(|r| m.role == parse_role(r))
+                        && c.group.is_none_or(|g| m.group == g)
+                        && c.priority.is_none_or(|p| m.priority == p)
+                });
+            if done {
+                return Ok(Waited::Done);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(Waited::TimedOut)
+    }
+
+    /// Starts a transfer to `node`; with `wait_ms` > 0 waits until it leads (-1 on timeout).
+    pub fn promote_leader(&self, s: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<()> {
+        let stream = self.stream(s)?;
+        if stream.leader.load(Ordering::Acquire) == node && node != 0 {
+            return Ok(());
+        }
+        stream
+            .replica
+            .lock()
+            .transfer_leader(node, Instant::now())
+            .map_err(admin_err)?;
+        stream.driver_wake.notify();
+        if wait_ms == 0 {
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_millis(u64::from(wait_ms));
+        while Instant::now() < deadline {
+            if stream.leader.load(Ordering::Acquire) == node {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(DcfError::new(
+            ErrorCode::Timeout,
+            format!("node {node} did not become leader within {wait_ms} ms"),
+        ))
+    }
+
+    pub fn timeout_notify(&self, s: StreamId) -> DcfResult<()> {
+        let stream = self.stream(s)?;
+        stream.replica.lock().timeout_now(Instant::now());
+        stream.driver_wake.notify();
+        Ok(())
+    }
+
+    pub fn set_work_mode(&self, s: StreamId, minority: bool, vote_num: u32) -> DcfResult<()> {
+        let stream = self.stream(s)?;
+        let mode = if minority {
+            WorkMode::Minority { vote_num }
+        } else {
+            WorkMode::Normal
+        };
+        stream
+            .replica
+            .lock()
+            .set_work_mode(mode, Instant::now())
+            .map_err(admin_err)?;
+        stream.driver_wake.notify();
+        Ok(())
+    }
+
+    pub fn pause_rep(&self, s: StreamId, node: NodeId, time_us: u32) -> DcfResult<()> {
+        let stream = self.stream(s)?;
+        let pause = match time_us {
+            0 => Some(Duration::ZERO),
+            u32::MAX => None,
+            us => Some(Duration::from_micros(u64::from(us))),
+        };
+        stream
+            .replica
+            .lock()
+            .pause_peer(node, pause, Instant::now())
+            .map_err(admin_err)?;
+        stream.driver_wake.notify();
+        Ok(())
+    }
+
+    pub fn demote_follower(&self, s: StreamId) -> DcfResult<()> {
+        let stream = self.stream(s)?;
+        stream.replica.lock().demote(Instant::now());
+        stream.driver_wake.notify();
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! What a running node tells about itself: leader, role, health, connections, JSON documents.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::node::Node;
+use super::stream::{dcf_role, Stream};
+use crate::api::DcfRole;
+use crate::consensus::{ConfRole, Role, WorkMode};
+use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::query::{self, NodeInfo, StreamInfo};
+use crate::types::{NodeId, StreamId, Term};
+
+fn role_name(r: ConfRole) -> &'static str {
+    match r {
+        ConfRole::Leader | ConfRole::Follower => "FOLLOWER",
+        ConfRole::Logger => "LOGGER",
+        ConfRole::Passive => "PASSIVE",
+    }
+}
+
+impl Node {
+    pub fn leader_info(&self, s: StreamId) -> DcfResult<Option<(String, u32, NodeId)>> {
+        let stream = self.stream(s)?;
+        let r = stream.replica.lock();
+        Ok(r.leader().and_then(|l| {
+            r.membership()
+                .member(l)
+                .map(|m| (m.ip.clone(), u32::from(m.port), l))
+        }))
+    }
+
+    pub fn is_diff_endian(&self, s: StreamId, dest: NodeId) -> DcfResult<bool> {
+        self.stream(s)?;
+        if dest == self.shared.id {
+            return Ok(false);
+        }
+        let ours = cfg!(target_endian = "big");
+        self.shared
+            .peer_big_endian
+            .lock()
+            .get(&dest)
+            .map(|theirs| *theirs != ours)
+            .ok_or_else(|| {
+                DcfError::new(
+                    ErrorCode::Transport,
+                    format!("node {dest} has not connected yet"),
+                )
+            })
+    }
+
+    pub fn term_and_role(&self, s: StreamId) -> DcfResult<(Term, DcfRole)> {
+        let r = self.stream(s)?.replica.lock();
+        Ok((r.term(), dcf_role(r.role())))
+    }
+
+    pub fn node_is_healthy(&self, s: StreamId) -> DcfResult<(DcfRole, bool)> {
+        let r = self.stream(s)?.replica.lock();
+        Ok((dcf_role(r.role()), r.is_healthy(Instant::now())))
+    }
+
+    /// Lock-free: a leader that applied everything and accepts writes.
+    pub fn all_logs_applied(&self, s: StreamId) -> DcfResult<bool> {
+        Ok(self.stream(s)?.all_applied())
+    }
+
+    pub fn conn_status(&self, s: StreamId, dest: NodeId) -> DcfResult<()> {
+        self.stream(s)?;
+        if dest == self.shared.id {
+            return Ok(());
+        }
+        let up = self
+            .shared
+            .transport
+            .get()
+            .is_some_and(|t| t.is_connected(dest));
+        if up {
+            Ok(())
+        } else {
+            Err(DcfError::new(
+                ErrorCode::Transport,
+                format!("node {dest} is not connected"),
+            ))
+        }
+    }
+
+    pub fn stream_info(&self, s: StreamId) -> DcfResult<String> {
+        Ok(query::stream_info_json(
+            &self.stream_info_data(self.stream(s)?),
+        ))
+    }
+
+    pub fn cluster_info(&self) -> String {
+        let infos: Vec<StreamInfo> = self
+            .shared
+            .streams
+            .values()
+            .map(|s| self.stream_info_data(s))
+            .collect();
+        query::cluster_info_json(self.shared.id, &infos)
+    }
+
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.shared.streams.values().fold((0, 0), |(n, b), s| {
+            (
+                n + s.writes.swap(0, Ordering::Relaxed),
+                b + s.write_bytes.swap(0, Ordering::Relaxed),
+            )
+        })
+    }
+
+    fn stream_info_data(&self, stream: &Stream) -> StreamInfo {
+        let p = &self.shared.params;
+        let r = stream.replica.lock();
+        let me = r.membership().member(self.shared.id).cloned();
+        let leader_id = r.leader();
+        let is_leader = r.role() == Role::Leader;
+        let leader_member = leader_id.and_then(|l| r.membership().member(l).cloned());
+        let nodes = r
+            .membership()
+            .members
+            .iter()
+            .map(|m| NodeInfo {
+                node_id: m.id,
+                ip: m.ip.clone(),
+                port: m.port,
+                role: if Some(m.id) == leader_id {
+                    "LEADER"
+                } else {
+                    role_name(m.role)
+                },
+                progress: if is_leader {
+                    if m.id == self.shared.id {
+                        Some((
+                            r.last_index() + 1,
+                            r.persisted_index(),
+                            stream.applied.load(Ordering::Acquire),
+                        ))
+                    } else {
+                        r.progress(m.id).map(|pr| (pr.next, pr.matched, pr.applied))
+                    }
+                } else {
+                    None
+                },
+            })
+            .collect();
+        let (work_mode, in_major) = match r.work_mode() {
+            WorkMode::Normal => (0, true),
+            WorkMode::Minority { .. } => (1, true),
+        };
+        StreamInfo {
+            stream_id: stream.id,
+            local_node_id: self.shared.id,
+            role: dcf_role(r.role()).name(),
+            term: r.term(),
+            run_mode: p.run_mode as u32,
+            work_mode,
+            hb_interval_ms: p.heartbeat_interval.as_millis() as u64,
+            elc_timeout_ms: p.election_timeout.as_millis() as u64,
+            auto_elc_pri_en: u32::from(p.auto_elc_priority_en),
+            elc_switch_thd: p.election_switch_threshold.as_secs() as u32,
+            group: me.as_ref().map_or(0, |m| m.group),
+            priority: me.as_ref().map_or(0, |m| m.priority),
+            leader_group: leader_member.as_ref().map_or(0, |m| m.group),
+            is_in_major: in_major,
+            applied_index: stream.applied.load(Ordering::Acquire),
+            commit_index: r.commit_index(),
+            first_index: r.first_index(),
+            last_index: r.last_index(),
+            cluster_min_apply_idx: is_leader.then(|| r.cluster_min_applied()),
+            leader: leader_member.map(|m| (m.id, m.ip, m.port)),
+            nodes,
+        }
+    }
+}
