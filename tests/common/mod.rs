@@ -160,6 +160,8 @@ pub fn params(dir: &Path) -> Params {
     let mut p = Params::default();
     p.set("DATA_PATH", dir.to_str().unwrap()).unwrap();
     p.set("ELECTION_TIMEOUT", "1").unwrap();
+    // The default 500 MB segments are read whole at every restart (seconds in a debug build).
+    p.set("DATA_FILE_SIZE", "10").unwrap();
     p
 }
 
