@@ -41,7 +41,10 @@ fn follower_stop_start_same_instance_resumes_after_seeded_index() {
     f.dcf.stop().expect("a second stop is Ok");
     assert!(!f.dcf.is_started());
     assert!(f.dcf.write(1, b"x", 1).is_err(), "write on a stopped node");
-    assert!(f.dcf.stream_info(1).is_err(), "stream_info on a stopped node");
+    assert!(
+        f.dcf.stream_info(1).is_err(),
+        "stream_info on a stopped node"
+    );
 
     // The cluster goes on with two nodes while the follower is down.
     write_keys(l, 31..41);
@@ -50,7 +53,9 @@ fn follower_stop_start_same_instance_resumes_after_seeded_index() {
     let seed = index_of_key(f, 20);
     let mark = f.events.lock().len();
     f.dcf.set_applied_index(1, seed).unwrap();
-    f.dcf.start(f.id, &c.json).expect("start again, same ports and data");
+    f.dcf
+        .start(f.id, &c.json)
+        .expect("start again, same ports and data");
     f.dcf
         .start(f.id, &c.json)
         .expect("start while started is Ok");
@@ -82,7 +87,9 @@ fn leader_stop_start_same_instance_rejoins_as_follower() {
     let seed = index_of_key(old, 20);
     let mark = old.events.lock().len();
     old.dcf.set_applied_index(1, seed).unwrap();
-    old.dcf.start(old.id, &c.json).expect("restart the old leader");
+    old.dcf
+        .start(old.id, &c.json)
+        .expect("restart the old leader");
     wait_keys(old, &(21..31).collect::<Vec<_>>(), LONG);
     assert_eq!(keys_since(old, mark), (21..31).collect::<Vec<u64>>());
     check_in_order_since(old, mark);
@@ -156,7 +163,11 @@ fn stop_from_a_callback_thread_is_refused_not_deadlocked() {
     wait_for(Duration::from_secs(20), "after_writer to try stop", || {
         result.lock().is_some()
     });
-    assert_eq!(*result.lock(), Some(true), "stop inside a callback is refused");
+    assert_eq!(
+        *result.lock(),
+        Some(true),
+        "stop inside a callback is refused"
+    );
     assert!(l.dcf.is_started());
     l.dcf.stop().unwrap();
 }

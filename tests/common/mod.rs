@@ -340,7 +340,10 @@ impl Drop for Cluster {
 pub fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let end = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < end, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < end,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
