@@ -99,6 +99,14 @@ fn truncation_past_a_stopped_follower_raises_missing_log_every_second() {
         Some((1, DcfException::MissingLog)),
         "the standing exception"
     );
+    // dcf_set_exception(RUNNING_NORMAL) ends the reports (the node waits for a build).
+    f.dcf.set_exception(1, DcfException::RunningNormal);
+    let cleared = reports.lock().len();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        reports.lock().len() <= cleared + 1,
+        "still reported after dcf_set_exception(RUNNING_NORMAL)"
+    );
     // Nothing past the hole was applied.
     let keys = f.applied_keys();
     assert!(!keys.contains(&191), "applied across the hole: {keys:?}");
