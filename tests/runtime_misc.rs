@@ -72,6 +72,9 @@ fn send_msg_outside_the_stream_fails() {
     assert!(c.node(1).dcf.send_msg(2, 2, b"unknown stream").is_err());
 }
 
+/// (stream, key) of every entry a node was given.
+type Delivered = Arc<Mutex<Vec<(u32, u64)>>>;
+
 #[test]
 fn two_streams_replicate_independently() {
     let root = tempfile::tempdir().unwrap();
@@ -87,7 +90,7 @@ fn two_streams_replicate_independently() {
         }
     }
     let json = format!("[{}]", items.join(","));
-    let got: Vec<Arc<Mutex<Vec<(u32, u64)>>>> = (0..3).map(|_| Arc::default()).collect();
+    let got: Vec<Delivered> = (0..3).map(|_| Arc::default()).collect();
     let nodes: Vec<TestNode> = (1..=3)
         .map(|id| {
             let n = make_node(id, &root.path().join(format!("node{id}")));
