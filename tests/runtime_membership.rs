@@ -69,6 +69,10 @@ fn passive_node_joins_gets_the_log_becomes_follower_and_a_node_is_removed() {
         Some(DcfRole::Passive),
         "a PASSIVE member stays PASSIVE"
     );
+    assert!(
+        c.node(leader).dcf.promote_leader(1, 4, 0).is_err(),
+        "a PASSIVE node cannot be promoted"
+    );
 
     let waited = c
         .node(leader)
@@ -255,4 +259,32 @@ fn minority_work_mode_commits_with_vote_num() {
     }
     // vote_num beyond the voters is refused.
     assert!(c.node(leader).dcf.set_work_mode(1, true, 6).is_err());
+}
+
+#[test]
+fn leader_removes_itself_and_the_rest_go_on() {
+    let c = Cluster::start(3);
+    let first = c.wait_leader(LONG);
+    write_keys(c.node(first), 1..6);
+    let l = c.node(first);
+    assert!(
+        l.dcf
+            .add_member(1, 2 + first % 3, "127.0.0.1", 4000, DcfRole::Follower, 1000)
+            .is_err(),
+        "adding an id that is already a member"
+    );
+    assert!(
+        l.dcf.remove_member(1, 9, 1000).is_err(),
+        "removing a stranger"
+    );
+    let _ = l.dcf.remove_member(1, first, 1000);
+    let second = c.wait_leader_except(first, LONG);
+    write_keys(c.node(second), 6..11);
+    for n in c.nodes.iter().filter(|n| n.id != first) {
+        wait_keys(n, &(1..11).collect::<Vec<_>>(), LONG);
+        check_in_order(n);
+        assert_eq!(role_of(n, u64::from(first)), None, "node {}", n.id);
+    }
+    assert!(!l.is_writable_leader());
+    assert_eq!(l.statuses().last(), Some(&DcfRole::Follower));
 }
