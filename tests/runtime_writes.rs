@@ -124,3 +124,38 @@ fn pause_rep_holds_one_follower_back_until_resumed() {
     wait_keys(paused, &(21..31).collect::<Vec<_>>(), LONG);
     check_in_order(paused);
 }
+
+#[test]
+fn nothing_reaches_after_writer_until_a_majority_has_it() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let l = c.node(leader);
+    let (term, _) = l.dcf.term_and_role(1).unwrap();
+    for n in c.nodes.iter().filter(|n| n.id != leader) {
+        l.dcf.pause_rep(1, n.id, u32::MAX).unwrap();
+    }
+    let idx = write_keys(l, 1..6);
+    // Three election timeouts with both followers paused: heartbeats still flow (no new
+    // election) and nothing commits.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        l.applied().is_empty(),
+        "after_writer before a majority had the entry"
+    );
+    assert!(
+        l.dcf.data_commit_index(1, CommitIndexKind::Local).unwrap() < Some(idx[0]),
+        "committed with no follower"
+    );
+    assert_eq!(
+        l.dcf.term_and_role(1).unwrap(),
+        (term, dcf::api::DcfRole::Leader),
+        "pausing replication cost the leadership"
+    );
+    for n in c.nodes.iter().filter(|n| n.id != leader) {
+        l.dcf.pause_rep(1, n.id, 0).unwrap();
+    }
+    for n in &c.nodes {
+        wait_keys(n, &(1..6).collect::<Vec<_>>(), LONG);
+        check_in_order(n);
+    }
+}
