@@ -122,6 +122,11 @@ fn leader_change_tells_the_old_leader_follower_and_the_others_the_new_id() {
         },
     );
     assert!(c.node(third).statuses().is_empty(), "never led, never told");
+    for n in &c.nodes {
+        wait_for(LONG, "leader_info to name the new leader", || {
+            n.dcf.leader_info(1).unwrap().map(|(_, _, id)| id) == Some(target)
+        });
+    }
     // Demote the new leader; some node leads again and nobody hears its own id.
     c.node(target).dcf.demote_follower(1).unwrap();
     wait_for(LONG, "FOLLOWER after demote", || {

@@ -257,6 +257,9 @@ fn minority_work_mode_commits_with_vote_num() {
         check_in_order(c.node(*id));
         assert_eq!(stream_field(c.node(*id), "work_mode"), 1);
     }
+    // openGauss reads stream_info into a 2048-byte buffer (SPEC B5).
+    let info = c.node(leader).dcf.stream_info(1).unwrap();
+    assert!(info.len() < 2048, "{} bytes: {info}", info.len());
     // vote_num beyond the voters is refused.
     assert!(c.node(leader).dcf.set_work_mode(1, true, 6).is_err());
 }
