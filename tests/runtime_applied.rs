@@ -42,7 +42,6 @@ fn cluster_min_applied_holds_at_a_stopped_member() {
 
 /// SPEC B4 flow E: openGauss truncates below this value; it must follow each member.
 #[test]
-#[ignore = "bug: applied progress reaches the replica only after a whole apply batch; a refused entry hides the rest"]
 fn cluster_min_applied_waits_for_the_slowest_member() {
     let c = Cluster::start(3);
     let leader = c.wait_leader(LONG);
@@ -91,7 +90,6 @@ fn cluster_min_applied_waits_for_the_slowest_member() {
 }
 
 #[test]
-#[ignore = "bug: the applied index reported to the leader never goes down after set_applied_index rewinds"]
 fn rewind_lowers_what_the_node_reports_as_applied() {
     let c = Cluster::start(3);
     let leader = c.wait_leader(LONG);

@@ -12,7 +12,6 @@ use common::*;
 use dcf::api::DcfRole;
 
 #[test]
-#[ignore = "bug: leader treats the rebuilt follower's rejects as stale (reject_prev <= matched) and never resends"]
 fn rebuilt_follower_with_empty_dir_starts_after_the_seeded_index() {
     let mut c = Cluster::start(3);
     let leader = c.wait_leader(LONG);
@@ -42,7 +41,12 @@ fn rebuilt_follower_with_empty_dir_starts_after_the_seeded_index() {
         v["first_index"].as_u64().unwrap() > idx[19],
         "the rebuilt log starts after the seed: {v}"
     );
+    // And it restarts from its own directory like any node.
+    c.node(f).dcf.stop().unwrap();
     c.restart(f);
+    write_keys(c.node(leader), 36..41);
+    wait_keys(c.node(f), &(36..41).collect::<Vec<_>>(), LONG);
+    c.stop_all();
 }
 
 #[test]

@@ -236,7 +236,6 @@ fn callbacks_run_on_a_few_initialised_threads() {
 
 /// Racy by nature: fails about one run in three while the bug stands.
 #[test]
-#[ignore = "bug: demote_follower returns before the driver clears can_write (stale all_logs_applied)"]
 fn all_logs_applied_is_false_as_soon_as_demote_returns() {
     let c = Cluster::start(3);
     let first = c.wait_leader(LONG);

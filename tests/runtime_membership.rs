@@ -170,7 +170,6 @@ fn all_committed(n: &TestNode) -> bool {
 }
 
 #[test]
-#[ignore = "bug: a follower's change_member returns Done before the change commits; the next change fails Busy"]
 fn follower_change_member_done_means_committed() {
     let c = Cluster::start(3);
     let leader = c.wait_leader(LONG);

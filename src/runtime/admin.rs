@@ -45,11 +45,8 @@ pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> 
         priority: c.priority,
     };
     let i = stream
-        .replica
-        .lock()
-        .propose_conf_change(change, Instant::now())
+        .act(shared, |r| r.propose_conf_change(change, Instant::now()))
         .map_err(propose_err)?;
-    stream.driver_wake.notify();
     Ok(i)
 }
 
@@ -71,11 +68,10 @@ impl Node {
     fn conf_change(&self, s: StreamId, change: ConfChange, wait_ms: u32) -> DcfResult<Waited> {
         let stream = self.stream(s)?;
         let i = stream
-            .replica
-            .lock()
-            .propose_conf_change(change, Instant::now())
+            .act(&self.shared, |r| {
+                r.propose_conf_change(change, Instant::now())
+            })
             .map_err(propose_err)?;
-        stream.driver_wake.notify();
         Ok(self.wait_applied(stream, i, wait_ms))
     }
 
@@ -160,7 +156,7 @@ impl Node {
         let req = Request::ChangeMember {
             json: json.to_string(),
         };
-        match self.shared.rpc.call(
+        let index = match self.shared.rpc.call(
             &self.shared,
             c.stream_id,
             leader,
@@ -168,7 +164,7 @@ impl Node {
             Bytes::new(),
             FORWARD_TIMEOUT,
         ) {
-            Some(Response::Changed(true)) => {}
+            Some(Response::Changed(Some(index))) => index,
             Some(_) => {
                 return Err(DcfError::new(
                     ErrorCode::InvalidArgument,
@@ -176,19 +172,10 @@ impl Node {
                 ))
             }
             None => return Ok(Waited::TimedOut),
-        }
+        };
+        // Done once the change is committed here, so the next change will not find it pending.
         while Instant::now() < deadline {
-            let done = stream
-                .replica
-                .lock()
-                .membership()
-                .member(c.node_id)
-                .is_some_and(|m| {
-                    c.role.is_none_or(|r| m.role == parse_role(r))
-                        && c.group.is_none_or(|g| m.group == g)
-                        && c.priority.is_none_or(|p| m.priority == p)
-                });
-            if done {
+            if stream.commit.load(Ordering::Acquire) >= index {
                 return Ok(Waited::Done);
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -203,11 +190,8 @@ impl Node {
             return Ok(());
         }
         stream
-            .replica
-            .lock()
-            .transfer_leader(node, Instant::now())
+            .act(&self.shared, |r| r.transfer_leader(node, Instant::now()))
             .map_err(admin_err)?;
-        stream.driver_wake.notify();
         if wait_ms == 0 {
             return Ok(());
         }
@@ -226,8 +210,7 @@ impl Node {
 
     pub fn timeout_notify(&self, s: StreamId) -> DcfResult<()> {
         let stream = self.stream(s)?;
-        stream.replica.lock().timeout_now(Instant::now());
-        stream.driver_wake.notify();
+        stream.act(&self.shared, |r| r.timeout_now(Instant::now()));
         Ok(())
     }
 
@@ -239,11 +222,8 @@ impl Node {
             WorkMode::Normal
         };
         stream
-            .replica
-            .lock()
-            .set_work_mode(mode, Instant::now())
+            .act(&self.shared, |r| r.set_work_mode(mode, Instant::now()))
             .map_err(admin_err)?;
-        stream.driver_wake.notify();
         Ok(())
     }
 
@@ -255,18 +235,14 @@ impl Node {
             us => Some(Duration::from_micros(u64::from(us))),
         };
         stream
-            .replica
-            .lock()
-            .pause_peer(node, pause, Instant::now())
+            .act(&self.shared, |r| r.pause_peer(node, pause, Instant::now()))
             .map_err(admin_err)?;
-        stream.driver_wake.notify();
         Ok(())
     }
 
     pub fn demote_follower(&self, s: StreamId) -> DcfResult<()> {
         let stream = self.stream(s)?;
-        stream.replica.lock().demote(Instant::now());
-        stream.driver_wake.notify();
+        stream.act(&self.shared, |r| r.demote(Instant::now()));
         Ok(())
     }
 }

@@ -80,7 +80,7 @@ fn serve(shared: &Shared, s: StreamId, from: NodeId, header: RequestHeader, payl
             Response::CommitIndex(Some(if ok { super::ops::data_commit(&r) } else { 0 }))
         }
         Request::ChangeMember { json } => {
-            Response::Changed(super::admin::change_member_as_leader(shared, &json).is_ok())
+            Response::Changed(super::admin::change_member_as_leader(shared, &json).ok())
         }
     };
     let frame = wire::response_frame(

@@ -90,19 +90,26 @@ impl Stream {
         DcfRole::from_i32(i32::from(self.role.load(Ordering::Acquire))).unwrap_or(DcfRole::Unknown)
     }
 
-    /// A message from a peer: stepped and acted upon on the calling (network) thread.
-    pub fn deliver(&self, shared: &Shared, from: NodeId, msg: Message) {
+    /// Runs `f` on the replica and carries out what it produced on the calling thread, so
+    /// that its effects (role, messages, durable state) are in place when the caller returns.
+    pub fn act<T>(&self, shared: &Shared, f: impl FnOnce(&mut Replica) -> T) -> T {
         let _io = self.io.lock();
-        let ready = {
+        let (out, ready) = {
             let mut r = self.replica.lock();
-            r.step(from, msg, Instant::now());
-            r.has_ready().then(|| r.take_ready())
+            let out = f(&mut r);
+            (out, r.has_ready().then(|| r.take_ready()))
         };
         if let Some(ready) = ready {
             handle_ready(shared, self, ready);
         }
         // The replica's next timer may have moved earlier.
         self.driver_wake.notify();
+        out
+    }
+
+    /// A message from a peer: stepped and acted upon on the calling (network) thread.
+    pub fn deliver(&self, shared: &Shared, from: NodeId, msg: Message) {
+        self.act(shared, |r| r.step(from, msg, Instant::now()));
     }
 
     /// After a proposal: send and persist at once on the caller's thread when nobody else is
@@ -254,10 +261,13 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) {
 /// an entry the application refuses (non-zero) is offered again.
 pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
     shared.init_callback_thread();
-    let mut reported = 0;
+    let mut reported = stream.applied.load(Ordering::Acquire);
     while !shared.stopping() {
         if let Some(x) = stream.rewind.lock().take() {
             stream.applied.store(x, Ordering::Release);
+            // The leader's cluster minimum must see the rewind: these entries are needed again.
+            reported = x;
+            report_applied(&stream, x);
         }
         let applied = stream.applied.load(Ordering::Acquire);
         let commit = stream.commit.load(Ordering::Acquire);
@@ -282,7 +292,7 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             continue;
         }
         for e in &batch {
-            if !apply_one(&shared, &stream, e) {
+            if !apply_one(&shared, &stream, e, &mut reported) {
                 break;
             }
             stream.applied.store(e.index, Ordering::Release);
@@ -290,15 +300,20 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
         let now_applied = stream.applied.load(Ordering::Acquire);
         if now_applied > reported {
             reported = now_applied;
-            stream.replica.lock().applied(now_applied);
-            stream.driver_wake.notify();
+            report_applied(&stream, now_applied);
         }
     }
 }
 
+/// Tells the replica how far the application got (cluster minimum, a new leader's writes).
+fn report_applied(stream: &Stream, applied: Index) {
+    stream.replica.lock().applied(applied);
+    stream.driver_wake.notify();
+}
+
 /// Delivers one entry, retrying while the application refuses it. False when interrupted
 /// (stop or rewind).
-fn apply_one(shared: &Shared, stream: &Stream, e: &Entry) -> bool {
+fn apply_one(shared: &Shared, stream: &Stream, e: &Entry, reported: &mut Index) -> bool {
     if e.kind == EntryKind::Conf || stream.is_logger {
         return true;
     }
@@ -319,6 +334,12 @@ fn apply_one(shared: &Shared, stream: &Stream, e: &Entry) -> bool {
         }
         if shared.stopping() || stream.rewind.lock().is_some() {
             return false;
+        }
+        // Refused: what came before is applied; say so before waiting (may be for long).
+        let before = e.index - 1;
+        if before > *reported {
+            *reported = before;
+            report_applied(stream, before);
         }
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_millis(20));

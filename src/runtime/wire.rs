@@ -31,7 +31,8 @@ pub enum Request {
 pub enum Response {
     Written(Option<Index>),
     CommitIndex(Option<Index>),
-    Changed(bool),
+    /// The index of the change entry, or None when the leader refused it.
+    Changed(Option<Index>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
