@@ -244,6 +244,12 @@ impl Node {
             .map_err(|e| DcfError::new(ErrorCode::Internal, format!("network runtime: {e}")))?;
         let p = &cfg.params;
         let key_password = key_password(p, &cfg.callbacks)?;
+        if !p.ssl_cipher.is_empty() {
+            crate::dcf_warn!("SSL_CIPHER is ignored: peers always use TLS 1.3 (AES-GCM, ChaCha20)");
+        }
+        if p.compress_algorithm != crate::config::Compression::None {
+            crate::dcf_warn!("COMPRESS_ALGORITHM is ignored: entries are sent uncompressed");
+        }
         let opt_path = |p: &std::path::Path| (!p.as_os_str().is_empty()).then(|| p.to_path_buf());
         let tcfg = TransportConfig {
             node_id: cfg.node_id,
