@@ -449,10 +449,12 @@ impl Replica {
     }
 
     pub(crate) fn reset_election_timer(&mut self, now: Instant) {
-        // DCF's spread: T plus up to T/10, so a failed leader is replaced soon after T;
-        // pre-vote keeps the narrow spread from splitting votes for long.
-        let t = (self.cfg.election_timeout.as_micros() / 10).max(1) as u64;
-        let jitter = self.rng.gen_range(0..t);
+        // As DCF: while a leader is known, T plus up to T/10, so a failed leader is replaced
+        // soon after T; without one (start, a split vote) a wide spread of T, so that
+        // competing candidates fall apart.
+        let t = self.cfg.election_timeout.as_micros().max(10) as u64;
+        let spread = if self.leader.is_some() { t / 10 } else { t };
+        let jitter = self.rng.gen_range(0..spread);
         self.election_deadline = now + self.cfg.election_timeout + Duration::from_micros(jitter);
     }
 
