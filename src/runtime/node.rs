@@ -23,6 +23,9 @@ use crate::storage::{Storage, StorageOptions};
 use crate::transport::{TlsSettings, Transport, TransportConfig};
 use crate::types::{EntryKind, Index, NodeId, StreamId};
 
+/// Upper bound of a log segment (DATA_FILE_SIZE is honoured below it).
+const MAX_SEGMENT_BYTES: u64 = 64 << 20;
+
 /// Everything `dcf_start` needs.
 pub struct NodeConfig {
     pub node_id: NodeId,
@@ -127,7 +130,9 @@ impl Node {
         let router: Arc<OnceLock<BTreeMap<StreamId, Arc<Stream>>>> = Arc::new(OnceLock::new());
         let r2 = router.clone();
         let opts = StorageOptions {
-            segment_size: p.data_file_size,
+            // Recovery reads the open segment and its preallocated spare whole, so segments
+            // stay small enough to scan quickly whatever DATA_FILE_SIZE says.
+            segment_size: p.data_file_size.min(MAX_SEGMENT_BYTES),
             cache_bytes: 64 << 20,
             sync: true,
         };
