@@ -223,9 +223,17 @@ fn every_callback_may_reenter_the_api() {
                 d.leader_info(s).expect("leader_info in msg_proc");
                 d.stream_info(s).expect("stream_info in msg_proc");
                 if data == b"cfg" {
-                    // A follower's universal write goes to the leader and waits for the index.
-                    let r =
-                        d.universal_write(s, &payload(1000 + u64::from(id)), 1000 + u64::from(id));
+                    // The leader's message may come before its first heartbeat: retry while
+                    // this node does not know the leader yet.
+                    let key = 1000 + u64::from(id);
+                    let end = Instant::now() + Duration::from_secs(20);
+                    let r = loop {
+                        let r = d.universal_write(s, &payload(key), key);
+                        if r.is_ok() || Instant::now() > end {
+                            break r;
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    };
                     s5.lock().push(format!(
                         "msg {id} from {src} write {:?}",
                         r.map(|o| o.is_some())
@@ -246,13 +254,22 @@ fn every_callback_may_reenter_the_api() {
     for n in &c.nodes {
         wait_keys(n, &[1], LONG);
     }
-    wait_for(LONG, "universal writes from msg_proc", || {
-        let s = seen.lock();
-        followers.iter().all(|f| {
+    let end = Instant::now() + LONG;
+    loop {
+        let s = seen.lock().clone();
+        let done = followers.iter().all(|f| {
             s.iter()
                 .any(|l| l.starts_with(&format!("msg {f} from {leader} write Ok(true)")))
-        })
-    });
+        });
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "universal writes from msg_proc: {s:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     for n in &c.nodes {
         wait_keys(n, &extra, LONG);
     }
