@@ -312,6 +312,11 @@ impl Replica {
         !self.ready.is_empty()
     }
 
+    /// What `take_ready` would return, without taking it.
+    pub fn peek_ready(&self) -> &Ready {
+        &self.ready
+    }
+
     pub fn take_ready(&mut self) -> Ready {
         std::mem::take(&mut self.ready)
     }

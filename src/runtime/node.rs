@@ -208,6 +208,9 @@ impl Node {
             peer_big_endian: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
         });
+        for s in shared.streams.values() {
+            let _ = s.shared.set(Arc::downgrade(&shared));
+        }
         let node = Node {
             shared: shared.clone(),
             threads: Mutex::new(Vec::new()),

@@ -2,7 +2,7 @@
 //! its I/O, and the apply loop that hands committed entries to the application.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -27,6 +27,8 @@ pub struct Stream {
     /// Held while a `Ready` is taken and carried out, so that readies reach storage and the
     /// network in the order the replica produced them, whichever thread handles them.
     io: Mutex<()>,
+    /// The node, for carrying out readies on the storage writer's thread.
+    pub shared: OnceLock<Weak<Shared>>,
     durable: Mutex<Option<(Index, Term)>>,
     /// Writes accepted: set once a new leader applied everything before its term.
     pub can_write: AtomicBool,
@@ -70,6 +72,7 @@ impl Stream {
             driver_wake: Signal::default(),
             apply_wake: Signal::default(),
             io: Mutex::new(()),
+            shared: OnceLock::new(),
             durable: Mutex::new(None),
             can_write: AtomicBool::new(false),
             notified_leader: AtomicBool::new(false),
@@ -129,7 +132,26 @@ impl Stream {
     }
 
     /// Storage made the log durable up to `index` (called on the storage writer thread).
+    /// When nobody else is doing this stream's I/O, the replica learns it here and the
+    /// acknowledgement (or commit) goes out at once; otherwise the driver takes it.
     pub fn on_durable(&self, index: Index, term: Term) {
+        if let (Some(shared), Some(_io)) = (self.shared.get().and_then(Weak::upgrade), self.io.try_lock()) {
+            let ready = {
+                let mut r = self.replica.lock();
+                r.persisted(index, term);
+                // Never wait for storage on its own thread: hard state and membership are
+                // saved synchronously through the writer, so leave those to the driver.
+                let p = r.peek_ready();
+                let waits_on_storage = p.hard_state.is_some()
+                    || p.events.iter().any(|e| matches!(e, Event::MembershipChanged(_)));
+                (!waits_on_storage && r.has_ready()).then(|| r.take_ready())
+            };
+            if let Some(ready) = ready {
+                handle_ready(&shared, self, ready);
+            }
+            self.driver_wake.notify();
+            return;
+        }
         let mut d = self.durable.lock();
         if d.is_none_or(|(i, _)| index >= i) {
             *d = Some((index, term));
