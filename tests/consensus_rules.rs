@@ -667,3 +667,38 @@ fn rebuilt_node_with_unknown_base_term_catches_up_and_then_votes() {
         sim.replica(l).unwrap().term_at(c - 3)
     );
 }
+
+#[test]
+fn node_diverged_below_the_leaders_first_index_is_rebuilt_and_catches_up() {
+    let mut sim = cluster(followers(3));
+    let old = elect(&mut sim);
+    write(&mut sim, 5);
+    // The cut-off leader writes a tail that never commits, and keeps it on disk.
+    sim.isolate(old);
+    let (l, lo, _) = sim.propose(20).unwrap().expect("old leader still writable");
+    assert_eq!(l, old);
+    sim.run_for(10 * MS).unwrap();
+    sim.crash(old);
+    sim.cut.clear();
+    let l = elect(&mut sim);
+    write(&mut sim, 10);
+    let c = sim.replica(l).unwrap().commit_index();
+    sim.with(l, |r, _| r.compact(c - 2)).unwrap();
+    let first = sim.replica(l).unwrap().first_index();
+    // The old leader's log reaches past the new leader's first index, but its entry at the
+    // leader's base is of the old term: replication cannot repair it, a build must.
+    sim.rebuild_on_missing_log = true;
+    sim.restart(old).unwrap();
+    let r = sim.replica(old).unwrap();
+    assert!(r.last_index() >= first && first > lo);
+    assert_ne!(
+        r.term_at(first - 1),
+        sim.replica(l).unwrap().term_at(first - 1)
+    );
+    let hi = write(&mut sim, 1);
+    assert!(sim.replica(old).unwrap().commit_index() >= hi);
+    assert!(sim
+        .events
+        .iter()
+        .any(|(id, e)| *id == old && *e == Event::Exception(Exception::MissingLog)));
+}

@@ -316,10 +316,20 @@ impl Sim {
         if !membership.contains(id) {
             membership.members.push(member(id, ConfRole::Passive));
         }
+        // A node whose log reaches the leader's first index can catch up by replication,
+        // unless it holds another entry at the leader's base: then its tail diverged below
+        // what the leader still has (DCF's second MISSING_LOG case) and only a build helps.
+        let leader_base_term = self.replica(l).and_then(|r| r.term_at(first - 1));
+        let diverged = |r: &Replica| {
+            matches!(
+                (r.term_at(first - 1), leader_base_term),
+                (Some(a), Some(b)) if a != 0 && b != 0 && a != b
+            )
+        };
         if first <= 1
             || self
                 .replica(id)
-                .is_some_and(|r| r.last_index() + 1 >= first)
+                .is_some_and(|r| r.last_index() + 1 >= first && !diverged(r))
         {
             return Ok(());
         }
