@@ -135,7 +135,10 @@ impl Stream {
     /// When nobody else is doing this stream's I/O, the replica learns it here and the
     /// acknowledgement (or commit) goes out at once; otherwise the driver takes it.
     pub fn on_durable(&self, index: Index, term: Term) {
-        if let (Some(shared), Some(_io)) = (self.shared.get().and_then(Weak::upgrade), self.io.try_lock()) {
+        if let (Some(shared), Some(_io)) = (
+            self.shared.get().and_then(Weak::upgrade),
+            self.io.try_lock(),
+        ) {
             let ready = {
                 let mut r = self.replica.lock();
                 r.persisted(index, term);
@@ -143,7 +146,9 @@ impl Stream {
                 // saved synchronously through the writer, so leave those to the driver.
                 let p = r.peek_ready();
                 let waits_on_storage = p.hard_state.is_some()
-                    || p.events.iter().any(|e| matches!(e, Event::MembershipChanged(_)));
+                    || p.events
+                        .iter()
+                        .any(|e| matches!(e, Event::MembershipChanged(_)));
                 (!waits_on_storage && r.has_ready()).then(|| r.take_ready())
             };
             if let Some(ready) = ready {
