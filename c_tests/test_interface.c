@@ -1,5 +1,6 @@
 /* The interface without a running cluster: parameters, errors, registration, bad input. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +206,37 @@ static void test_register(void)
     CHECK(dcf_register_exception_report(NULL) == 0);
 }
 
+/* A printf-style log callback as DCC writes it: the library must pass a format and matching
+ * arguments through the variadic call. */
+static char g_logged[1024];
+static int g_log_type = -1, g_log_level = -1;
+static void cb_log_capture(int type, int level, const char *file, unsigned int line, const char *module,
+                           const char *fmt, ...)
+{
+    (void)file;
+    (void)line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_logged, sizeof g_logged, fmt, ap);
+    va_end(ap);
+    g_log_type = type;
+    g_log_level = level;
+    if (strcmp(module, "DCF") != 0) g_logged[0] = 0;
+}
+
+static void test_log_output_callback(void)
+{
+    CHECK(dcf_register_log_output(cb_log_capture) == 0);
+    g_logged[0] = 0;
+    CHECK(dcf_set_param("NO_SUCH_PARAM_FOR_LOG", "1") == -1);
+    CHECK(strstr(g_logged, "NO_SUCH_PARAM_FOR_LOG") != NULL);
+    CHECK(g_log_type >= 0 && g_log_type <= 7 && g_log_level >= 0 && g_log_level <= 2);
+    CHECK(dcf_register_log_output(NULL) == 0);
+    g_logged[0] = 0;
+    CHECK(dcf_set_param("NO_SUCH_PARAM_FOR_LOG", "1") == -1);
+    CHECK(g_logged[0] == 0);
+}
+
 static void test_errors_and_version(void)
 {
     const char *v = dcf_get_version();
@@ -239,6 +271,7 @@ int main(void)
     RUN(test_not_started);
     RUN(test_message_limits);
     RUN(test_register);
+    RUN(test_log_output_callback);
     RUN(test_errors_and_version);
     RUN(test_bad_cluster_json);
     DONE();

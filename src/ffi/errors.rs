@@ -1,6 +1,6 @@
 //! `dcf_get_errorno`, `dcf_get_error`, `dcf_get_version` and the thread-local last error.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::os::raw::{c_char, c_int};
 use std::sync::OnceLock;
@@ -10,7 +10,9 @@ use parking_lot::Mutex;
 use crate::error::{DcfError, ErrorCode};
 
 thread_local! {
-    static LAST: RefCell<(ErrorCode, &'static str)> = const { RefCell::new((ErrorCode::Ok, "\0")) };
+    // A Cell, not a RefCell: openGauss calls into the library from a signal handler, which
+    // may interrupt this thread in the middle of an update; a Cell has no borrow to collide.
+    static LAST: Cell<(ErrorCode, &'static str)> = const { Cell::new((ErrorCode::Ok, "\0")) };
 }
 
 /// Messages handed to C must stay valid for the life of the process (SPEC Part A), so each
@@ -36,15 +38,15 @@ fn intern(message: &str) -> Option<&'static str> {
 
 pub fn set_last_error(e: &DcfError) {
     let msg = intern(&e.message).unwrap_or_else(|| e.code.describe());
-    LAST.with(|l| *l.borrow_mut() = (e.code, msg));
+    LAST.with(|l| l.set((e.code, msg)));
 }
 
 pub(crate) fn clear_last_error() {
-    LAST.with(|l| *l.borrow_mut() = (ErrorCode::Ok, "\0"));
+    LAST.with(|l| l.set((ErrorCode::Ok, "\0")));
 }
 
 pub fn last_error_code() -> ErrorCode {
-    LAST.with(|l| l.borrow().0)
+    LAST.with(|l| l.get().0)
 }
 
 /// The calling thread's last error code (0 after a successful call).
@@ -57,7 +59,7 @@ pub extern "C" fn dcf_get_errorno() -> c_int {
 /// description of `code` (DCF ignored `code`; this answers what was asked).
 #[no_mangle]
 pub extern "C" fn dcf_get_error(code: c_int) -> *const c_char {
-    let (last, msg) = LAST.with(|l| *l.borrow());
+    let (last, msg) = LAST.with(|l| l.get());
     let text = if last as c_int == code && last != ErrorCode::Ok {
         msg
     } else {
