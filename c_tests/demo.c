@@ -8,7 +8,9 @@ static void show(const cluster_t *c, int i, const char *what)
     char dir[1100], path[1200], json[4096];
     node_dir(c, i, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/status.json", dir);
-    if (read_file(path, json, sizeof json) > 0) printf("%s (node %d):\n  %s\n", what, i, json);
+    int n = read_file(path, json, sizeof json);
+    while (n > 0 && json[n - 1] == '\n') json[--n] = 0;
+    if (n > 0) printf("%s (node %d):\n  %s\n", what, i, json);
 }
 
 int main(int argc, char **argv)
