@@ -317,12 +317,10 @@ impl Dcf {
     }
 
     pub fn statistics_info(&self) -> String {
-        let mut st = crate::query::Statistics::default();
-        if let Some(node) = self.node.load_full() {
-            let (n, bytes) = node.write_stats();
-            st.dcf_write_count = Some(n);
-            st.dcf_write_size_mb = Some(bytes as f64 / (1024.0 * 1024.0));
-        }
+        let st = match self.node.load_full() {
+            Some(node) => node.statistics(),
+            None => crate::query::Statistics::default(),
+        };
         crate::query::statistics_json(&st)
     }
 

@@ -1,14 +1,14 @@
 //! What a running node tells about itself: leader, role, health, connections, JSON documents.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::node::Node;
 use super::stream::{dcf_role, Stream};
 use crate::api::DcfRole;
 use crate::consensus::{ConfRole, Role, WorkMode};
 use crate::error::{DcfError, DcfResult, ErrorCode};
-use crate::query::{self, NodeInfo, StreamInfo};
+use crate::query::{self, NodeInfo, Statistics, StreamInfo};
 use crate::types::{NodeId, StreamId, Term};
 
 fn role_name(r: ConfRole) -> &'static str {
@@ -17,6 +17,17 @@ fn role_name(r: ConfRole) -> &'static str {
         ConfRole::Logger => "LOGGER",
         ConfRole::Passive => "PASSIVE",
     }
+}
+
+/// DCF computes its statistics over windows of this length.
+const STATS_WINDOW: Duration = Duration::from_secs(3);
+
+/// Counters at the start of the current window and the result of the last complete one.
+pub(super) struct StatWindow {
+    start: Instant,
+    writes: u64,
+    bytes: u64,
+    last: Option<(u64, u64)>,
 }
 
 impl Node {
@@ -100,13 +111,44 @@ impl Node {
         query::cluster_info_json(self.shared.id, &infos)
     }
 
-    pub fn write_stats(&self) -> (u64, u64) {
-        self.shared.streams.values().fold((0, 0), |(n, b), s| {
+    /// `dcf_query_statistics_info`: writes over the last complete window of at least 3 s
+    /// (DCF's window), the storage cache as a snapshot; items this library does not measure
+    /// stay null.
+    pub fn statistics(&self) -> Statistics {
+        const MB: f64 = 1024.0 * 1024.0;
+        let (writes, bytes) = self.shared.streams.values().fold((0, 0), |(n, b), s| {
             (
-                n + s.writes.swap(0, Ordering::Relaxed),
-                b + s.write_bytes.swap(0, Ordering::Relaxed),
+                n + s.writes.load(Ordering::Relaxed),
+                b + s.write_bytes.load(Ordering::Relaxed),
             )
-        })
+        });
+        let now = Instant::now();
+        let mut st = Statistics::default();
+        {
+            let mut w = self.stats.lock();
+            let win = w.get_or_insert(StatWindow {
+                start: now,
+                writes,
+                bytes,
+                last: None,
+            });
+            if now.duration_since(win.start) >= STATS_WINDOW {
+                win.last = Some((writes - win.writes, bytes - win.bytes));
+                (win.start, win.writes, win.bytes) = (now, writes, bytes);
+            }
+            if let Some((n, b)) = win.last {
+                st.dcf_write_count = Some(n);
+                st.dcf_write_size_mb = Some(b as f64 / MB);
+            }
+        }
+        let cached: usize = self
+            .shared
+            .streams
+            .keys()
+            .map(|s| self.shared.storage.cached_bytes(*s))
+            .sum();
+        st.stg_mem_used_mb = Some(cached as f64 / MB);
+        st
     }
 
     fn stream_info_data(&self, stream: &Stream) -> StreamInfo {

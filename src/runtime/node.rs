@@ -44,6 +44,7 @@ pub struct Node {
     threads: Mutex<Vec<JoinHandle<()>>>,
     net: Mutex<Option<tokio::runtime::Runtime>>,
     stopped: AtomicBool,
+    pub(super) stats: Mutex<Option<super::info::StatWindow>>,
 }
 
 fn storage_err(e: impl std::fmt::Display) -> DcfError {
@@ -216,6 +217,7 @@ impl Node {
             threads: Mutex::new(Vec::new()),
             net: Mutex::new(None),
             stopped: AtomicBool::new(false),
+            stats: Mutex::new(None),
         };
         // From here on, a failure stops what was started (Drop).
         node.start_transport(&cfg)?;
