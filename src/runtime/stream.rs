@@ -44,7 +44,7 @@ pub struct Stream {
     rewind: Mutex<Option<Index>>,
     /// Configured LOGGER: stores and votes, never applies.
     pub is_logger: bool,
-    /// Throttle of `dcf_set_election_priority` (ms since start of the process clock).
+    /// When `dcf_set_election_priority` last took effect (it is throttled to once a second).
     pub priority_stamp: Mutex<Option<Instant>>,
     pub writes: AtomicU64,
     pub write_bytes: AtomicU64,
