@@ -16,6 +16,8 @@ use crate::{dcf_error, dcf_info, dcf_warn};
 
 /// Entries handed to the apply loop per lock of the replica.
 const APPLY_BATCH: u64 = 1024;
+/// Readies one thread carries out in a row before leaving the rest to the driver.
+const DRAIN_ROUNDS: usize = 4;
 /// The driver wakes at least this often even with no timer due (stop checks).
 const MAX_IDLE: Duration = Duration::from_millis(100);
 
@@ -23,6 +25,12 @@ pub struct Stream {
     pub id: StreamId,
     pub replica: Mutex<Replica>,
     pub driver_wake: Signal,
+    /// When the sleeping driver will wake by itself, in ns since `epoch`; written and read
+    /// under the replica lock. Other threads wake it only when the replica's next deadline
+    /// is sooner than this: a wake per message or durable report cost a futex call and a
+    /// contended `io` lock per commit on 2 cores, pushing `on_durable` off the fast path.
+    driver_until: AtomicU64,
+    epoch: Instant,
     pub apply_wake: Signal,
     /// Held while a `Ready` is taken and carried out, so that readies reach storage and the
     /// network in the order the replica produced them, whichever thread handles them.
@@ -70,6 +78,8 @@ impl Stream {
             id,
             replica: Mutex::new(replica),
             driver_wake: Signal::default(),
+            driver_until: AtomicU64::new(0),
+            epoch: Instant::now(),
             apply_wake: Signal::default(),
             io: Mutex::new(()),
             shared: OnceLock::new(),
@@ -93,20 +103,22 @@ impl Stream {
         DcfRole::from_i32(i32::from(self.role.load(Ordering::Acquire))).unwrap_or(DcfRole::Unknown)
     }
 
+    fn nanos_since_epoch(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the replica's next timer is due before the driver wakes by itself (call with
+    /// the replica locked, notify the driver after unlocking).
+    fn due_before_driver(&self, r: &Replica) -> bool {
+        self.nanos_since_epoch(r.next_deadline()) < self.driver_until.load(Ordering::Relaxed)
+    }
+
     /// Runs `f` on the replica and carries out what it produced on the calling thread, so
     /// that its effects (role, messages, durable state) are in place when the caller returns.
     pub fn act<T>(&self, shared: &Shared, f: impl FnOnce(&mut Replica) -> T) -> T {
         let _io = self.io.lock();
-        let (out, ready) = {
-            let mut r = self.replica.lock();
-            let out = f(&mut r);
-            (out, r.has_ready().then(|| r.take_ready()))
-        };
-        if let Some(ready) = ready {
-            handle_ready(shared, self, ready);
-        }
-        // The replica's next timer may have moved earlier.
-        self.driver_wake.notify();
+        let out = f(&mut self.replica.lock());
+        self.drain(shared, false);
         out
     }
 
@@ -116,52 +128,67 @@ impl Stream {
     }
 
     /// After a proposal: send and persist at once on the caller's thread when nobody else is
-    /// doing I/O for this stream; otherwise the driver picks it up (and batches).
+    /// doing I/O for this stream; otherwise the thread doing it picks it up (see `drain`),
+    /// or the driver (and batches).
     pub fn flush_after_propose(&self, shared: &Shared) {
         let Some(_io) = self.io.try_lock() else {
             self.driver_wake.notify();
             return;
         };
-        let ready = {
-            let mut r = self.replica.lock();
-            r.has_ready().then(|| r.take_ready())
-        };
-        if let Some(ready) = ready {
-            handle_ready(shared, self, ready);
-        }
+        self.drain(shared, false);
     }
 
     /// Storage made the log durable up to `index` (called on the storage writer thread).
     /// When nobody else is doing this stream's I/O, the replica learns it here and the
-    /// acknowledgement (or commit) goes out at once; otherwise the driver takes it.
+    /// acknowledgement (or commit) goes out at once; otherwise the thread doing it or the
+    /// driver takes it.
     pub fn on_durable(&self, index: Index, term: Term) {
+        {
+            let mut d = self.durable.lock();
+            if d.is_none_or(|(i, _)| index >= i) {
+                *d = Some((index, term));
+            }
+        }
         if let (Some(shared), Some(_io)) = (
             self.shared.get().and_then(Weak::upgrade),
             self.io.try_lock(),
         ) {
+            self.drain(&shared, true);
+            return;
+        }
+        self.driver_wake.notify();
+    }
+
+    /// With `io` held: carries out readies (and durable reports) until there are none left,
+    /// so that a proposal or report that found `io` busy meanwhile goes out now rather than
+    /// one more thread hop later, through the driver. On the storage writer's thread a ready
+    /// that saves hard state or membership is left to the driver: those wait for the writer.
+    /// Bounded, so that a busy stream's proposals cannot keep a network thread from reading.
+    fn drain(&self, shared: &Shared, on_writer: bool) {
+        for _ in 0..DRAIN_ROUNDS {
+            let durable = self.durable.lock().take();
             let ready = {
                 let mut r = self.replica.lock();
-                r.persisted(index, term);
-                // Never wait for storage on its own thread: hard state and membership are
-                // saved synchronously through the writer, so leave those to the driver.
+                if let Some((index, term)) = durable {
+                    r.persisted(index, term);
+                }
                 let p = r.peek_ready();
                 let waits_on_storage = p.hard_state.is_some()
                     || p.events
                         .iter()
                         .any(|e| matches!(e, Event::MembershipChanged(_)));
-                (!waits_on_storage && r.has_ready()).then(|| r.take_ready())
+                if !r.has_ready() || (on_writer && waits_on_storage) {
+                    let wake = (on_writer && waits_on_storage) || self.due_before_driver(&r);
+                    drop(r);
+                    if wake {
+                        self.driver_wake.notify();
+                    }
+                    return;
+                }
+                r.take_ready()
             };
-            if let Some(ready) = ready {
-                handle_ready(&shared, self, ready);
-            }
-            self.driver_wake.notify();
-            return;
+            handle_ready(shared, self, ready);
         }
-        let mut d = self.durable.lock();
-        if d.is_none_or(|(i, _)| index >= i) {
-            *d = Some((index, term));
-        }
-        drop(d);
         self.driver_wake.notify();
     }
 
@@ -193,6 +220,10 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
                 r.tick(now);
             }
             deadline = r.next_deadline();
+            // Set before the replica is unlocked: whoever moves the deadline earlier after
+            // this point sees it and wakes the driver.
+            let until = stream.nanos_since_epoch(deadline.min(now + MAX_IDLE));
+            stream.driver_until.store(until, Ordering::Relaxed);
             r.has_ready().then(|| r.take_ready())
         };
         match ready {
@@ -334,8 +365,14 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
 
 /// Tells the replica how far the application got (cluster minimum, a new leader's writes).
 fn report_applied(stream: &Stream, applied: Index) {
-    stream.replica.lock().applied(applied);
-    stream.driver_wake.notify();
+    let wake = {
+        let mut r = stream.replica.lock();
+        r.applied(applied);
+        r.has_ready() || stream.due_before_driver(&r)
+    };
+    if wake {
+        stream.driver_wake.notify();
+    }
 }
 
 /// Delivers one entry, retrying while the application refuses it. False when interrupted

@@ -248,7 +248,10 @@ impl Storage {
             sh.push_cache(e.clone());
         }
         sh.last_index = expect - 1;
-        self.enqueue(&st, &mut sh, Op::Append(entries))
+        let r = self.enqueue(&st, &mut sh, Op::Append(entries));
+        drop(sh);
+        self.wake_writer();
+        r
     }
 
     /// Queue: drop every entry >= from (ordered with appends).
@@ -272,7 +275,10 @@ impl Storage {
         sh.durable_index = sh.durable_index.min(from - 1);
         let seq = sh.op_seq + 1;
         sh.pending_truncs.push((seq, from));
-        self.enqueue(&st, &mut sh, Op::TruncSuffix(from))
+        let r = self.enqueue(&st, &mut sh, Op::TruncSuffix(from));
+        drop(sh);
+        self.wake_writer();
+        r
     }
 
     /// Durable when it returns.
@@ -308,6 +314,7 @@ impl Storage {
                 Op::TruncPrefix(first_kept, Waiter(done.clone())),
             )?;
         }
+        self.wake_writer();
         done.wait()
     }
 
@@ -408,6 +415,7 @@ impl Storage {
     }
 
     /// Queue an op; called with the stream's lock held so that queue order is index order.
+    /// The caller wakes the writer after unlocking.
     fn enqueue(&self, st: &Arc<StreamState>, sh: &mut Shared, op: Op) -> Result<(), StorageError> {
         self.check_failed()?;
         sh.op_seq += 1;
@@ -420,9 +428,14 @@ impl Storage {
             seq: sh.op_seq,
             op,
         });
-        drop(q);
-        self.w.cv.notify_one();
         Ok(())
+    }
+
+    /// Called after `enqueue` once the stream's lock is released: the writer takes that lock
+    /// for every batch it writes, so waking it earlier makes it wait for this thread (and
+    /// parking_lot's spinning yields the CPU, for milliseconds on a loaded machine).
+    fn wake_writer(&self) {
+        self.w.cv.notify_one();
     }
 
     fn sync_op(&self, stream: StreamId, op: impl FnOnce(Waiter) -> Op) -> Result<(), StorageError> {
@@ -432,6 +445,7 @@ impl Storage {
             let mut sh = st.shared.lock();
             self.enqueue(&st, &mut sh, op(Waiter(done.clone())))?;
         }
+        self.wake_writer();
         done.wait()
     }
 }
