@@ -3,55 +3,19 @@
 //! out. Certificates are generated here (rcgen), never committed.
 
 mod common;
+mod tls_support;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
-use rcgen::{BasicConstraints, Certificate, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
+use tls_support::Ca;
 
-struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-    path: PathBuf,
-}
-
-fn write_private(path: &Path, data: &[u8]) {
-    std::fs::write(path, data).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
-impl Ca {
-    fn new(dir: &Path, name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec![]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key).unwrap();
-        let path = dir.join(format!("{name}.pem"));
-        write_private(&path, cert.pem().as_bytes());
-        Ca { cert, key, path }
-    }
-
-    /// Sets SSL_CA, SSL_CERT and SSL_KEY of `p` to a fresh certificate of this CA.
-    fn configure(&self, dir: &Path, node: u32, p: &mut dcf::config::Params) {
-        let key = KeyPair::generate().unwrap();
-        let params = CertificateParams::new(vec![format!("node{node}.example")]).unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        let cert_path = dir.join(format!("node{node}.crt"));
-        let key_path = dir.join(format!("node{node}.key"));
-        write_private(&cert_path, cert.pem().as_bytes());
-        write_private(&key_path, key.serialize_pem().as_bytes());
-        p.set("SSL_CA", self.path.to_str().unwrap()).unwrap();
-        p.set("SSL_CERT", cert_path.to_str().unwrap()).unwrap();
-        p.set("SSL_KEY", key_path.to_str().unwrap()).unwrap();
-    }
+/// Sets SSL_CA, SSL_CERT and SSL_KEY of `p` to a fresh certificate of `ca`.
+fn configure(ca: &Ca, node: u32, p: &mut dcf::config::Params) {
+    let (cert, key) = ca.issue(&format!("node{node}"), u64::from(node), None);
+    p.set("SSL_CA", ca.path.to_str().unwrap()).unwrap();
+    p.set("SSL_CERT", cert.to_str().unwrap()).unwrap();
+    p.set("SSL_KEY", key.to_str().unwrap()).unwrap();
 }
 
 /// Three nodes; node `i` gets its certificate from `cas[i-1]`.
@@ -63,7 +27,7 @@ fn tls_cluster(root: &Path, cas: [&Ca; 3]) -> Cluster {
             let dir = root.join(format!("node{id}"));
             std::fs::create_dir_all(&dir).unwrap();
             let mut p = params(&dir);
-            cas[id as usize - 1].configure(root, id, &mut p);
+            configure(cas[id as usize - 1], id, &mut p);
             make_node_with(id, &dir, p)
         })
         .collect();
@@ -78,7 +42,7 @@ fn tls_cluster(root: &Path, cas: [&Ca; 3]) -> Cluster {
 #[test]
 fn nodes_of_one_ca_replicate_over_mutual_tls() {
     let root = tempfile::tempdir().unwrap();
-    let ca = Ca::new(root.path(), "ca");
+    let ca = Ca::new("ca");
     let c = tls_cluster(root.path(), [&ca, &ca, &ca]);
     for n in &c.nodes {
         n.dcf.start(n.id, &c.json).expect("start with TLS");
@@ -96,8 +60,8 @@ fn nodes_of_one_ca_replicate_over_mutual_tls() {
 #[test]
 fn a_node_of_another_ca_is_kept_out() {
     let root = tempfile::tempdir().unwrap();
-    let ca = Ca::new(root.path(), "ca");
-    let other = Ca::new(root.path(), "other");
+    let ca = Ca::new("ca");
+    let other = Ca::new("other");
     let c = tls_cluster(root.path(), [&ca, &ca, &other]);
     for n in &c.nodes {
         n.dcf.start(n.id, &c.json).expect("start with TLS");
