@@ -21,7 +21,7 @@ CLUSTER_CYCLES ?= 5
 
 .PHONY: all lib header test rust-test c-test install stage clean demo bench
 
-all: lib
+all: lib header
 
 lib:
 	$(CARGO) build --release --lib
