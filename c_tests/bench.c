@@ -42,6 +42,19 @@ static int on_notify(unsigned int s, unsigned long long i, const char *b, unsign
     return 0;
 }
 
+/* With g_lock held: sleeps until after_writer signals, at most 10 ms. */
+static void wait_for_ack(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 10 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&g_acked_cond, &g_lock, &ts);
+}
+
 static void *writer(void *arg)
 {
     unsigned t = (unsigned)(uintptr_t)arg;
@@ -53,14 +66,7 @@ static void *writer(void *arg)
             pthread_mutex_lock(&g_lock);
             g_waiting++;
             if (sent - g_acked[t] >= WINDOW && g_run) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 10 * 1000 * 1000;
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&g_acked_cond, &g_lock, &ts);
+                wait_for_ack();
             }
             g_waiting--;
             pthread_mutex_unlock(&g_lock);
@@ -120,14 +126,7 @@ static void latency(unsigned samples)
         pthread_mutex_lock(&g_lock);
         g_waiting++;
         while (g_last_acked_index < index && now_sec() - t0 < 5) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 10 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&g_acked_cond, &g_lock, &ts);
+            wait_for_ack();
         }
         g_waiting--;
         pthread_mutex_unlock(&g_lock);

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::node::Node;
+use super::node::{conf_role, Node};
 use super::ops::{admin_err, propose_err, unknown_stream};
 use super::stream::Stream;
 use super::wire::{Request, Response};
 use super::Shared;
 use crate::api::{DcfRole, Waited};
-use crate::config::{self, ConfRoleName};
+use crate::config;
 use crate::consensus::{ConfChange, ConfRole, Member, WorkMode};
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::types::{Index, NodeId, StreamId};
@@ -21,15 +21,6 @@ use crate::types::{Index, NodeId, StreamId};
 const MIN_CHANGE_WAIT: Duration = Duration::from_millis(3000);
 /// Fixed wait for a forwarded request (as DCF).
 const FORWARD_TIMEOUT: Duration = Duration::from_millis(3000);
-
-fn parse_role(r: ConfRoleName) -> ConfRole {
-    match r {
-        ConfRoleName::Leader => ConfRole::Leader,
-        ConfRoleName::Follower => ConfRole::Follower,
-        ConfRoleName::Logger => ConfRole::Logger,
-        ConfRoleName::Passive => ConfRole::Passive,
-    }
-}
 
 /// `dcf_change_member` executed on the leader; returns the index of the change.
 pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> {
@@ -40,7 +31,7 @@ pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> 
         .ok_or_else(|| unknown_stream(c.stream_id))?;
     let change = ConfChange::Update {
         id: c.node_id,
-        role: c.role.map(parse_role),
+        role: c.role.map(conf_role),
         group: c.group,
         priority: c.priority,
     };

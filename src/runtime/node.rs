@@ -51,7 +51,8 @@ fn storage_err(e: impl std::fmt::Display) -> DcfError {
     DcfError::new(ErrorCode::Storage, e.to_string())
 }
 
-fn conf_role(r: ConfRoleName) -> ConfRole {
+/// The configured role of the cluster JSON as the consensus core names it.
+pub(super) fn conf_role(r: ConfRoleName) -> ConfRole {
     match r {
         ConfRoleName::Leader => ConfRole::Leader,
         ConfRoleName::Follower => ConfRole::Follower,
@@ -398,25 +399,24 @@ fn route_transport_log() {
     })));
 }
 
-/// The private key's password: SSL_PWD_PLAINTEXT, or SSL_PWD_CIPHERTEXT through decrypt_pwd.
+/// The private key's password: SSL_PWD_PLAINTEXT, or SSL_PWD_CIPHERTEXT through decrypt_pwd
+/// (the transport's rule; the registered callback adapted to it).
 fn key_password(p: &Params, cbs: &CallbackRegistry) -> DcfResult<Option<String>> {
-    if let Some(s) = &p.ssl_pwd_plaintext {
-        return Ok(Some(String::from_utf8_lossy(s.expose()).into_owned()));
-    }
-    if p.ssl_pwd_ciphertext.is_empty() {
-        return Ok(None);
-    }
-    let f = cbs.snapshot().decrypt_pwd.ok_or_else(|| {
-        DcfError::new(
-            ErrorCode::Tls,
-            "SSL_PWD_CIPHERTEXT is set but no decrypt_pwd callback is registered",
-        )
-    })?;
-    let plain = f(p.ssl_pwd_ciphertext.as_bytes()).ok_or_else(|| {
-        DcfError::new(
-            ErrorCode::Tls,
-            "decrypt_pwd failed to decrypt SSL_PWD_CIPHERTEXT",
-        )
-    })?;
-    Ok(Some(String::from_utf8_lossy(&plain).into_owned()))
+    let plain = p
+        .ssl_pwd_plaintext
+        .as_ref()
+        .map(|s| String::from_utf8_lossy(s.expose()).into_owned());
+    let decrypt = cbs.snapshot().decrypt_pwd.map(|f| {
+        move |cipher: &str| {
+            f(cipher.as_bytes())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .ok_or_else(|| "the callback refused SSL_PWD_CIPHERTEXT".to_string())
+        }
+    });
+    crate::transport::resolve_key_password(
+        plain.as_deref(),
+        Some(p.ssl_pwd_ciphertext.as_str()),
+        decrypt.as_ref().map(|f| f as &crate::transport::DecryptPwd),
+    )
+    .map_err(|e| DcfError::new(ErrorCode::Tls, e.to_string()))
 }

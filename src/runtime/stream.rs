@@ -204,18 +204,15 @@ impl Stream {
     }
 }
 
-/// Feeds the replica (messages, durable reports, timers) and carries out its `Ready`s.
+/// Fires the replica's timers and carries out what is pending (durable reports, readies
+/// left by other threads), then sleeps until the next timer or a wake-up.
 pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
     let mut deadline = Instant::now();
     while !shared.stopping() {
         let now = Instant::now();
-        let durable = stream.durable.lock().take();
         let io = stream.io.lock();
-        let ready = {
+        {
             let mut r = stream.replica.lock();
-            if let Some((index, term)) = durable {
-                r.persisted(index, term);
-            }
             if now >= deadline {
                 r.tick(now);
             }
@@ -224,15 +221,10 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
             // this point sees it and wakes the driver.
             let until = stream.nanos_since_epoch(deadline.min(now + MAX_IDLE));
             stream.driver_until.store(until, Ordering::Relaxed);
-            r.has_ready().then(|| r.take_ready())
-        };
-        match ready {
-            Some(ready) => handle_ready(&shared, &stream, ready),
-            None => {
-                drop(io);
-                stream.driver_wake.wait_until(deadline.min(now + MAX_IDLE));
-            }
         }
+        stream.drain(&shared, false);
+        drop(io);
+        stream.driver_wake.wait_until(deadline.min(now + MAX_IDLE));
     }
 }
 
