@@ -1,5 +1,7 @@
 //! Operations of the storage layer: append, read, truncation, metadata, reopen.
 
+mod storage_support;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +16,7 @@ fn opts(segment_size: u64, cache_bytes: usize) -> StorageOptions {
         segment_size,
         cache_bytes,
         sync: false,
+        ..Default::default()
     }
 }
 
@@ -72,7 +75,7 @@ fn append_read_and_reopen_across_segments() {
     let all = entries(1, 300, 2);
     {
         let (s, ev) = open(d.path(), opts(4096, 1 << 20));
-        let r = s.open_stream(1, None).unwrap();
+        let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
         assert_eq!((r.first_index, r.last_index, r.entries.len()), (1, 0, 0));
         for chunk in all.chunks(7) {
             s.append(1, chunk.to_vec()).unwrap();
@@ -87,7 +90,7 @@ fn append_read_and_reopen_across_segments() {
     }
     assert!(seg_count(d.path(), 1) > 5, "small segments roll");
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!((r.first_index, r.last_index), (1, 300));
     assert_eq!(r.entries, all);
     // No cache: everything comes from disk, across segment boundaries.
@@ -182,7 +185,7 @@ fn truncate_suffix_in_and_across_segments() {
     want.extend(entries(60, 84, 2));
     want.extend(entries(85, 95, 3));
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!(r.entries, want);
     assert_eq!(s.read(1, 1, 95, usize::MAX).unwrap(), want);
     // Cutting everything leaves an empty log that continues at the same index.
@@ -190,7 +193,10 @@ fn truncate_suffix_in_and_across_segments() {
     s.append(1, entries(1, 3, 4)).unwrap();
     s.close().unwrap();
     let (s, _) = open(d.path(), opts(4096, 0));
-    assert_eq!(s.open_stream(1, None).unwrap().entries, entries(1, 3, 4));
+    assert_eq!(
+        storage_support::with_entries(&s, s.open_stream(1, None).unwrap()).entries,
+        entries(1, 3, 4)
+    );
 }
 
 #[test]
@@ -217,7 +223,7 @@ fn truncate_prefix_deletes_whole_segments() {
         s.close().unwrap();
     }
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!((r.first_index, r.last_index, r.base_term), (150, 300, 2));
     assert_eq!(r.entries, entries(150, 300, 2));
     // Beyond the last index: the log jumps forward.
@@ -231,7 +237,7 @@ fn truncate_prefix_deletes_whole_segments() {
     s.append(1, entries(1000, 1010, 3)).unwrap();
     s.close().unwrap();
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!((r.first_index, r.last_index), (1000, 1010));
     assert_eq!(r.entries, entries(1000, 1010, 3));
 }
@@ -241,7 +247,7 @@ fn applied_base_starts_an_empty_log_at_v() {
     let d = tempfile::tempdir().unwrap();
     {
         let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
-        let r = s.open_stream(1, Some(99)).unwrap();
+        let r = storage_support::with_entries(&s, s.open_stream(1, Some(99)).unwrap());
         assert_eq!((r.first_index, r.last_index, r.base_term), (100, 99, 0));
         assert!(s.append(1, entries(1, 1, 1)).is_err());
         s.append(1, entries(100, 120, 5)).unwrap();
@@ -249,7 +255,7 @@ fn applied_base_starts_an_empty_log_at_v() {
     }
     let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
     // A non-empty log ignores the applied base.
-    let r = s.open_stream(1, Some(5)).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, Some(5)).unwrap());
     assert_eq!((r.first_index, r.last_index), (100, 120));
     assert_eq!(r.entries, entries(100, 120, 5));
 }
@@ -259,8 +265,11 @@ fn hard_state_and_membership_survive_reopen() {
     let d = tempfile::tempdir().unwrap();
     {
         let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
-        let r = s.open_stream(1, None).unwrap();
-        assert_eq!((r.hard_state, r.membership), (HardState::default(), None));
+        let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
+        assert_eq!(
+            (r.hard_state, r.membership.clone()),
+            (HardState::default(), None)
+        );
         s.save_hard_state(1, HardState { term: 4, vote: 2 })
             .unwrap();
         s.save_membership(1, b"{\"nodes\":[1,2,3]}").unwrap();
@@ -271,7 +280,7 @@ fn hard_state_and_membership_survive_reopen() {
             .unwrap();
     }
     let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!(r.hard_state, HardState { term: 5, vote: 3 });
     assert_eq!(r.membership.as_deref(), Some(&b"{\"nodes\":[1,2,3]}"[..]));
     assert_eq!(s.open_stream(2, None).unwrap().hard_state.term, 9);
@@ -421,7 +430,10 @@ fn concurrent_reads_during_appends_and_truncations() {
     assert_eq!(all.len() as u64, last - first + 1);
     drop(s);
     let (s2, _) = open(d.path(), opts(8192, 4096));
-    assert_eq!(s2.open_stream(1, None).unwrap().entries, all);
+    assert_eq!(
+        storage_support::with_entries(&s2, s2.open_stream(1, None).unwrap()).entries,
+        all
+    );
 }
 
 #[test]

@@ -3,13 +3,16 @@
 //! Every entry here has a 40-byte payload, so each record takes 48 + 40 = 88 bytes and
 //! record n (1-based) of a segment starts at (n - 1) * 88.
 
+mod storage_support;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use dcf::storage::{Recovered, Storage, StorageError, StorageOptions};
+use dcf::storage::{Storage, StorageError, StorageOptions};
 use dcf::types::{Entry, EntryKind, Index};
+use storage_support::{with_entries, Reopened};
 
 const REC: u64 = 88;
 
@@ -18,6 +21,7 @@ fn opts(segment_size: u64) -> StorageOptions {
         segment_size,
         cache_bytes: 0,
         sync: false,
+        ..Default::default()
     }
 }
 
@@ -52,9 +56,9 @@ fn seg(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("stream_01/seg_{seq:010}.log"))
 }
 
-fn reopen(dir: &Path, segment_size: u64) -> Result<Recovered, StorageError> {
+fn reopen(dir: &Path, segment_size: u64) -> Result<Reopened, StorageError> {
     let s = Storage::open(dir, opts(segment_size), Box::new(|_, _, _| {})).unwrap();
-    s.open_stream(1, None)
+    s.open_stream(1, None).map(|r| with_entries(&s, r))
 }
 
 fn patch(path: &Path, offset: u64, f: impl FnOnce(&mut [u8])) {
@@ -82,7 +86,7 @@ fn set_len(path: &Path, len: u64) {
         .unwrap();
 }
 
-fn assert_corrupt(r: Result<Recovered, StorageError>, file: &Path, offset: u64) {
+fn assert_corrupt(r: Result<Reopened, StorageError>, file: &Path, offset: u64) {
     match r {
         Err(StorageError::Corrupt {
             file: f,
@@ -118,7 +122,7 @@ fn the_log_continues_after_a_cut_tail() {
     flip(&seg(d.path(), 1), 4 * REC + 60, 2);
     {
         let s = Storage::open(d.path(), opts(1 << 20), Box::new(|_, _, _| {})).unwrap();
-        let r = s.open_stream(1, None).unwrap();
+        let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
         assert_eq!(r.entries, all[..4].to_vec());
         s.append(1, (5..=8).map(entry).collect()).unwrap();
         s.close().unwrap();
@@ -265,7 +269,10 @@ fn a_torn_write_after_a_cut_inside_a_write_is_a_torn_tail() {
                 s.truncate_suffix(1, 4).unwrap();
             } else {
                 flip(&seg(d.path(), 1), 3 * REC + 50, 1);
-                assert_eq!(s.open_stream(1, None).unwrap().entries, all[..3].to_vec());
+                assert_eq!(
+                    storage_support::with_entries(&s, s.open_stream(1, None).unwrap()).entries,
+                    all[..3].to_vec()
+                );
             }
             // One write of four records after the cut.
             s.append(1, (4..=7).map(entry).collect()).unwrap();

@@ -16,7 +16,7 @@ pub use callbacks::*;
 use crate::config::Params;
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::logging::{LogLevel, LogType};
-use crate::runtime::{ExceptionSlot, Node, NodeConfig};
+use crate::runtime::{ExceptionSlot, FaultSeam, Node, NodeConfig};
 use crate::types::{Index, NodeId, StreamId, Term};
 
 /// Valid stream ids are 1..=63 and node ids 1..=255 (SPEC Part C §0).
@@ -116,6 +116,7 @@ pub struct Dcf {
     lifecycle: Mutex<()>,
     /// Parameters of this instance; `None` reads the process-wide table at start.
     params: Option<Params>,
+    faults: Arc<FaultSeam>,
 }
 
 impl Default for Dcf {
@@ -128,6 +129,7 @@ impl Default for Dcf {
             node: ArcSwapOption::empty(),
             lifecycle: Mutex::new(()),
             params: None,
+            faults: Arc::default(),
         }
     }
 }
@@ -146,6 +148,11 @@ impl Dcf {
             params: Some(params),
             ..Dcf::default()
         }
+    }
+
+    /// The seam through which tests make this node's disk fail or cut its links.
+    pub fn faults(&self) -> &Arc<FaultSeam> {
+        &self.faults
     }
 
     pub fn callbacks(&self) -> &Arc<CallbackRegistry> {
@@ -194,6 +201,7 @@ impl Dcf {
             callbacks: self.callbacks.clone(),
             applied_seeds: self.applied_seeds.lock().clone(),
             exception: self.exception.clone(),
+            faults: self.faults.clone(),
         })?;
         self.node.store(Some(Arc::new(node)));
         Ok(())

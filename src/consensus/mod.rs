@@ -32,6 +32,7 @@ mod replicate;
 mod tests;
 mod types;
 
+pub use log::{LogSource, RecoveredLog};
 pub use message::{
     AppendHeader, AppendResponse, Heartbeat, HeartbeatResponse, Message, TimeoutNow,
     TransferRequest, VoteRequest, VoteResponse,

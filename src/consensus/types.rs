@@ -243,6 +243,11 @@ pub enum Event {
     },
     Exception(Exception),
     MembershipChanged(Membership),
+    /// An evicted payload could not be read back from the log source.
+    LogReadFailed {
+        index: Index,
+        error: String,
+    },
 }
 
 /// Work for the driver. Persist `hard_state`, then apply `truncate_from` and append

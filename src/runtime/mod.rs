@@ -8,6 +8,7 @@
 
 mod admin;
 mod callbacks;
+mod faults;
 mod info;
 mod net;
 mod node;
@@ -24,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+pub use faults::FaultSeam;
 pub use node::{Node, NodeConfig};
 
 use crate::api::{CallbackRegistry, DcfException, DcfRole};
@@ -52,7 +54,8 @@ pub fn on_own_thread() -> bool {
 pub struct Shared {
     pub id: NodeId,
     pub params: Params,
-    pub storage: Storage,
+    pub storage: Arc<Storage>,
+    pub faults: Arc<FaultSeam>,
     pub transport: OnceLock<Transport>,
     pub streams: BTreeMap<StreamId, Arc<Stream>>,
     pub callbacks: Arc<CallbackRegistry>,
@@ -75,6 +78,9 @@ impl Shared {
     }
 
     pub fn send(&self, to: NodeId, channel: Channel, frame: Frame) -> bool {
+        if self.faults.is_cut(to) {
+            return false;
+        }
         match self.transport.get() {
             Some(t) => match t.send(to, channel, frame) {
                 Ok(()) => true,

@@ -25,6 +25,9 @@ impl FrameHandler for Handler {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
+        if shared.faults.is_cut(from) {
+            return;
+        }
         let incoming = match wire::decode(frame.kind, &frame.header, frame.payload) {
             Ok(i) => i,
             Err(e) => {

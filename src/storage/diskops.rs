@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::error::{IoContext, StorageError};
+use super::fault::FaultOp;
 use super::meta;
 use super::record;
 use super::segment::{self, SegInfo};
@@ -38,7 +39,10 @@ pub fn flush(
         offsets.push((start + buf.len() as u64) as u32);
         record::encode(buf, e, w.gen, end as u32);
     }
-    file.write_all_at(buf, start).ctx("write", &path)?;
+    sh.faults
+        .check(FaultOp::Write)
+        .and_then(|()| file.write_all_at(buf, start))
+        .ctx("write", &path)?;
     w.unsynced = true;
     w.cur_off = end;
     w.last_written = (last_idx, last_term);
@@ -67,6 +71,7 @@ pub fn flush(
 pub fn sync_current(sh: &Shared, w: &mut WriterSide) -> Result<(), StorageError> {
     if w.unsynced {
         if let Some((file, path)) = &w.cur {
+            sh.faults.check(FaultOp::Sync).ctx("fdatasync", path)?;
             if sh.sync {
                 file.sync_data().ctx("fdatasync", path)?;
             }

@@ -28,13 +28,14 @@ use super::error::{IoContext, StorageError};
 use super::meta::{fsync_dir, Meta};
 use super::record::{self, Bad, Header};
 use super::segment::{self, SegInfo};
-use crate::types::{Entry, Index, Term};
+use crate::types::{Entry, EntryKind, Index, Term};
 
 struct Scan {
     path: PathBuf,
-    /// Intact records before the break, with their offsets and entries.
+    /// Intact records before the break, with their offsets; payloads are kept only for
+    /// CONF entries (memberships), so that a long log does not come back into memory.
     records: Vec<(u32, Header)>,
-    entries: Vec<Entry>,
+    confs: Vec<Entry>,
     /// Where the intact prefix ends, and why.
     brk: u64,
     brk_reason: Option<&'static str>,
@@ -54,7 +55,7 @@ fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
     let mut s = Scan {
         path,
         records: Vec::new(),
-        entries: Vec::new(),
+        confs: Vec::new(),
         brk: 0,
         brk_reason: None,
         beyond: Vec::new(),
@@ -70,7 +71,9 @@ fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
                         "segment too large",
                     ));
                 }
-                s.entries.push(record::to_entry(&h, &b[pos..]));
+                if h.kind == EntryKind::Conf {
+                    s.confs.push(record::to_entry(&h, &b[pos..]));
+                }
                 s.records.push((pos as u32, h));
                 pos += h.record_len();
             }
@@ -103,8 +106,12 @@ fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
 /// The log of one stream as found on disk, after repairs.
 pub struct Found {
     pub segments: Vec<SegInfo>,
-    /// Entries >= first_index, in order.
-    pub entries: Vec<Entry>,
+    /// Last index found (first_index - 1 when there is none).
+    pub last_index: Index,
+    /// (first index, term) of each run of entries >= first_index with one term.
+    pub terms: Vec<(Index, Term)>,
+    /// CONF entries >= first_index.
+    pub conf_entries: Vec<Entry>,
     pub first_index: Index,
     pub base_term: Term,
     /// Gen of the last write kept.
@@ -183,7 +190,9 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let first = meta.first_index;
     let mut base_term = meta.base_term;
     let mut segs = Vec::new();
-    let mut entries = Vec::new();
+    let mut terms: Vec<(Index, Term)> = Vec::new();
+    let mut conf_entries = Vec::new();
+    let mut last_index = first.saturating_sub(1);
     let mut last_gen = 0;
     let mut resume = false;
     let n = kept.len();
@@ -220,14 +229,18 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
                 file.sync_all().ctx("fsync", &s.path)?;
             }
         }
-        for (e, (_, h)) in s.entries.into_iter().zip(&s.records) {
+        for (_, h) in &s.records {
             if h.index + 1 == first {
                 base_term = h.term;
             }
             if h.index >= first {
-                entries.push(e);
+                if terms.last().is_none_or(|r| r.1 != h.term) {
+                    terms.push((h.index, h.term));
+                }
+                last_index = h.index;
             }
         }
+        conf_entries.extend(s.confs.into_iter().filter(|e| e.index >= first));
         segs.push(SegInfo {
             path: s.path,
             file: Arc::new(file),
@@ -242,7 +255,9 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     }
     Ok(Found {
         segments: segs,
-        entries,
+        last_index,
+        terms,
+        conf_entries,
         first_index: first,
         base_term,
         last_gen,

@@ -95,6 +95,7 @@ pub struct WriterSide {
 pub struct StreamState {
     pub id: StreamId,
     pub dir: PathBuf,
+    pub faults: Arc<super::Faults>,
     pub shared: Mutex<Shared>,
     pub w: Mutex<WriterSide>,
 }
@@ -194,6 +195,9 @@ impl StreamState {
         }
         let mut disk = Vec::new();
         for r in plan {
+            self.faults
+                .check(super::FaultOp::Read)
+                .ctx("read", &r.path)?;
             read_records(&r, &mut disk)?;
         }
         disk.extend(out);

@@ -18,6 +18,7 @@ use super::stream::StreamState;
 use crate::types::{Entry, HardState, Index, StreamId, Term};
 
 pub type DurableFn = Box<dyn Fn(StreamId, Index, Term) + Send + Sync>;
+pub type FailureFn = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Completion of a synchronous operation.
 #[derive(Default)]
@@ -93,6 +94,8 @@ pub struct Shared {
     pub queue: Mutex<Queue>,
     pub cv: Condvar,
     pub failed: Mutex<Option<String>>,
+    pub on_failure: Mutex<Option<FailureFn>>,
+    pub faults: Arc<super::Faults>,
     pub stats: Stats,
     pub seg_size: u64,
     pub sync: bool,
@@ -116,9 +119,29 @@ pub fn run(sh: Arc<Shared>, on_durable: DurableFn) {
         }));
         if r.is_err() {
             // Waiters of the round were answered by their drop; later operations fail.
-            sh.failed.lock().get_or_insert_with(|| {
-                "storage writer panicked (or the on_durable callback did)".into()
-            });
+            mark_failed(
+                &sh,
+                "storage writer panicked (or the on_durable callback did)",
+            );
+        }
+    }
+}
+
+/// Records the writer's first failure and tells the owner once. Nothing is retried: after
+/// a failed fdatasync the page cache may have dropped the data it claimed to hold.
+fn mark_failed(sh: &Shared, why: &str) {
+    let first = {
+        let mut f = sh.failed.lock();
+        if f.is_some() {
+            false
+        } else {
+            *f = Some(why.to_string());
+            true
+        }
+    };
+    if first {
+        if let Some(f) = &*sh.on_failure.lock() {
+            f(why);
         }
     }
 }
@@ -178,7 +201,7 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         }
     }
     if let Some(f) = &failure {
-        sh.failed.lock().get_or_insert_with(|| f.clone());
+        mark_failed(sh, f);
         for t in &touched {
             for d in &t.waiters {
                 d.complete(Err(f.clone()));
@@ -213,9 +236,7 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
                     w.spare = Some((seq, f));
                     w.next_seq += 1;
                 }
-                Err(e) => {
-                    sh.failed.lock().get_or_insert_with(|| e.to_string());
-                }
+                Err(e) => mark_failed(sh, &e.to_string()),
             }
         }
     }
