@@ -47,7 +47,7 @@ pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfRe
         return Err(DcfError::new(
             ErrorCode::Storage,
             format!(
-                "stream {} accepts no writes after a storage failure: {why}",
+                "stream {} is stopped and accepts no writes until the node restarts: {why}",
                 stream.id
             ),
         ));

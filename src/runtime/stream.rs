@@ -168,7 +168,7 @@ impl Stream {
                 return;
             }
             dcf_error!(
-                "stream {}: stopped after a storage failure, restart the node once it is fixed: {why}",
+                "stream {}: stopped (no writes, nothing sent) until the node restarts: {why}",
                 self.id
             );
             *f = Some(why);
