@@ -19,7 +19,7 @@ NODE_BIN := $(BUILD)/c_tests/dcf_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
 
-.PHONY: all lib header test rust-test c-test install stage clean demo bench
+.PHONY: all lib header test rust-test c-test install stage clean demo bench bench-memory
 
 all: lib header
 
@@ -81,6 +81,14 @@ BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS)
+
+# Memory while the log grows on disk with a member down (BENCH_MEM_GIB of 8 KiB entries),
+# the stopped member's catch-up from disk, and a restart on the long log.
+BENCH_MEM_GIB ?= 4
+bench-memory: $(BUILD)/c_tests/bench_memory $(NODE_BIN)
+	rm -rf $(BUILD)/run/bench-memory && mkdir -p $(BUILD)/run
+	$(BUILD)/c_tests/bench_memory $(NODE_BIN) $(abspath $(BUILD)/run/bench-memory) $(BENCH_MEM_GIB)
+	rm -rf $(BUILD)/run/bench-memory
 
 clean:
 	$(CARGO) clean

@@ -1,11 +1,13 @@
 /* One DCF node in its own process, driven through the public C interface only.
  *
- *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S]
+ *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--max-bytes N]
  *
  * In <dir>: data/ (DATA_PATH), log/ (LOG_PATH), applied.log ("index key ok\n" for every
  * entry delivered by after_writer or consensus_notify), acked.log ("index key\n" for every
  * after_writer), role (LEADER or FOLLOWER), status.json (the stream document, refreshed).
- * With --write the node writes checkable entries whenever it is a writable leader.
+ * With --write the node writes checkable entries whenever it is a writable leader (with
+ * --max-bytes, until it has written that many payload bytes). started holds the seconds
+ * dcf_start took.
  * A restart resumes delivery after the last index in applied.log (dcf_set_applied_index).
  * SIGUSR1 stops writing; SIGTERM stops the node cleanly (dcf_stop) and exits 0.
  */
@@ -28,6 +30,7 @@ static unsigned g_size = 64;
 static atomic_int g_writing;
 static atomic_int g_stop;
 static atomic_ullong g_outstanding;
+static unsigned long long g_max_bytes = ~0ULL;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void record(unsigned long long index, const char *buf, unsigned size, unsigned long long key, int acked)
@@ -94,7 +97,7 @@ static void *writer(void *arg)
 {
     (void)arg;
     char *buf = malloc(g_size ? g_size : 1);
-    unsigned long long seq = 0, index;
+    unsigned long long seq = 0, index, written = 0;
     unsigned long long base = ((unsigned long long)g_node << 56) | ((unsigned long long)(getpid() & 0xffffff) << 32);
     while (!g_stop) {
         unsigned int writable = 0;
@@ -102,10 +105,18 @@ static void *writer(void *arg)
             sleep_ms(1);
             continue;
         }
+        if (written >= g_max_bytes) {
+            sleep_ms(10);
+            continue;
+        }
         unsigned long long key = base | ++seq;
         fill_payload(buf, g_size, key);
-        if (dcf_write(1, buf, g_size, key, &index) == 0) g_outstanding++;
-        else sleep_ms(2);
+        if (dcf_write(1, buf, g_size, key, &index) == 0) {
+            g_outstanding++;
+            written += g_size;
+        } else {
+            sleep_ms(2);
+        }
     }
     free(buf);
     return NULL;
@@ -114,7 +125,8 @@ static void *writer(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S]\n", argv[0]);
+        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--max-bytes N]\n",
+                argv[0]);
         return 2;
     }
     g_node = (unsigned)atoi(argv[1]);
@@ -125,6 +137,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--write")) g_writing = 1;
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) g_size = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = argv[++i];
+        else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) g_max_bytes = strtoull(argv[++i], NULL, 10);
     }
     char path[1200], data[1100], logs[1100];
     mkdir(g_dir, 0700);
@@ -150,10 +163,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "node %u: setup failed: %s\n", g_node, dcf_get_error(dcf_get_errorno()));
         return 1;
     }
+    double t0 = now_sec();
     if (dcf_start(g_node, cluster) != 0) {
         fprintf(stderr, "node %u: dcf_start failed: %s\n", g_node, dcf_get_error(dcf_get_errorno()));
         return 1;
     }
+    char took[64];
+    snprintf(took, sizeof took, "%.3f\n", now_sec() - t0);
+    snprintf(path, sizeof path, "%s/started", g_dir);
+    write_file_atomic(path, took);
     pthread_t w;
     pthread_create(&w, NULL, writer, NULL);
     char json[4096];
