@@ -64,6 +64,17 @@ pub fn check_stream(stream: StreamId) -> DcfResult<()> {
     Ok(())
 }
 
+/// Indexes from the caller stay below `MAX_INDEX`, so that no arithmetic on them wraps.
+pub fn check_index(index: Index) -> DcfResult<()> {
+    if index > crate::types::MAX_INDEX {
+        return Err(DcfError::invalid(format!(
+            "index {index} is out of range (at most {})",
+            crate::types::MAX_INDEX
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_node(node: NodeId) -> DcfResult<()> {
     if node == 0 || node > MAX_NODE_ID {
         return Err(DcfError::new(
@@ -237,6 +248,7 @@ impl Dcf {
     }
 
     pub fn truncate(&self, stream: StreamId, first_kept: Index) -> DcfResult<()> {
+        check_index(first_kept)?;
         running!(self, stream).truncate(stream, first_kept)
     }
 
@@ -244,6 +256,7 @@ impl Dcf {
     /// While running: entries after `index` are delivered again.
     pub fn set_applied_index(&self, stream: StreamId, index: Index) -> DcfResult<()> {
         check_stream(stream)?;
+        check_index(index)?;
         match self.node.load_full() {
             Some(node) => node.set_applied_index(stream, index),
             None => {
