@@ -83,11 +83,14 @@ bench: $(BUILD)/c_tests/bench $(NODE_BIN)
 	$(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS)
 
 # Memory while the log grows on disk with a member down (BENCH_MEM_GIB of 8 KiB entries),
-# the stopped member's catch-up from disk, and a restart on the long log.
+# the stopped member's catch-up from disk, a restart on the long log; then a writer with
+# no window of its own against backpressure.
 BENCH_MEM_GIB ?= 4
 bench-memory: $(BUILD)/c_tests/bench_memory $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench-memory && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/bench_memory $(NODE_BIN) $(abspath $(BUILD)/run/bench-memory) $(BENCH_MEM_GIB)
+	rm -rf $(BUILD)/run/bench-memory
+	$(BUILD)/c_tests/bench_memory $(NODE_BIN) $(abspath $(BUILD)/run/bench-memory) flood 20
 	rm -rf $(BUILD)/run/bench-memory
 
 clean:

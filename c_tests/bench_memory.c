@@ -5,7 +5,10 @@
  * 1 and 2 is printed at the start, at every GiB and at its peak. Then node 3 starts again
  * and catches up from the leader's disk (rate in MB/s, leader's memory meanwhile). Last,
  * node 2 restarts on its multi-GiB log: seconds until dcf_start returns and until it
- * delivers its first entry. */
+ * delivers its first entry.
+ *   bench_memory <dcf_node binary> <work dir> flood [seconds] [entry bytes]
+ * A writer with no window of its own floods the leader for the given seconds (default 20):
+ * peak resident memory of every node, writes refused by backpressure, committed MB/s. */
 #include "cluster.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -18,6 +21,8 @@ static unsigned g_size = 8192;
 
 static void dir_of(int i, char *out, size_t n) { snprintf(out, n, "%s/node%d", g_root, i); }
 
+static int g_flood;
+
 static pid_t start(int i, unsigned long long max_bytes)
 {
     char dir[1100], id[8], size[16], max[32];
@@ -27,7 +32,9 @@ static pid_t start(int i, unsigned long long max_bytes)
     snprintf(max, sizeof max, "%llu", max_bytes);
     pid_t pid = fork();
     if (pid == 0) {
-        if (max_bytes)
+        if (max_bytes && g_flood)
+            execl(g_bin, g_bin, id, dir, g_json, "--size", size, "--write", "--flood", (char *)NULL);
+        else if (max_bytes)
             execl(g_bin, g_bin, id, dir, g_json, "--size", size, "--write", "--max-bytes", max, (char *)NULL);
         else
             execl(g_bin, g_bin, id, dir, g_json, "--size", size, (char *)NULL);
@@ -76,6 +83,53 @@ static int role_is_leader(int i)
     return read_file(path, buf, sizeof buf) > 0 && !strncmp(buf, "LEADER", 6);
 }
 
+static void make_json(void)
+{
+    int port = 24000 + (getpid() % 5000);
+    char *p = g_json;
+    p += sprintf(p, "[");
+    for (int i = 1; i <= 3; i++)
+        p += sprintf(p, "%s{\"stream_id\":1,\"node_id\":%d,\"ip\":\"127.0.0.1\",\"port\":%d,\"role\":\"%s\"}",
+                     i > 1 ? "," : "", i, port + i, i == 1 ? "LEADER" : "FOLLOWER");
+    sprintf(p, "]");
+}
+
+static int flood(double seconds)
+{
+    g_flood = 1;
+    pid_t pid[4];
+    pid[2] = start(2, 0);
+    pid[3] = start(3, 0);
+    pid[1] = start(1, 1);
+    double t0 = now_sec();
+    while (!role_is_leader(1) && now_sec() - t0 < 30) sleep_ms(20);
+    double peak[4] = {0, 0, 0, 0}, s0 = now_sec();
+    unsigned long long c0 = doc_value(1, "commit_index");
+    while (now_sec() - s0 < seconds) {
+        for (int i = 1; i <= 3; i++) {
+            double r = proc_mib(pid[i], "VmRSS:");
+            if (r > peak[i]) peak[i] = r;
+        }
+        sleep_ms(100);
+    }
+    unsigned long long c1 = doc_value(1, "commit_index");
+    double secs = now_sec() - s0;
+    char path[1200], buf[64];
+    dir_of(1, path, sizeof path);
+    strcat(path, "/refused");
+    unsigned long long refused = read_file(path, buf, sizeof buf) > 0 ? strtoull(buf, NULL, 10) : 0;
+    for (int i = 1; i <= 3; i++) {
+        double h = proc_mib(pid[i], "VmHWM:");
+        if (h > peak[i]) peak[i] = h;
+    }
+    printf("bench-memory flood: %u B entries, no writer window, %.0f s\n", g_size, secs);
+    printf("  committed %.0f entries/s = %.0f MB/s; dcf_write refused %llu times (pool full)\n", (c1 - c0) / secs,
+           (c1 - c0) * (double)g_size / secs / 1e6, refused);
+    printf("  peak RSS: node1 %.0f MiB, node2 %.0f MiB, node3 %.0f MiB\n", peak[1], peak[2], peak[3]);
+    for (int i = 1; i <= 3; i++) stop(pid[i]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -84,19 +138,16 @@ int main(int argc, char **argv)
     }
     snprintf(g_bin, sizeof g_bin, "%s", argv[1]);
     snprintf(g_root, sizeof g_root, "%s", argv[2]);
-    double gib = argc > 3 ? atof(argv[3]) : 4.0;
+    mkdir(g_root, 0700);
+    make_json();
+    if (argc > 3 && !strcmp(argv[3], "flood")) {
+        if (argc > 5) g_size = (unsigned)atoi(argv[5]);
+        return flood(argc > 4 ? atof(argv[4]) : 20.0);
+    }
     if (argc > 4) g_size = (unsigned)atoi(argv[4]);
+    double gib = argc > 3 ? atof(argv[3]) : 4.0;
     unsigned long long total = (unsigned long long)(gib * GIB);
     unsigned long long want = total / g_size;
-    mkdir(g_root, 0700);
-    int port = 24000 + (getpid() % 5000);
-    char *p = g_json;
-    p += sprintf(p, "[");
-    for (int i = 1; i <= 3; i++)
-        p += sprintf(p, "%s{\"stream_id\":1,\"node_id\":%d,\"ip\":\"127.0.0.1\",\"port\":%d,\"role\":\"%s\"}",
-                     i > 1 ? "," : "", i, port + i, i == 1 ? "LEADER" : "FOLLOWER");
-    sprintf(p, "]");
-
     pid_t pid[4];
     pid[2] = start(2, 0);
     pid[3] = start(3, 0);

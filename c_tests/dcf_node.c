@@ -7,12 +7,14 @@
  * after_writer), role (LEADER or FOLLOWER), status.json (the stream document, refreshed).
  * With --write the node writes checkable entries whenever it is a writable leader (with
  * --max-bytes, until it has written that many payload bytes). started holds the seconds
- * dcf_start took.
+ * dcf_start took. --flood writes without a window of its own and counts refused writes
+ * in refused.
  * A restart resumes delivery after the last index in applied.log (dcf_set_applied_index).
  * SIGUSR1 stops writing; SIGTERM stops the node cleanly (dcf_stop) and exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -31,6 +33,9 @@ static atomic_int g_writing;
 static atomic_int g_stop;
 static atomic_ullong g_outstanding;
 static unsigned long long g_max_bytes = ~0ULL;
+/* --flood: no window of its own; counts the writes the library refuses (backpressure). */
+static int g_flood;
+static atomic_ullong g_refused;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void record(unsigned long long index, const char *buf, unsigned size, unsigned long long key, int acked)
@@ -101,7 +106,8 @@ static void *writer(void *arg)
     unsigned long long base = ((unsigned long long)g_node << 56) | ((unsigned long long)(getpid() & 0xffffff) << 32);
     while (!g_stop) {
         unsigned int writable = 0;
-        if (!g_writing || dcf_check_if_all_logs_applied(1, &writable) != 0 || !writable || g_outstanding > 64) {
+        if (!g_writing || dcf_check_if_all_logs_applied(1, &writable) != 0 || !writable ||
+            (!g_flood && g_outstanding > 64)) {
             sleep_ms(1);
             continue;
         }
@@ -114,6 +120,9 @@ static void *writer(void *arg)
         if (dcf_write(1, buf, g_size, key, &index) == 0) {
             g_outstanding++;
             written += g_size;
+        } else if (g_flood) {
+            g_refused++;
+            sched_yield();
         } else {
             sleep_ms(2);
         }
@@ -137,6 +146,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--write")) g_writing = 1;
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) g_size = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = argv[++i];
+        else if (!strcmp(argv[i], "--flood")) g_flood = 1;
         else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) g_max_bytes = strtoull(argv[++i], NULL, 10);
     }
     char path[1200], data[1100], logs[1100];
@@ -180,6 +190,12 @@ int main(int argc, char **argv)
         if (dcf_query_stream_info(1, json, sizeof json - 2) > 0) {
             strcat(json, "\n");
             write_file_atomic(path, json);
+        }
+        if (g_flood) {
+            char n[32], rp[1200];
+            snprintf(n, sizeof n, "%llu\n", (unsigned long long)g_refused);
+            snprintf(rp, sizeof rp, "%s/refused", g_dir);
+            write_file_atomic(rp, n);
         }
         sleep_ms(100);
     }
