@@ -93,7 +93,10 @@ fn append_read_and_reopen_across_segments() {
     let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!((r.first_index, r.last_index), (1, 300));
     assert_eq!(r.entries, all);
-    // No cache: everything comes from disk, across segment boundaries.
+    // No cache: everything comes from disk, across segment boundaries, also from segments
+    // whose files are closed (only the newest stay open).
+    let (segs, open) = s.segment_files(1);
+    assert!(segs > 5 && open <= 2, "{segs} segments, {open} open");
     assert_eq!(s.read(1, 1, 300, usize::MAX).unwrap(), all);
     assert_eq!(
         s.read(1, 57, 190, usize::MAX).unwrap(),

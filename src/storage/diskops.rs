@@ -101,14 +101,17 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
     };
     let path = segment::seg_path(&st.dir, seq);
     let file = Arc::new(file);
-    st.shared.lock().segments.push(SegInfo {
+    let mut s = st.shared.lock();
+    segment::close_old(&mut s.segments);
+    s.segments.push(SegInfo {
         path: path.clone(),
-        file: file.clone(),
+        file: Some(file.clone()),
         first: 0,
         offsets: Vec::new(),
         end: 0,
         last_term: 0,
     });
+    drop(s);
     w.cur = Some((file, path));
     w.cur_off = 0;
     Ok(())
@@ -136,15 +139,19 @@ pub fn cut_suffix(
                 doomed.push(g.path);
             }
         }
-        let keep = s.segments.last_mut().map(|g| {
-            if g.contains(from) {
-                let n = (from - g.first) as usize;
-                g.end = g.offsets[n] as u64;
-                g.offsets.truncate(n);
-            }
-            let last_off = g.offsets[g.offsets.len() - 1] as u64;
-            (g.file.clone(), g.path.clone(), g.end, last_off)
-        });
+        let keep = s
+            .segments
+            .last_mut()
+            .map(|g| {
+                if g.contains(from) {
+                    let n = (from - g.first) as usize;
+                    g.end = g.offsets[n] as u64;
+                    g.offsets.truncate(n);
+                }
+                let last_off = g.offsets[g.offsets.len() - 1] as u64;
+                g.handle().map(|f| (f, g.path.clone(), g.end, last_off))
+            })
+            .transpose()?;
         s.pending_truncs.retain(|&(q, _)| q > seq);
         s.written_index = s.written_index.min(from.saturating_sub(1));
         keep
@@ -213,7 +220,7 @@ pub fn truncate_prefix(
         s.durable_index = s.durable_index.max(k - 1);
     }
     for g in &doomed {
-        if w.cur.as_ref().is_some_and(|(f, _)| Arc::ptr_eq(f, &g.file)) {
+        if w.cur.as_ref().is_some_and(|(_, p)| *p == g.path) {
             w.cur = None;
             w.cur_off = 0;
             w.unsynced = false;

@@ -201,7 +201,7 @@ impl Storage {
         };
         let last_term = found.segments.last().map_or(base_term, |g| g.last_term);
         let (cur, cur_off) = match found.segments.last() {
-            Some(g) if found.resume => (Some((g.file.clone(), g.path.clone())), g.end),
+            Some(g) if found.resume => (Some((g.handle()?, g.path.clone())), g.end),
             _ => (None, 0),
         };
         let spare_seq = found.next_seq;
@@ -373,6 +373,15 @@ impl Storage {
             return Ok(Vec::new());
         }
         self.read(stream, first, last, usize::MAX)
+    }
+
+    /// (segments, of which open) of a stream: old segments are opened only when read.
+    pub fn segment_files(&self, stream: StreamId) -> (usize, usize) {
+        self.streams.read().get(&stream).map_or((0, 0), |s| {
+            let sh = s.shared.lock();
+            let open = sh.segments.iter().filter(|g| g.file.is_some()).count();
+            (sh.segments.len(), open)
+        })
     }
 
     pub fn durable_index(&self, stream: StreamId) -> Index {

@@ -243,7 +243,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         conf_entries.extend(s.confs.into_iter().filter(|e| e.index >= first));
         segs.push(SegInfo {
             path: s.path,
-            file: Arc::new(file),
+            file: Some(Arc::new(file)),
             first: fh.index,
             offsets: s.records.iter().map(|(o, _)| *o).collect(),
             end: s.brk,
@@ -253,6 +253,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     if dir_changed && sync {
         fsync_dir(dir)?;
     }
+    segment::close_old(&mut segs);
     Ok(Found {
         segments: segs,
         last_index,

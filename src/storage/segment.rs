@@ -94,7 +94,9 @@ pub fn remove(path: &Path) -> Result<(), StorageError> {
 #[derive(Debug)]
 pub struct SegInfo {
     pub path: PathBuf,
-    pub file: Arc<File>,
+    /// Open while the segment is among the newest (`KEEP_OPEN`); older ones are opened
+    /// when read, so that a long log does not hold a descriptor per segment.
+    pub file: Option<Arc<File>>,
     /// Index of the first record (meaningful when `offsets` is not empty).
     pub first: Index,
     /// Start offset of each record, in index order.
@@ -104,7 +106,26 @@ pub struct SegInfo {
     pub last_term: Term,
 }
 
+/// Segments at the end of the log whose files stay open.
+pub const KEEP_OPEN: usize = 2;
+
+/// Closes the files of all but the newest `KEEP_OPEN` segments.
+pub fn close_old(segments: &mut [SegInfo]) {
+    let n = segments.len().saturating_sub(KEEP_OPEN);
+    for g in &mut segments[..n] {
+        g.file = None;
+    }
+}
+
 impl SegInfo {
+    /// The open file, or the segment opened anew if it was closed.
+    pub fn handle(&self) -> Result<Arc<File>, StorageError> {
+        match &self.file {
+            Some(f) => Ok(f.clone()),
+            None => open_rw(&self.path).map(Arc::new),
+        }
+    }
+
     pub fn last(&self) -> Option<Index> {
         (!self.offsets.is_empty()).then(|| self.first + self.offsets.len() as u64 - 1)
     }

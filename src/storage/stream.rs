@@ -102,7 +102,8 @@ pub struct StreamState {
 
 /// One contiguous disk read planned under the lock and done outside it.
 struct DiskRead {
-    file: Arc<File>,
+    /// None: the segment's file is closed and is opened for this read.
+    file: Option<Arc<File>>,
     path: PathBuf,
     start: u64,
     end: u64,
@@ -214,7 +215,7 @@ impl StreamState {
                 return Some(e.term);
             }
             let seg = sh.segments.iter().find(|s| s.contains(idx))?;
-            (seg.file.clone(), seg.range(idx, idx).0)
+            (seg.handle().ok()?, seg.range(idx, idx).0)
         };
         let mut hb = [0u8; record::HEADER_LEN];
         file.read_exact_at(&mut hb, off).ok()?;
@@ -227,9 +228,11 @@ impl StreamState {
 
 fn read_records(r: &DiskRead, out: &mut Vec<Entry>) -> Result<(), StorageError> {
     let mut buf = vec![0u8; (r.end - r.start) as usize];
-    r.file
-        .read_exact_at(&mut buf, r.start)
-        .ctx("read", &r.path)?;
+    let file = match &r.file {
+        Some(f) => f.clone(),
+        None => Arc::new(super::segment::open_rw(&r.path)?),
+    };
+    file.read_exact_at(&mut buf, r.start).ctx("read", &r.path)?;
     let mut pos = 0usize;
     for idx in r.lo..=r.hi {
         let off = r.start + pos as u64;
