@@ -6,10 +6,6 @@ use serde::{Deserialize, Serialize};
 pub type NodeId = u32;
 pub type StreamId = u32;
 pub type Index = u64;
-
-/// The largest index the library accepts from a caller: far beyond any real log, and low
-/// enough that index arithmetic (index + 1, sums of lengths) never wraps.
-pub const MAX_INDEX: Index = i64::MAX as u64;
 pub type Term = u64;
 
 /// What an entry carries: user data (`dcf_write`) or a membership change.

@@ -45,8 +45,7 @@ fn write_until_refused(n: &TestNode, next: &mut u64, limit: u64) -> Option<dcf::
 fn saw_exception(n: &TestNode) -> bool {
     n.events
         .lock()
-        .iter()
-        .any(|e| *e == Ev::Exception(DcfException::MissingLog))
+        .contains(&Ev::Exception(DcfException::MissingLog))
 }
 
 /// After the faulty node restarts with a healthy disk: every key acknowledged anywhere is

@@ -188,6 +188,26 @@ fn damage_in_an_earlier_segment_is_corruption() {
     let d = tempfile::tempdir().unwrap();
     build(d.path(), &writes, 4096);
     flip(&seg(d.path(), 1), 5 * REC + 50, 0);
+    // A sealed segment has an index, so the start does not read its payloads: the damage
+    // shows, with file and offset, when the entry is read.
+    assert!(seg(d.path(), 1).with_extension("idx").exists());
+    {
+        let s = Storage::open(d.path(), opts(4096), Box::new(|_, _, _| {})).unwrap();
+        let r = s.open_stream(1, None).unwrap();
+        assert_eq!(r.last_index, 150);
+        assert!(s.read(1, 1, 5, usize::MAX).is_ok());
+        match s.read(1, 6, 6, usize::MAX) {
+            Err(StorageError::Corrupt { file, offset, .. }) => {
+                assert_eq!(
+                    (file.as_path(), offset),
+                    (seg(d.path(), 1).as_path(), 5 * REC)
+                );
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+    }
+    // Without the index the start scans the segment and refuses it.
+    std::fs::remove_file(seg(d.path(), 1).with_extension("idx")).unwrap();
     assert_corrupt(reopen(d.path(), 4096), &seg(d.path(), 1), 5 * REC);
 
     // A closed segment cut short: its records no longer reach the next segment.
@@ -289,4 +309,25 @@ fn a_torn_write_after_a_cut_inside_a_write_is_a_torn_tail() {
         let r = reopen(d.path(), 1 << 20).unwrap();
         assert_eq!(r.entries, all[..3].to_vec(), "via_truncate={via_truncate}");
     }
+}
+
+/// Sealed segments' indexes give the same recovery as a scan; a damaged or stale index is
+/// ignored (the segment is scanned).
+#[test]
+fn segment_indexes_match_a_scan_and_bad_ones_are_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let all = build(d.path(), &[10; 15], 4096);
+    let idx = |seq| seg(d.path(), seq).with_extension("idx");
+    assert!(idx(1).exists() && idx(2).exists());
+    let with = reopen(d.path(), 4096).unwrap();
+    assert_eq!(with.entries, all);
+    flip(&idx(1), 20, 0);
+    assert_eq!(reopen(d.path(), 4096).unwrap().entries, all);
+    std::fs::remove_file(idx(2)).unwrap();
+    let without = reopen(d.path(), 4096).unwrap();
+    assert_eq!(without.entries, all);
+    assert_eq!(
+        (without.terms.clone(), without.last_index),
+        (with.terms.clone(), with.last_index)
+    );
 }

@@ -64,12 +64,15 @@ pub fn check_stream(stream: StreamId) -> DcfResult<()> {
     Ok(())
 }
 
+/// The largest index the library accepts from a caller: far beyond any real log, and low
+/// enough that index arithmetic (index + 1, sums of lengths) never wraps.
+pub const MAX_INDEX: u64 = i64::MAX as u64;
+
 /// Indexes from the caller stay below `MAX_INDEX`, so that no arithmetic on them wraps.
 pub fn check_index(index: Index) -> DcfResult<()> {
-    if index > crate::types::MAX_INDEX {
+    if index > MAX_INDEX {
         return Err(DcfError::invalid(format!(
-            "index {index} is out of range (at most {})",
-            crate::types::MAX_INDEX
+            "index {index} is out of range (at most {MAX_INDEX})"
         )));
     }
     Ok(())

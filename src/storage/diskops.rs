@@ -11,6 +11,7 @@ use super::error::{IoContext, StorageError};
 use super::fault::FaultOp;
 use super::meta;
 use super::record;
+use super::seg_index;
 use super::segment::{self, SegInfo};
 use super::stream::{StreamState, WriterSide};
 use super::writer::Shared;
@@ -53,12 +54,10 @@ pub fn flush(
     {
         let mut s = st.shared.lock();
         if let Some(seg) = s.segments.last_mut() {
-            if seg.offsets.is_empty() {
-                seg.first = pend[0].index;
+            for (e, &off) in pend.iter().zip(&offsets) {
+                seg.note(e.index, e.term, e.kind, off);
             }
-            seg.offsets.extend_from_slice(&offsets);
             seg.end = end;
-            seg.last_term = last_term;
         }
         s.written_index = s.clamp(last_idx);
         s.evict();
@@ -89,6 +88,17 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
     if let Some((file, path)) = w.cur.take() {
         if w.cur_off > 0 {
             file.set_len(w.cur_off).ctx("truncate", &path)?;
+            // Sealed: it never changes again, so restarts can trust its index.
+            let idx = {
+                let s = st.shared.lock();
+                s.segments
+                    .last()
+                    .filter(|g| g.path == path)
+                    .and_then(|g| seg_index::encode(g, w.gen))
+            };
+            if let Some(b) = idx {
+                seg_index::store(&path, &b, sh.sync);
+            }
         }
     }
     let (seq, file) = match w.spare.take() {
@@ -103,14 +113,8 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
     let file = Arc::new(file);
     let mut s = st.shared.lock();
     segment::close_old(&mut s.segments);
-    s.segments.push(SegInfo {
-        path: path.clone(),
-        file: Some(file.clone()),
-        first: 0,
-        offsets: Vec::new(),
-        end: 0,
-        last_term: 0,
-    });
+    s.segments
+        .push(SegInfo::new(path.clone(), Some(file.clone())));
     drop(s);
     w.cur = Some((file, path));
     w.cur_off = 0;
@@ -143,11 +147,9 @@ pub fn cut_suffix(
             .segments
             .last_mut()
             .map(|g| {
-                if g.contains(from) {
-                    let n = (from - g.first) as usize;
-                    g.end = g.offsets[n] as u64;
-                    g.offsets.truncate(n);
-                }
+                // Its index goes before the segment changes.
+                seg_index::remove(&g.path).ctx("remove", &g.path)?;
+                g.cut_at(from);
                 let last_off = g.offsets[g.offsets.len() - 1] as u64;
                 g.handle().map(|f| (f, g.path.clone(), g.end, last_off))
             })
@@ -157,7 +159,7 @@ pub fn cut_suffix(
         keep
     };
     for p in &doomed {
-        segment::remove(p)?;
+        segment::remove_segment(p)?;
         if sh.sync {
             meta::fsync_dir(&st.dir)?;
         }
@@ -225,7 +227,7 @@ pub fn truncate_prefix(
             w.cur_off = 0;
             w.unsynced = false;
         }
-        segment::remove(&g.path)?;
+        segment::remove_segment(&g.path)?;
     }
     if w.last_written.0 < k - 1 {
         w.last_written = (k - 1, base_term);

@@ -11,6 +11,7 @@ mod fault;
 mod meta;
 mod record;
 mod recover;
+mod seg_index;
 mod segment;
 mod stream;
 mod writer;

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use super::error::{IoContext, StorageError};
 use super::meta::{fsync_dir, Meta};
 use super::record::{self, Bad, Header};
+use super::seg_index;
 use super::segment::{self, SegInfo};
 use crate::types::{Entry, EntryKind, Index, Term};
 
@@ -51,6 +52,16 @@ impl Scan {
 
 fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
     let path = segment::seg_path(dir, seq);
+    if let Some(ix) = seg_index::load(&path) {
+        return Ok(Scan {
+            path,
+            records: ix.records,
+            confs: ix.confs,
+            brk: ix.end,
+            brk_reason: None,
+            beyond: Vec::new(),
+        });
+    }
     let b = fs::read(&path).ctx("read", &path)?;
     let mut s = Scan {
         path,
@@ -160,7 +171,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let mut kept: Vec<Scan> = Vec::new();
     for s in scans {
         if s.records.is_empty() {
-            segment::remove(&s.path)?;
+            segment::remove_segment(&s.path)?;
             dir_changed = true;
         } else {
             kept.push(s);
@@ -203,7 +214,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             if lh.index + 1 == first {
                 base_term = lh.term;
             }
-            segment::remove(&s.path)?;
+            segment::remove_segment(&s.path)?;
             dir_changed = true;
             continue;
         }
@@ -220,6 +231,8 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         }
         let file = segment::open_rw(&s.path)?;
         if i + 1 == n {
+            // Writes may go on in it: its index would no longer describe it.
+            seg_index::remove(&s.path).ctx("remove", &s.path)?;
             // Zero everything after the kept records. Writes continue in this segment only
             // if the cut is at the end of a write: a record of a later write must not sit
             // right behind records whose batch_end points past it (see the rule above).
@@ -241,14 +254,12 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             }
         }
         conf_entries.extend(s.confs.into_iter().filter(|e| e.index >= first));
-        segs.push(SegInfo {
-            path: s.path,
-            file: Some(Arc::new(file)),
-            first: fh.index,
-            offsets: s.records.iter().map(|(o, _)| *o).collect(),
-            end: s.brk,
-            last_term: lh.term,
-        });
+        let mut g = SegInfo::new(s.path, Some(Arc::new(file)));
+        for (off, h) in &s.records {
+            g.note(h.index, h.term, h.kind, *off);
+        }
+        g.end = s.brk;
+        segs.push(g);
     }
     if dir_changed && sync {
         fsync_dir(dir)?;

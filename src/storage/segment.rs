@@ -90,6 +90,13 @@ pub fn remove(path: &Path) -> Result<(), StorageError> {
     }
 }
 
+/// Removes a segment file and its index (the index first: it must never describe a
+/// segment that changed).
+pub fn remove_segment(path: &Path) -> Result<(), StorageError> {
+    super::seg_index::remove(path).ctx("remove", path)?;
+    remove(path)
+}
+
 /// What the log knows about one segment holding records.
 #[derive(Debug)]
 pub struct SegInfo {
@@ -101,6 +108,10 @@ pub struct SegInfo {
     pub first: Index,
     /// Start offset of each record, in index order.
     pub offsets: Vec<u32>,
+    /// (first index, term) of each run of records of one term.
+    pub runs: Vec<(Index, Term)>,
+    /// Offsets of the CONF records.
+    pub confs: Vec<u32>,
     /// End offset of the last record.
     pub end: u64,
     pub last_term: Term,
@@ -118,6 +129,49 @@ pub fn close_old(segments: &mut [SegInfo]) {
 }
 
 impl SegInfo {
+    /// An empty segment about to receive records.
+    pub fn new(path: PathBuf, file: Option<Arc<File>>) -> SegInfo {
+        SegInfo {
+            path,
+            file,
+            first: 0,
+            offsets: Vec::new(),
+            runs: Vec::new(),
+            confs: Vec::new(),
+            end: 0,
+            last_term: 0,
+        }
+    }
+
+    /// Records that records `first + offsets.len()..` were appended at `offsets`.
+    pub fn note(&mut self, index: Index, term: Term, kind: crate::types::EntryKind, off: u32) {
+        if self.offsets.is_empty() {
+            self.first = index;
+        }
+        if self.runs.last().is_none_or(|r| r.1 != term) {
+            self.runs.push((index, term));
+        }
+        if kind == crate::types::EntryKind::Conf {
+            self.confs.push(off);
+        }
+        self.offsets.push(off);
+        self.last_term = term;
+    }
+
+    /// Keeps the records before `index` only.
+    pub fn cut_at(&mut self, index: Index) {
+        if !self.contains(index) {
+            return;
+        }
+        let n = (index - self.first) as usize;
+        self.end = u64::from(self.offsets[n]);
+        self.offsets.truncate(n);
+        self.runs.retain(|r| r.0 < index);
+        let end = self.end;
+        self.confs.retain(|&o| u64::from(o) < end);
+        self.last_term = self.runs.last().map_or(0, |r| r.1);
+    }
+
     /// The open file, or the segment opened anew if it was closed.
     pub fn handle(&self) -> Result<Arc<File>, StorageError> {
         match &self.file {
