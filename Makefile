@@ -14,7 +14,8 @@ LDFLAGS_T  := -L$(STAGE)/lib -Wl,-rpath,$(abspath $(STAGE)/lib) -ldcf -lpthread
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp \
-           $(BUILD)/c_tests/test_header_names_c $(BUILD)/c_tests/test_header_names_cpp $(BUILD)/c_tests/test_cluster
+           $(BUILD)/c_tests/test_header_names_c $(BUILD)/c_tests/test_header_names_cpp $(BUILD)/c_tests/test_dcf_values \
+           $(BUILD)/c_tests/test_cluster
 NODE_BIN := $(BUILD)/c_tests/dcf_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
@@ -78,7 +79,8 @@ c-test: $(C_TESTS) $(NODE_BIN)
 	$(BUILD)/c_tests/test_header_names_c
 	$(BUILD)/c_tests/test_header_names_cpp
 	$(BUILD)/c_tests/test_interface
-	rm -rf $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
+	rm -rf $(BUILD)/run/values $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
+	$(BUILD)/c_tests/test_dcf_values $(abspath $(BUILD)/run/values)
 	$(BUILD)/c_tests/test_cluster $(NODE_BIN) $(abspath $(BUILD)/run/cluster) $(CLUSTER_CYCLES)
 
 # A three-node cluster on loopback: writes, SIGKILL of the leader, failover, clean stop.
