@@ -21,12 +21,10 @@ pub enum ErrorCode {
     Tls = 529,
     NotLeader = 603,
     Storage = 705,
-    PoolFull = 706,
     ParseConfig = 800,
     Query = 801,
     NotStarted = 1001,
     BufferTooSmall = 1003,
-    NotAvailable = 1004,
     UnknownStream = 1005,
     UnknownNode = 1006,
     InvalidArgument = 1007,
@@ -37,7 +35,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::Ok,
         ErrorCode::NullPointer,
         ErrorCode::Value,
@@ -48,12 +46,10 @@ impl ErrorCode {
         ErrorCode::Tls,
         ErrorCode::NotLeader,
         ErrorCode::Storage,
-        ErrorCode::PoolFull,
         ErrorCode::ParseConfig,
         ErrorCode::Query,
         ErrorCode::NotStarted,
         ErrorCode::BufferTooSmall,
-        ErrorCode::NotAvailable,
         ErrorCode::UnknownStream,
         ErrorCode::UnknownNode,
         ErrorCode::InvalidArgument,
@@ -81,12 +77,10 @@ impl ErrorCode {
             ErrorCode::Tls => "SSL init error\0",
             ErrorCode::NotLeader => "Current node is not leader\0",
             ErrorCode::Storage => "Storage internal error\0",
-            ErrorCode::PoolFull => "Storage memory pool is full\0",
             ErrorCode::ParseConfig => "Failed to parse dcf_config\0",
             ErrorCode::Query => "Failed to query dcf info\0",
             ErrorCode::NotStarted => "DCF is not started\0",
             ErrorCode::BufferTooSmall => "The output buffer is too small\0",
-            ErrorCode::NotAvailable => "This function is not available in this build\0",
             ErrorCode::UnknownStream => "Unknown stream id\0",
             ErrorCode::UnknownNode => "Unknown node id\0",
             ErrorCode::InvalidArgument => "Invalid argument\0",
