@@ -256,8 +256,8 @@ EXPORT_API void dcf_set_exception(unsigned int stream_id, dcf_exception_t except
 EXPORT_API int dcf_get_errorno(void);
 
 /**
- * The calling thread's last message when `code` is its last code; otherwise the fixed
- * description of `code` (DCF ignored `code`; this answers what was asked).
+ * The calling thread's last message, whatever `code` is (as DCF): "" after a successful
+ * call. Hosts pass `dcf_get_errorno()`, so this is the text of that code.
  */
 EXPORT_API const char *dcf_get_error(int code);
 
