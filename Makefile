@@ -14,6 +14,7 @@ LDFLAGS_T  := -L$(STAGE)/lib -Wl,-rpath,$(abspath $(STAGE)/lib) -ldcf -lpthread
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp \
+           $(BUILD)/c_tests/test_header_names_c $(BUILD)/c_tests/test_header_names_cpp $(BUILD)/c_tests/test_dcf_values \
            $(BUILD)/c_tests/test_cluster
 NODE_BIN := $(BUILD)/c_tests/dcf_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
@@ -59,6 +60,14 @@ $(BUILD)/c_tests/test_prototypes_cpp: c_tests/test_prototypes.c stage
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_T) -x c++ -o $@ $< $(LDFLAGS_T)
 
+$(BUILD)/c_tests/test_header_names_c: c_tests/test_header_names.c stage
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+$(BUILD)/c_tests/test_header_names_cpp: c_tests/test_header_names.c stage
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_T) -x c++ -o $@ $< $(LDFLAGS_T)
+
 $(BUILD)/c_tests/%: c_tests/%.c $(C_HDRS) stage
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
@@ -67,8 +76,11 @@ c-test: $(C_TESTS) $(NODE_BIN)
 	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
 	$(BUILD)/c_tests/test_prototypes_c
 	$(BUILD)/c_tests/test_prototypes_cpp
+	$(BUILD)/c_tests/test_header_names_c
+	$(BUILD)/c_tests/test_header_names_cpp
 	$(BUILD)/c_tests/test_interface
-	rm -rf $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
+	rm -rf $(BUILD)/run/values $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
+	$(BUILD)/c_tests/test_dcf_values $(abspath $(BUILD)/run/values)
 	$(BUILD)/c_tests/test_cluster $(NODE_BIN) $(abspath $(BUILD)/run/cluster) $(CLUSTER_CYCLES)
 
 # A three-node cluster on loopback: writes, SIGKILL of the leader, failover, clean stop.

@@ -89,15 +89,11 @@ pub fn check_node(node: NodeId) -> DcfResult<()> {
 }
 
 pub fn set_param(name: &str, value: &str) -> DcfResult<()> {
-    crate::config::set_param(name, value).map_err(param_err)
+    Ok(crate::config::set_param(name, value)?)
 }
 
 pub fn get_param(name: &str) -> DcfResult<String> {
-    crate::config::get_param(name).map_err(param_err)
-}
-
-fn param_err(e: crate::config::ParamError) -> DcfError {
-    DcfError::new(ErrorCode::Parameter, e.to_string())
+    Ok(crate::config::get_param(name)?)
 }
 
 /// Routes the library's log lines to the host (`dcf_register_log_output`); None = files.
@@ -201,7 +197,7 @@ impl Dcf {
                 let p = crate::config::snapshot();
                 crate::logging::init(crate::logging::LogConfig::from_params(&p)).map_err(|e| {
                     DcfError::new(
-                        ErrorCode::Parameter,
+                        ErrorCode::InitLogger,
                         format!("Failed to init logger module: {e}"),
                     )
                 })?;

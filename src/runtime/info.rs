@@ -19,6 +19,21 @@ fn role_name(r: ConfRole) -> &'static str {
     }
 }
 
+/// The term as the interface reports it. DCF's terms start at 1 (a fresh node writes term 1
+/// to its control file) where ours start at 0; elections then count alike, so DCF's number is
+/// always ours plus one (hosts and tools compare the two across versions).
+fn dcf_term(t: Term) -> Term {
+    t.saturating_add(1)
+}
+
+/// DCF's `is_in_major`: this node, if it votes, and the voters it currently hears form a
+/// majority. A leader counts voters that answered within the election timeout (and always
+/// holds one in MINORITY mode); another node counts itself and a leader heard within it.
+/// A fresh node reports 0 until then. PASSIVE nodes never count.
+fn in_majority(r: &crate::consensus::Replica, now: Instant) -> bool {
+    r.role() != Role::Passive && r.is_healthy(now)
+}
+
 /// DCF computes its statistics over windows of this length.
 const STATS_WINDOW: Duration = Duration::from_secs(3);
 
@@ -62,7 +77,7 @@ impl Node {
 
     pub fn term_and_role(&self, s: StreamId) -> DcfResult<(Term, DcfRole)> {
         let r = self.stream(s)?.replica.lock();
-        Ok((r.term(), dcf_role(r.role())))
+        Ok((dcf_term(r.term()), dcf_role(r.role())))
     }
 
     pub fn node_is_healthy(&self, s: StreamId) -> DcfResult<(DcfRole, bool)> {
@@ -186,15 +201,15 @@ impl Node {
                 },
             })
             .collect();
-        let (work_mode, in_major) = match r.work_mode() {
-            WorkMode::Normal => (0, true),
-            WorkMode::Minority { .. } => (1, true),
+        let work_mode = match r.work_mode() {
+            WorkMode::Normal => 0,
+            WorkMode::Minority { .. } => 1,
         };
         StreamInfo {
             stream_id: stream.id,
             local_node_id: self.shared.id,
             role: dcf_role(r.role()).name(),
-            term: r.term(),
+            term: dcf_term(r.term()),
             run_mode: p.run_mode as u32,
             work_mode,
             hb_interval_ms: p.heartbeat_interval.as_millis() as u64,
@@ -204,7 +219,7 @@ impl Node {
             group: me.as_ref().map_or(0, |m| m.group),
             priority: me.as_ref().map_or(0, |m| m.priority),
             leader_group: leader_member.as_ref().map_or(0, |m| m.group),
-            is_in_major: in_major,
+            is_in_major: in_majority(&r, Instant::now()),
             applied_index: stream.applied.load(Ordering::Acquire),
             commit_index: r.commit_index(),
             first_index: r.first_index(),
