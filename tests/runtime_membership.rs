@@ -290,3 +290,12 @@ fn leader_removes_itself_and_the_rest_go_on() {
     assert!(!l.is_writable_leader());
     assert_eq!(l.statuses().last(), Some(&DcfRole::Follower));
 }
+
+#[test]
+fn stream_json_reports_the_priority_set_at_runtime() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let f = c.node(leader % 3 + 1);
+    f.dcf.set_election_priority(1, 123_456).unwrap();
+    assert_eq!(stream_field(f, "priority"), 123_456);
+}

@@ -202,7 +202,7 @@ impl Node {
             auto_elc_pri_en: u32::from(p.auto_elc_priority_en),
             elc_switch_thd: p.election_switch_threshold.as_secs() as u32,
             group: me.as_ref().map_or(0, |m| m.group),
-            priority: me.as_ref().map_or(0, |m| m.priority),
+            priority: r.priority(),
             leader_group: leader_member.as_ref().map_or(0, |m| m.group),
             is_in_major: in_major,
             applied_index: stream.applied.load(Ordering::Acquire),
