@@ -823,3 +823,11 @@ fn node_diverged_below_the_leaders_first_index_is_rebuilt_and_catches_up() {
         .iter()
         .any(|(id, e)| *id == old && *e == Event::Exception(Exception::MissingLog)));
 }
+
+#[test]
+fn errors_read_as_sentences() {
+    let known = ProposeError::NotLeader { leader: Some(2) }.to_string();
+    assert_eq!(known, "not the leader; the leader is node 2");
+    let unknown = ProposeError::NotLeader { leader: None }.to_string();
+    assert_eq!(unknown, "not the leader; no leader is known");
+}
