@@ -14,8 +14,9 @@ LDFLAGS_T  := -L$(STAGE)/lib -Wl,-rpath,$(abspath $(STAGE)/lib) -ldcf -lpthread
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp \
-           $(BUILD)/c_tests/test_cluster
+           $(BUILD)/c_tests/test_cluster $(BUILD)/c_tests/test_opengauss
 NODE_BIN := $(BUILD)/c_tests/dcf_node
+OG_NODE  := $(BUILD)/c_tests/og_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
 
@@ -63,13 +64,15 @@ $(BUILD)/c_tests/%: c_tests/%.c $(C_HDRS) stage
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
 
-c-test: $(C_TESTS) $(NODE_BIN)
+c-test: $(C_TESTS) $(NODE_BIN) $(OG_NODE)
 	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
 	$(BUILD)/c_tests/test_prototypes_c
 	$(BUILD)/c_tests/test_prototypes_cpp
 	$(BUILD)/c_tests/test_interface
 	rm -rf $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/test_cluster $(NODE_BIN) $(abspath $(BUILD)/run/cluster) $(CLUSTER_CYCLES)
+	rm -rf $(BUILD)/run/opengauss
+	$(BUILD)/c_tests/test_opengauss $(OG_NODE) $(abspath $(BUILD)/run/opengauss)
 
 # A three-node cluster on loopback: writes, SIGKILL of the leader, failover, clean stop.
 demo: $(BUILD)/c_tests/demo $(NODE_BIN)
