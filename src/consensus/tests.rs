@@ -23,6 +23,11 @@ struct Harness {
 
 impl Harness {
     fn new(n: u32) -> Harness {
+        Harness::with(n, |_| {})
+    }
+
+    /// `tune` adjusts each node's configuration.
+    fn with(n: u32, tune: impl Fn(&mut ReplicaConfig)) -> Harness {
         let members = (1..=n)
             .map(|id| {
                 Member::new(
@@ -39,11 +44,12 @@ impl Harness {
         let now = Instant::now();
         let r = (1..=n)
             .map(|id| {
-                let cfg = ReplicaConfig {
+                let mut cfg = ReplicaConfig {
                     election_timeout: T,
                     heartbeat_interval: T / 4,
                     ..ReplicaConfig::new(id)
                 };
+                tune(&mut cfg);
                 Replica::new(
                     cfg,
                     m.clone(),
@@ -313,7 +319,11 @@ fn conflicting_suffix_is_truncated_in_ready() {
 /// priority and node 2 campaigning first: node 2 wins and must decide about handing off to
 /// node 3 (nodes 2, 4 and 5 commit without it).
 fn handoff_to_three(hold_three: bool) -> Harness {
-    let mut h = Harness::new(5);
+    handoff_to_three_with(hold_three, |_| {})
+}
+
+fn handoff_to_three_with(hold_three: bool, tune: impl Fn(&mut ReplicaConfig)) -> Harness {
+    let mut h = Harness::with(5, tune);
     h.propose(2);
     h.node(3).set_priority(9);
     if hold_three {
@@ -357,4 +367,21 @@ fn handoff_promotes_the_best_peer_once_it_caught_up() {
     h.advance(T);
     assert!(h.node(3).can_write());
     assert_ne!(h.node(2).role(), Role::Leader);
+}
+
+#[test]
+fn handoff_sends_promote_three_times_then_keeps_leadership() {
+    // Node 3 never acts on PROMOTE (elections disabled there).
+    let mut h = handoff_to_three_with(false, |c| {
+        if c.id == 3 {
+            c.run_mode = RunMode::Disabled;
+        }
+    });
+    let term = h.node(2).term();
+    // PROMOTE at once, after 100 ms and after 200 ms; leadership is kept 100 ms later.
+    h.advance(Duration::from_millis(250));
+    assert!(!h.node(2).can_write(), "still promoting");
+    h.advance(Duration::from_millis(100));
+    assert!(h.node(2).can_write());
+    assert_eq!((h.node(2).role(), h.node(2).term()), (Role::Leader, term));
 }
