@@ -34,6 +34,7 @@ fn writes_are_counted_per_window() {
     assert!(item(&doc, "DCFWriteSize")["value"].as_f64().unwrap() > 0.0);
     // Measured by the runtime: data and heartbeats went out and came back in the window.
     assert!(item(&doc, "SendPackSize")["value"].as_f64().unwrap() > 0.0);
+    assert!(item(&doc, "DiskWrite")["avg value"].as_f64().unwrap() > 0.0);
     assert!(item(&doc, "SendWait")["avg value"].as_f64().is_some());
     assert!(item(&doc, "RecvDelay")["avg value"].as_f64().is_some());
     assert!(item(&doc, "HBSendCount")["value"].as_u64().unwrap() > 0);

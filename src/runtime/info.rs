@@ -128,7 +128,8 @@ impl Node {
         let mut st = Statistics::default();
         {
             let mut w = self.stats.lock();
-            let counters = stats::snapshot();
+            let disk = self.shared.storage.stats();
+            let counters = stats::snapshot((disk.rounds, disk.round_ns));
             let win = w.get_or_insert(StatWindow {
                 start: now,
                 writes,

@@ -99,9 +99,12 @@ pub struct Snapshot {
     hb_recv: u64,
     rtt_samples: u64,
     rtt_ns: u64,
+    disk_rounds: u64,
+    disk_ns: u64,
 }
 
-pub fn snapshot() -> Snapshot {
+/// The counters now, with the storage writer's (rounds, time in them).
+pub fn snapshot(disk: (u64, u64)) -> Snapshot {
     let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let c = &COUNTERS;
     Snapshot {
@@ -114,6 +117,8 @@ pub fn snapshot() -> Snapshot {
         hb_recv: g(&c.hb_recv),
         rtt_samples: g(&c.rtt_samples),
         rtt_ns: g(&c.rtt_ns),
+        disk_rounds: disk.0,
+        disk_ns: disk.1,
     }
 }
 
@@ -137,6 +142,11 @@ pub fn fill(st: &mut Statistics, from: Snapshot, to: Snapshot) {
         d(from.rtt_ns, to.rtt_ns),
         d(from.rtt_samples, to.rtt_samples),
     );
+    // One storage round writes what was queued and syncs it.
+    st.disk_write_ms = avg_ms(
+        d(from.disk_ns, to.disk_ns),
+        d(from.disk_rounds, to.disk_rounds),
+    );
 }
 
 #[cfg(test)]
@@ -156,6 +166,8 @@ mod tests {
             hb_recv: 0,
             rtt_samples: 2,
             rtt_ns: 1_000_000,
+            disk_rounds: 4,
+            disk_ns: 2_000_000,
         };
         let mut st = Statistics::default();
         fill(&mut st, from, to);
@@ -165,6 +177,7 @@ mod tests {
         assert_eq!(st.hb_send_count, Some(5));
         assert_eq!(st.hb_recv_count, None);
         assert_eq!(st.hb_rtt_ms, Some(0.5));
+        assert_eq!(st.disk_write_ms, Some(0.5));
         let mut idle = Statistics::default();
         fill(&mut idle, to, to);
         assert_eq!(idle, Statistics::default());
