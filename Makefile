@@ -15,8 +15,9 @@ VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp \
            $(BUILD)/c_tests/test_header_names_c $(BUILD)/c_tests/test_header_names_cpp $(BUILD)/c_tests/test_dcf_values \
-           $(BUILD)/c_tests/test_cluster
+           $(BUILD)/c_tests/test_cluster $(BUILD)/c_tests/test_opengauss
 NODE_BIN := $(BUILD)/c_tests/dcf_node
+OG_NODE  := $(BUILD)/c_tests/og_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
 
@@ -72,7 +73,7 @@ $(BUILD)/c_tests/%: c_tests/%.c $(C_HDRS) stage
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
 
-c-test: $(C_TESTS) $(NODE_BIN)
+c-test: $(C_TESTS) $(NODE_BIN) $(OG_NODE)
 	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
 	$(BUILD)/c_tests/test_prototypes_c
 	$(BUILD)/c_tests/test_prototypes_cpp
@@ -82,6 +83,8 @@ c-test: $(C_TESTS) $(NODE_BIN)
 	rm -rf $(BUILD)/run/values $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/test_dcf_values $(abspath $(BUILD)/run/values)
 	$(BUILD)/c_tests/test_cluster $(NODE_BIN) $(abspath $(BUILD)/run/cluster) $(CLUSTER_CYCLES)
+	rm -rf $(BUILD)/run/opengauss
+	$(BUILD)/c_tests/test_opengauss $(OG_NODE) $(abspath $(BUILD)/run/opengauss)
 
 # A three-node cluster on loopback: writes, SIGKILL of the leader, failover, clean stop.
 demo: $(BUILD)/c_tests/demo $(NODE_BIN)

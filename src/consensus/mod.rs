@@ -22,6 +22,7 @@ mod admin;
 pub mod codec;
 mod conf;
 mod election;
+mod handoff;
 mod log;
 mod message;
 mod progress;

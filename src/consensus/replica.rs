@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::conf::ConfState;
+use super::handoff::Handoff;
 use super::log::{Log, LogSource, RecoveredLog};
 use super::message::Message;
 use super::progress::{Pace, Progress};
@@ -60,8 +61,8 @@ pub struct Replica {
     /// Index of this leader's first entry of its term.
     pub(crate) term_start: Index,
     pub(crate) transfer: Option<Transfer>,
-    /// No priority hand-off before this instant (after a failed one).
-    pub(crate) handoff_after: Instant,
+    /// The priority hand-off of a new leader (SPEC §5.6).
+    pub(crate) handoff: Handoff,
     /// This candidacy or leadership came from a forced vote (no priority hand-off).
     pub(crate) forced: bool,
     pub(crate) writable: bool,
@@ -166,7 +167,7 @@ impl Replica {
             peers: BTreeMap::new(),
             term_start: 0,
             transfer: None,
-            handoff_after: now,
+            handoff: Handoff::default(),
             forced: false,
             writable: false,
             applied_of: BTreeMap::new(),
@@ -361,6 +362,9 @@ impl Replica {
         if let Some(t) = &self.transfer {
             d = d.min(t.deadline);
         }
+        if let Some(h) = self.handoff.deadline() {
+            d = d.min(h);
+        }
         let last = self.log.last_index();
         for p in self.peers.values() {
             if let (Pace::Interval(gap), Some(sent)) = (p.pace, p.last_send) {
@@ -389,6 +393,7 @@ impl Replica {
         if from == self.cfg.id || from == 0 {
             return;
         }
+        self.handoff.heard.insert(from, now);
         match msg {
             Message::Append { header, entries } => self.handle_append(from, header, entries, now),
             Message::AppendResponse(r) => self.handle_append_response(from, r, now),
@@ -410,14 +415,7 @@ impl Replica {
     /// after `dcf_set_applied_index`).
     pub fn applied(&mut self, index: Index) {
         self.applied = index.min(self.visible_commit);
-        if self.role == Role::Leader
-            && !self.writable
-            && self.applied >= self.term_start
-            && self.commit >= self.term_start
-        {
-            self.writable = true;
-            self.event(Event::LeaderReady { term: self.term });
-        }
+        self.maybe_writable();
     }
 
     // ----- shared plumbing -----
@@ -486,6 +484,11 @@ impl Replica {
     pub(crate) fn set_leader(&mut self, leader: Option<NodeId>, now: Instant) {
         if self.leader != leader {
             self.leader = leader;
+            // DCF learns the leader's group from its heartbeats, so never from itself.
+            let other = leader.filter(|&l| l != self.cfg.id);
+            if let Some(m) = other.and_then(|l| self.conf.current().member(l)) {
+                self.handoff.leader_group = Some(m.group);
+            }
             self.leader_since = leader.map(|_| now);
             self.matched = 0;
             self.missing_log_raised = false;

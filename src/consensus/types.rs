@@ -284,9 +284,17 @@ pub enum ConsensusError {
     BadLog(String),
 }
 
+/// Where to write instead, for error texts.
+fn leader_hint(leader: Option<NodeId>) -> String {
+    match leader {
+        Some(l) => format!("the leader is node {l}"),
+        None => "no leader is known".to_string(),
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProposeError {
-    #[error("not the leader (leader: {leader:?})")]
+    #[error("not the leader; {}", leader_hint(*.leader))]
     NotLeader { leader: Option<NodeId> },
     #[error("leader has not applied its earlier entries yet; writes not enabled")]
     NotWritable,

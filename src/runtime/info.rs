@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::node::Node;
+use super::stats;
 use super::stream::{dcf_role, Stream};
 use crate::api::DcfRole;
 use crate::consensus::{ConfRole, Role, WorkMode};
@@ -42,7 +43,8 @@ pub(super) struct StatWindow {
     start: Instant,
     writes: u64,
     bytes: u64,
-    last: Option<(u64, u64)>,
+    counters: stats::Snapshot,
+    last: Option<(u64, u64, stats::Snapshot, stats::Snapshot)>,
 }
 
 impl Node {
@@ -126,9 +128,9 @@ impl Node {
         query::cluster_info_json(self.shared.id, &infos)
     }
 
-    /// `dcf_query_statistics_info`: writes over the last complete window of at least 3 s
-    /// (DCF's window), the storage cache as a snapshot; items this library does not measure
-    /// stay null.
+    /// `dcf_query_statistics_info`: writes and the runtime's network counters (`stats`)
+    /// over the last complete window of at least 3 s (DCF's window), the storage cache as a
+    /// snapshot; items this library does not measure stay null.
     pub fn statistics(&self) -> Statistics {
         const MB: f64 = 1024.0 * 1024.0;
         let (writes, bytes) = self.shared.streams.values().fold((0, 0), |(n, b), s| {
@@ -141,19 +143,28 @@ impl Node {
         let mut st = Statistics::default();
         {
             let mut w = self.stats.lock();
+            let disk = self.shared.storage.stats();
+            let counters = stats::snapshot((disk.rounds, disk.round_ns));
             let win = w.get_or_insert(StatWindow {
                 start: now,
                 writes,
                 bytes,
+                counters,
                 last: None,
             });
             if now.duration_since(win.start) >= STATS_WINDOW {
-                win.last = Some((writes - win.writes, bytes - win.bytes));
-                (win.start, win.writes, win.bytes) = (now, writes, bytes);
+                win.last = Some((
+                    writes - win.writes,
+                    bytes - win.bytes,
+                    win.counters,
+                    counters,
+                ));
+                (win.start, win.writes, win.bytes, win.counters) = (now, writes, bytes, counters);
             }
-            if let Some((n, b)) = win.last {
+            if let Some((n, b, from, to)) = win.last {
                 st.dcf_write_count = Some(n);
                 st.dcf_write_size_mb = Some(b as f64 / MB);
+                stats::fill(&mut st, from, to);
             }
         }
         let cached: usize = self
@@ -217,7 +228,7 @@ impl Node {
             auto_elc_pri_en: u32::from(p.auto_elc_priority_en),
             elc_switch_thd: p.election_switch_threshold.as_secs() as u32,
             group: me.as_ref().map_or(0, |m| m.group),
-            priority: me.as_ref().map_or(0, |m| m.priority),
+            priority: r.priority(),
             leader_group: leader_member.as_ref().map_or(0, |m| m.group),
             is_in_major: in_majority(&r, Instant::now()),
             applied_index: stream.applied.load(Ordering::Acquire),

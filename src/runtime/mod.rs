@@ -14,6 +14,7 @@ mod net;
 mod node;
 mod ops;
 mod signal;
+mod stats;
 mod stream;
 pub mod wire;
 
@@ -81,19 +82,24 @@ impl Shared {
         if self.faults.is_cut(to) {
             return false;
         }
-        match self.transport.get() {
-            Some(t) => match t.send(to, channel, frame) {
-                Ok(()) => true,
-                Err(e) => {
-                    dcf_debug!("send to node {to} failed: {e}");
-                    false
-                }
-            },
-            None => false,
+        let Some(t) = self.transport.get() else {
+            return false;
+        };
+        let (bytes, t0) = (frame.body_len(), std::time::Instant::now());
+        match t.send(to, channel, frame) {
+            Ok(()) => {
+                stats::on_send(bytes, t0.elapsed());
+                true
+            }
+            Err(e) => {
+                dcf_debug!("send to node {to} failed: {e}");
+                false
+            }
         }
     }
 
     pub fn send_consensus(&self, stream: StreamId, to: NodeId, msg: &Message) {
+        stats::on_consensus_out(stream, to, msg);
         let (channel, frame) = wire::consensus_frame(stream, msg);
         self.send(to, channel, frame);
     }

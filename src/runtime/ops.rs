@@ -182,12 +182,8 @@ impl Node {
     /// Drops entries before `first_kept`. Entries not yet applied here are kept (refused).
     pub fn truncate(&self, s: StreamId, first_kept: Index) -> DcfResult<()> {
         let stream = self.stream(s)?;
-        let applied = stream.applied.load(Ordering::Acquire);
-        if first_kept > applied + 1 {
-            return Err(DcfError::invalid(format!(
-                "cannot truncate before {first_kept}: only entries up to {applied} are applied"
-            )));
-        }
+        // As DCF, no error past the applied index; but what is not applied here is kept.
+        let first_kept = first_kept.min(stream.applied.load(Ordering::Acquire) + 1);
         self.shared
             .storage
             .truncate_prefix(s, first_kept)

@@ -84,6 +84,7 @@ pub struct StorageStats {
     pub rounds: u64,
     pub entries_written: u64,
     pub bytes_written: u64,
+    pub round_ns: u64,
 }
 
 pub struct Storage {
@@ -413,6 +414,7 @@ impl Storage {
             rounds: s.rounds.load(Ordering::Relaxed),
             entries_written: s.entries.load(Ordering::Relaxed),
             bytes_written: s.bytes.load(Ordering::Relaxed),
+            round_ns: s.round_ns.load(Ordering::Relaxed),
         }
     }
 

@@ -88,6 +88,8 @@ pub struct Stats {
     pub rounds: AtomicU64,
     pub entries: AtomicU64,
     pub bytes: AtomicU64,
+    /// Time spent in successful rounds (writes and syncs), for DiskWrite statistics.
+    pub round_ns: AtomicU64,
 }
 
 pub struct Shared {
@@ -156,6 +158,7 @@ struct Touched {
 
 fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8>) {
     sh.stats.rounds.fetch_add(1, Ordering::Relaxed);
+    let t0 = std::time::Instant::now();
     // Group by stream, keeping each stream's order.
     let mut groups: Vec<(Touched, Vec<(u64, Op)>)> = Vec::new();
     for q in ops {
@@ -209,6 +212,8 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         }
         return;
     }
+    let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    sh.stats.round_ns.fetch_add(ns, Ordering::Relaxed);
     for t in &touched {
         if t.wrote {
             let (idx, term) = t.st.w.lock().last_written;
