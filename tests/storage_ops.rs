@@ -461,3 +461,47 @@ fn a_panicking_callback_fails_the_storage_instead_of_hanging() {
     ));
     assert!(s.close().is_err());
 }
+
+/// Bytes of the segment files of stream 1.
+fn seg_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join("stream_01"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// Preallocation starts small and doubles with the log; a truncation that drops segments
+/// gives a large spare's space back.
+#[test]
+fn disk_footprint_follows_the_log() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, _) = open(d.path(), opts(64 << 20, 1 << 20));
+    s.open_stream(1, None).unwrap();
+    let fresh = seg_bytes(d.path());
+    assert!(fresh <= 1 << 20, "a fresh stream takes {fresh} bytes");
+    let big = |i: u64| Entry {
+        index: i,
+        term: 1,
+        key: i,
+        kind: EntryKind::Normal,
+        data: Bytes::from(vec![1u8; 64 << 10]),
+    };
+    for i in 1..=480u64 {
+        s.append(1, vec![big(i)]).unwrap();
+    }
+    s.flush(1).unwrap();
+    let full = seg_bytes(d.path());
+    // 30 MiB of records in segments of 1, 2, 4, 8, 16 MiB (+ the spare), not 64 MiB ones.
+    assert!(full < 80 << 20, "{full} bytes for 30 MiB of records");
+    s.truncate_prefix(1, 480).unwrap();
+    s.append(1, vec![big(481)]).unwrap();
+    s.flush(1).unwrap();
+    let after = seg_bytes(d.path());
+    assert!(
+        after < full / 2,
+        "{after} bytes after truncation, {full} before"
+    );
+    assert_eq!(s.read_all(1).unwrap().len(), 2);
+}

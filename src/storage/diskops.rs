@@ -102,11 +102,18 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
         }
     }
     let (seq, file) = match w.spare.take() {
-        Some(s) => s,
+        Some(s) => {
+            w.cur_cap = w.spare_cap;
+            s
+        }
         None => {
             let seq = w.next_seq;
             w.next_seq += 1;
-            (seq, segment::create(&st.dir, seq, sh.seg_size, sh.sync)?)
+            let cap = w.next_cap;
+            let f = segment::create(&st.dir, seq, cap, sh.sync)?;
+            w.cur_cap = cap;
+            w.next_cap = segment::next_cap(cap, sh.seg_size);
+            (seq, f)
         }
     };
     let path = segment::seg_path(&st.dir, seq);
@@ -231,6 +238,16 @@ pub fn truncate_prefix(
     }
     if w.last_written.0 < k - 1 {
         w.last_written = (k - 1, base_term);
+    }
+    if !doomed.is_empty() {
+        // The log shrank: start small again, and give a large spare's space back.
+        w.next_cap = segment::MIN_PREALLOC.min(sh.seg_size);
+        if w.spare_cap > w.next_cap {
+            if let Some((seq, f)) = w.spare.take() {
+                drop(f);
+                segment::remove_segment(&segment::seg_path(&st.dir, seq))?;
+            }
+        }
     }
     if !doomed.is_empty() && sh.sync {
         meta::fsync_dir(&st.dir)?;

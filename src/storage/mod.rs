@@ -207,7 +207,13 @@ impl Storage {
             _ => (None, 0),
         };
         let spare_seq = found.next_seq;
-        let spare = segment::create(&dir, spare_seq, self.opts.segment_size, self.opts.sync)?;
+        let max = self.opts.segment_size;
+        let spare_cap = if found.resume {
+            segment::next_cap(found.cur_cap, max)
+        } else {
+            segment::MIN_PREALLOC.min(max)
+        };
+        let spare = segment::create(&dir, spare_seq, spare_cap, self.opts.sync)?;
         let recovered = Recovered {
             hard_state: meta.hard_state,
             membership: meta.membership.clone(),
@@ -239,6 +245,9 @@ impl Storage {
                 cur,
                 cur_off,
                 spare: Some((spare_seq, spare)),
+                spare_cap,
+                cur_cap: found.cur_cap,
+                next_cap: segment::next_cap(spare_cap, max),
                 next_seq: spare_seq + 1,
                 unsynced: false,
                 last_written: (last, last_term),

@@ -127,8 +127,10 @@ pub struct Found {
     pub base_term: Term,
     /// Gen of the last write kept.
     pub last_gen: u64,
-    /// Writes may continue at the end of the last segment (else they start a new one).
+    /// Writes may continue at the end of the last segment (else they start a new one), up
+    /// to `cur_cap` bytes.
     pub resume: bool,
+    pub cur_cap: u64,
     pub next_seq: u64,
 }
 
@@ -206,6 +208,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let mut last_index = first.saturating_sub(1);
     let mut last_gen = 0;
     let mut resume = false;
+    let mut cur_cap = 0;
     let n = kept.len();
     for (i, s) in kept.into_iter().enumerate() {
         let (_, lh) = s.records[s.records.len() - 1];
@@ -237,7 +240,8 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             // if the cut is at the end of a write: a record of a later write must not sit
             // right behind records whose batch_end points past it (see the rule above).
             resume = s.brk >= lh.batch_end as u64;
-            segment::cut(&file, &s.path, s.brk, if resume { seg_size } else { s.brk })?;
+            cur_cap = segment::resume_cap(s.brk, seg_size);
+            segment::cut(&file, &s.path, s.brk, if resume { cur_cap } else { s.brk })?;
             if sync {
                 file.sync_all().ctx("fsync", &s.path)?;
             }
@@ -274,6 +278,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         base_term,
         last_gen,
         resume,
+        cur_cap,
         next_seq,
     })
 }

@@ -45,6 +45,23 @@ pub fn open_rw(path: &Path) -> Result<File, StorageError> {
         .ctx("open", path)
 }
 
+/// The first segment of a stream is preallocated this large (or DATA_FILE_SIZE if smaller);
+/// each new one twice the last, up to DATA_FILE_SIZE, so that a small log (DCC's
+/// configuration data) takes little disk and a busy one soon gets full-size segments.
+pub const MIN_PREALLOC: u64 = 1 << 20;
+
+/// Size of the segment after one of `cap` bytes.
+pub fn next_cap(cap: u64, max: u64) -> u64 {
+    cap.saturating_mul(2).min(max)
+}
+
+/// Capacity for writes that resume in a segment whose records end at `len`.
+pub fn resume_cap(len: u64, max: u64) -> u64 {
+    len.max(1)
+        .next_power_of_two()
+        .clamp(MIN_PREALLOC.min(max), max)
+}
+
 /// Give `file` `size` bytes of allocated, zero-reading space so that later writes and their
 /// fdatasync do not also have to grow it.
 pub fn preallocate(file: &File, path: &Path, size: u64) -> Result<(), StorageError> {

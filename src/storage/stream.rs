@@ -86,6 +86,11 @@ pub struct WriterSide {
     pub cur: Option<(Arc<File>, PathBuf)>,
     pub cur_off: u64,
     pub spare: Option<(u64, File)>,
+    /// Preallocated size of the spare and of the current segment (a write that would pass
+    /// it goes to the next segment), and the size of the next segment to create.
+    pub spare_cap: u64,
+    pub cur_cap: u64,
+    pub next_cap: u64,
     pub next_seq: u64,
     /// A write to `cur` is not yet covered by an fdatasync.
     pub unsynced: bool,

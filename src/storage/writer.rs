@@ -236,9 +236,12 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         let mut w = t.st.w.lock();
         if w.spare.is_none() {
             let seq = w.next_seq;
-            match segment::create(&t.st.dir, seq, sh.seg_size, sh.sync) {
+            let cap = w.next_cap;
+            match segment::create(&t.st.dir, seq, cap, sh.sync) {
                 Ok(f) => {
                     w.spare = Some((seq, f));
+                    w.spare_cap = cap;
+                    w.next_cap = segment::next_cap(cap, sh.seg_size);
                     w.next_seq += 1;
                 }
                 Err(e) => mark_failed(sh, &e.to_string()),
@@ -275,7 +278,7 @@ fn process(
                 for e in es {
                     let rl = record::record_len(e.data.len()) as u64;
                     let full =
-                        w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > sh.seg_size;
+                        w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > w.cur_cap;
                     if w.cur.is_none() || full {
                         t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
                         roll(sh, &st, &mut w)?;
