@@ -126,6 +126,11 @@ static int flood(double seconds)
     printf("  committed %.0f entries/s = %.0f MB/s; dcf_write refused %llu times (pool full)\n", (c1 - c0) / secs,
            (c1 - c0) * (double)g_size / secs / 1e6, refused);
     printf("  peak RSS: node1 %.0f MiB, node2 %.0f MiB, node3 %.0f MiB\n", peak[1], peak[2], peak[3]);
+    /* Does the memory go back once the backlog is committed? */
+    kill(pid[1], SIGUSR1);
+    sleep_ms(5000);
+    printf("  RSS 5 s after the writer stopped: node1 %.0f MiB, node2 %.0f MiB, node3 %.0f MiB\n",
+           proc_mib(pid[1], "VmRSS:"), proc_mib(pid[2], "VmRSS:"), proc_mib(pid[3], "VmRSS:"));
     for (int i = 1; i <= 3; i++) stop(pid[i]);
     return 0;
 }

@@ -11,8 +11,19 @@ use crate::error::DcfError;
 pub extern "C" fn dcf_start(node_id: c_uint, cfg_str: *const c_char) -> c_int {
     guard_int(|| {
         let cfg = c_str(cfg_str, "cfg_str")?;
+        crate::runtime::memory::set_trim(trim_heap);
         api::global().start(node_id, cfg)
     })
+}
+
+/// Returns free heap pages to the system (glibc keeps freed small blocks otherwise).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers
+    // and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 #[no_mangle]

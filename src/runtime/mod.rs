@@ -10,6 +10,7 @@ mod admin;
 mod callbacks;
 mod faults;
 mod info;
+pub mod memory;
 mod net;
 mod node;
 mod ops;

@@ -62,6 +62,7 @@ pub struct Stream {
     failed: AtomicBool,
     /// Backpressure: entries and bytes this leader accepted, and those it has applied.
     pub accepted: Pending,
+    trim: super::memory::TrimPolicy,
 }
 
 /// Entries accepted by `dcf_write` and not yet handed to after_writer, for backpressure.
@@ -145,6 +146,7 @@ impl Stream {
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
             accepted: Pending::default(),
+            trim: Default::default(),
         }
     }
 
@@ -465,6 +467,7 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             }
             stream.applied.store(e.index, Ordering::Release);
         }
+        stream.trim.observe(stream.accepted.outstanding().1);
         let now_applied = stream.applied.load(Ordering::Acquire);
         if now_applied > reported {
             reported = now_applied;
