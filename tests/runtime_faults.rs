@@ -202,3 +202,33 @@ fn a_panicking_thread_stops_the_stream_loudly() {
     assert!(err.message.contains("panicked"), "{err}");
     wait_for(LONG, "the exception callback", || saw_exception(l));
 }
+
+/// dcf_stop delivers nothing new once called: with a slow consensus_notify (500 ms per
+/// entry) and entries waiting, stop returns after the callback in progress, not after the
+/// whole backlog.
+#[test]
+fn stop_starts_no_callback_after_it_was_called() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let f = c.node((1..=3).find(|i| *i != leader).unwrap());
+    *f.apply_delay.lock() = Duration::from_millis(500);
+    write_keys(c.node(leader), 1..21);
+    wait_for(LONG, "the follower to start applying", || {
+        !f.applied_keys().is_empty()
+    });
+    let t0 = Instant::now();
+    f.dcf.stop().unwrap();
+    let took = t0.elapsed();
+    let delivered = f.applied_keys().len();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        f.applied_keys().len(),
+        delivered,
+        "a callback ran after stop"
+    );
+    assert!(
+        delivered < 20,
+        "everything was delivered before stop returned"
+    );
+    assert!(took < Duration::from_secs(3), "stop took {took:?}");
+}
