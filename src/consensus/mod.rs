@@ -28,6 +28,7 @@ mod progress;
 mod quorum;
 mod replica;
 mod replicate;
+mod stepdown;
 #[cfg(test)]
 mod tests;
 mod types;
