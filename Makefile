@@ -19,7 +19,7 @@ NODE_BIN := $(BUILD)/c_tests/dcf_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
 
-.PHONY: all lib header test rust-test c-test install stage clean demo bench
+.PHONY: all lib header test rust-test c-test install stage clean demo bench fault-test fault-tools
 
 all: lib header
 
@@ -81,6 +81,24 @@ BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS)
+
+# Network faults (cuts, a leader that cannot hear, loss, flapping, SIGKILL) between three node
+# processes in network namespaces. Needs root; installs iproute2 and nftables if missing.
+FAULT_SCENARIOS ?=
+$(BUILD)/c_tests/fault_check: c_tests/fault/fault_check.c $(C_HDRS) stage
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+fault-tools:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v ip && command -v nft; } >/dev/null 2>&1; then \
+		{ apt-get update && apt-get install -y iproute2 nftables; } >/dev/null 2>&1 || \
+			echo "could not install iproute2 and nftables"; \
+	fi
+
+fault-test: fault-tools $(BUILD)/c_tests/fault_check $(NODE_BIN)
+	rm -rf $(BUILD)/run/fault && mkdir -p $(BUILD)/run/fault
+	bash c_tests/fault/run.sh $(abspath $(NODE_BIN)) $(abspath $(BUILD)/c_tests/fault_check) \
+		$(abspath $(BUILD)/run/fault) $(FAULT_SCENARIOS)
 
 clean:
 	$(CARGO) clean

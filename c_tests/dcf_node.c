@@ -1,11 +1,13 @@
 /* One DCF node in its own process, driven through the public C interface only.
  *
- *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S]
+ *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--trace]
  *
  * In <dir>: data/ (DATA_PATH), log/ (LOG_PATH), applied.log ("index key ok\n" for every
  * entry delivered by after_writer or consensus_notify), acked.log ("index key\n" for every
  * after_writer), role (LEADER or FOLLOWER), status.json (the stream document, refreshed).
  * With --write the node writes checkable entries whenever it is a writable leader.
+ * With --trace, commits.log gets "wall_ms index latency_us\n" for every after_writer (the
+ * latency from dcf_write). Every clean stop appends how long dcf_stop took to stop_ms.
  * A restart resumes delivery after the last index in applied.log (dcf_set_applied_index).
  * SIGUSR1 stops writing; SIGTERM stops the node cleanly (dcf_stop) and exits 0.
  */
@@ -28,6 +30,10 @@ static unsigned g_size = 64;
 static atomic_int g_writing;
 static atomic_int g_stop;
 static atomic_ullong g_outstanding;
+static FILE *g_commits;
+/* When each outstanding write was made, by the low byte of its sequence number (at most 65
+ * are outstanding). */
+static double g_sent_at[256];
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void record(unsigned long long index, const char *buf, unsigned size, unsigned long long key, int acked)
@@ -49,6 +55,13 @@ static int on_after_writer(unsigned int stream, unsigned long long index, const 
     (void)stream;
     (void)error_no;
     record(index, buf, size, key, 1);
+    if (g_commits) {
+        double now = wall_sec();
+        pthread_mutex_lock(&g_log_lock);
+        fprintf(g_commits, "%.3f %llu %.0f\n", now * 1e3, index, (now - g_sent_at[key & 255]) * 1e6);
+        fflush(g_commits);
+        pthread_mutex_unlock(&g_log_lock);
+    }
     if (g_outstanding > 0) g_outstanding--;
     return 0;
 }
@@ -104,6 +117,7 @@ static void *writer(void *arg)
         }
         unsigned long long key = base | ++seq;
         fill_payload(buf, g_size, key);
+        g_sent_at[key & 255] = wall_sec();
         if (dcf_write(1, buf, g_size, key, &index) == 0) g_outstanding++;
         else sleep_ms(2);
     }
@@ -121,10 +135,12 @@ int main(int argc, char **argv)
     snprintf(g_dir, sizeof g_dir, "%s", argv[2]);
     const char *cluster = argv[3];
     const char *timeout = "1";
+    int trace = 0;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--write")) g_writing = 1;
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) g_size = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = argv[++i];
+        else if (!strcmp(argv[i], "--trace")) trace = 1;
     }
     char path[1200], data[1100], logs[1100];
     mkdir(g_dir, 0700);
@@ -135,7 +151,9 @@ int main(int argc, char **argv)
     g_applied = fopen(path, "a");
     snprintf(path, sizeof path, "%s/acked.log", g_dir);
     g_acked = fopen(path, "a");
-    if (!g_applied || !g_acked) {
+    snprintf(path, sizeof path, "%s/commits.log", g_dir);
+    if (trace) g_commits = fopen(path, "a");
+    if (!g_applied || !g_acked || (trace && !g_commits)) {
         perror("open logs");
         return 1;
     }
@@ -166,7 +184,16 @@ int main(int argc, char **argv)
         sleep_ms(100);
     }
     pthread_join(w, NULL);
+    double stop_start = now_sec();
     int rc = dcf_stop();
+    double stop_ms = (now_sec() - stop_start) * 1e3;
+    snprintf(path, sizeof path, "%s/stop_ms", g_dir);
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fprintf(f, "%.0f\n", stop_ms);
+        fclose(f);
+    }
+    if (g_commits) fclose(g_commits);
     fclose(g_applied);
     fclose(g_acked);
     return rc == 0 ? 0 : 1;
