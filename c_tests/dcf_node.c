@@ -1,13 +1,13 @@
 /* One DCF node in its own process, driven through the public C interface only.
  *
- *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--trace]
+ *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--trace] [--window N]
  *
  * In <dir>: data/ (DATA_PATH), log/ (LOG_PATH), applied.log ("index key ok\n" for every
  * entry delivered by after_writer or consensus_notify), acked.log ("index key\n" for every
  * after_writer), role (LEADER or FOLLOWER), status.json (the stream document, refreshed).
  * With --write the node writes checkable entries whenever it is a writable leader.
  * With --trace, commits.log gets "wall_ms index latency_us\n" for every after_writer (the
- * latency from dcf_write). Every clean stop appends how long dcf_stop took to stop_ms.
+ * latency from dcf_write). --window: writes awaiting after_writer at most (64). Every clean stop appends how long dcf_stop took to stop_ms.
  * A restart resumes delivery after the last index in applied.log (dcf_set_applied_index).
  * SIGUSR1 stops writing; SIGTERM stops the node cleanly (dcf_stop) and exits 0.
  */
@@ -27,12 +27,13 @@ static FILE *g_applied;
 static FILE *g_acked;
 static unsigned g_node;
 static unsigned g_size = 64;
+static unsigned g_window = 64;
 static atomic_int g_writing;
 static atomic_int g_stop;
 static atomic_ullong g_outstanding;
 static FILE *g_commits;
-/* When each outstanding write was made, by the low byte of its sequence number (at most 65
- * are outstanding). */
+/* When each outstanding write was made, by the low byte of its sequence number (the window
+ * is kept below 256). */
 static double g_sent_at[256];
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -111,7 +112,7 @@ static void *writer(void *arg)
     unsigned long long base = ((unsigned long long)g_node << 56) | ((unsigned long long)(getpid() & 0xffffff) << 32);
     while (!g_stop) {
         unsigned int writable = 0;
-        if (!g_writing || dcf_check_if_all_logs_applied(1, &writable) != 0 || !writable || g_outstanding > 64) {
+        if (!g_writing || dcf_check_if_all_logs_applied(1, &writable) != 0 || !writable || g_outstanding >= g_window) {
             sleep_ms(1);
             continue;
         }
@@ -128,7 +129,8 @@ static void *writer(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S]\n", argv[0]);
+        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--trace] [--window N]\n",
+                argv[0]);
         return 2;
     }
     g_node = (unsigned)atoi(argv[1]);
@@ -141,7 +143,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) g_size = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = argv[++i];
         else if (!strcmp(argv[i], "--trace")) trace = 1;
+        else if (!strcmp(argv[i], "--window") && i + 1 < argc) g_window = (unsigned)atoi(argv[++i]);
     }
+    if (g_window < 1 || g_window > 200) g_window = 64;
     char path[1200], data[1100], logs[1100];
     mkdir(g_dir, 0700);
     snprintf(data, sizeof data, "%s/data", g_dir);

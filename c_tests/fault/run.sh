@@ -10,13 +10,14 @@ NODE_BIN=$1
 CHECK_BIN=$2
 WORK=$3
 shift 3
-SCENARIOS=${*:-"leader_isolated asymmetric_leader follower_isolated short_cuts loss flapping kill_leader_while_cut"}
+SCENARIOS=${*:-"leader_isolated asymmetric_leader follower_isolated short_cuts loss loss_latency flapping kill_leader_while_cut"}
 ELECTION_TIMEOUT=1 # seconds, passed to every node
 N=3
 PORT=17001
 TAG=dcff$$
 BR=${TAG}br
 FAILED=0
+WINDOW=64 # writes in flight at the leader; 1 to measure commit latency
 
 skip() {
     echo "fault-test skipped: $*"
@@ -99,7 +100,7 @@ dir() { echo "$ROOT/node$1"; }
 
 start_node() {
     ip netns exec "$(ns "$1")" "$NODE_BIN" "$1" "$(dir "$1")" "$JSON" --write --trace \
-        --timeout $ELECTION_TIMEOUT 2>>"$ROOT/stderr.log" &
+        --timeout $ELECTION_TIMEOUT --window "$WINDOW" 2>>"$ROOT/stderr.log" &
     PID[$1]=$!
 }
 
@@ -130,15 +131,18 @@ wait_leader() {
 
 last_index() { tail -n 1 "$(dir "$1")/applied.log" 2>/dev/null | cut -d' ' -f1; }
 
-# Waits until node $1 delivered index $2; prints the milliseconds it took since $3.
-catch_up() {
-    local end
+# Node $1 was cut off until $3 (wall seconds), when it had delivered index $2 and the
+# leader index $4: prints when it delivered something new again and when it reached $4.
+rejoin() {
+    local end resumed=never cur
     end=$(($(date +%s) + 20))
     while [ "$(date +%s)" -lt "$end" ]; do
-        [ "$(last_index "$1")" -ge "$2" ] 2>/dev/null && { ms_since "$3"; return; }
+        cur=$(last_index "$1")
+        [ "$resumed" = never ] && [ "${cur:-0}" -gt "$2" ] && resumed="$(ms_since "$3") ms"
+        [ "${cur:-0}" -ge "$4" ] && { echo "carrying traffic after $resumed, caught up after $(ms_since "$3") ms"; return; }
         sleep 0.02
     done
-    echo "never"
+    echo "carrying traffic after $resumed, not caught up after 20 s"
 }
 
 begin() {
@@ -163,12 +167,18 @@ commits() {
 
 # Availability figures of the window [$1, $3) with the fault from $1 to $2 (wall seconds),
 # the leader at the fault being $4.
+# The 99th percentile commit latency in ms of the commits between wall seconds $1 and $2.
+p99_of() {
+    awk -v a="$1" -v b="$2" '$1 >= a * 1000 && $1 < b * 1000 { print $3 }' |
+        sort -n | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.1f", NR ? v[i] / 1000 : 0 }'
+}
+
 figures() {
-    local all p99
+    local all p99 p99b
     all=$(commits)
-    p99=$(echo "$all" | awk -v f="$1" -v h="$2" '$1 >= f * 1000 && $1 < h * 1000 { print $3 }' |
-        sort -n | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.1f", NR ? v[i] / 1000 : 0 }')
-    echo "$all" | awk -v t0="$T0" -v f="$1" -v h="$2" -v e="$3" -v old="$4" -v p99="$p99" '
+    p99=$(echo "$all" | p99_of "$1" "$2")
+    p99b=$(echo "$all" | p99_of "$T0" "$1")
+    echo "$all" | awk -v t0="$T0" -v f="$1" -v h="$2" -v e="$3" -v old="$4" -v p99="$p99" -v p99b="$p99b" -v window="$WINDOW" '
         BEGIN { t0 *= 1000; f *= 1000; h *= 1000; e *= 1000; last = f; first = -1 }
         $1 < t0 || $1 >= e { next }
         $1 < f { before++; next }
@@ -180,8 +190,9 @@ figures() {
         }
         END {
             if (e - last > stall) stall = e - last
-            printf "  throughput entries/s: before %.0f, during %.0f, after %.0f; p99 commit latency during %s ms\n",
-                before / ((f - t0) / 1000), during / ((h - f) / 1000), (e > h ? after / ((e - h) / 1000) : 0), p99
+            printf "  throughput entries/s: before %.0f, during %.0f, after %.0f\n",
+                before / ((f - t0) / 1000), during / ((h - f) / 1000), (e > h ? after / ((e - h) / 1000) : 0)
+            printf "  p99 commit latency (%d writes in flight): before %s ms, during %s ms\n", window, p99b, p99
             printf "  longest write stall %.0f ms; first commit on another node after the fault: %s\n",
                 stall, first < 0 ? "none" : sprintf("%.0f ms", first)
         }'
@@ -212,10 +223,11 @@ leader_isolated() {
     rule "$L" cut
     sleep 6
     h=$(now)
-    local top
+    local top mine
     top=$(last_index "$(follower_of "$L")")
+    mine=$(last_index "$L")
     rule "$L" heal
-    echo "  old leader caught up $(catch_up "$L" "$top" "$h") ms after the heal"
+    echo "  old leader, from the heal: $(rejoin "$L" "$mine" "$h" "$top")"
     sleep 3
     e=$(now)
     figures "$f" "$h" "$e" "$L"
@@ -238,15 +250,16 @@ asymmetric_leader() {
 
 follower_isolated() {
     begin follower_isolated "a follower is cut off for 20 s"
-    local x f h e top
+    local x f h e top mine
     x=$(follower_of "$L")
     f=$(now)
     rule "$x" cut
     sleep 20
     h=$(now)
     top=$(last_index "$L")
+    mine=$(last_index "$x")
     rule "$x" heal
-    echo "  follower caught up $(catch_up "$x" "$top" "$h") ms after the heal"
+    echo "  follower, from the heal: $(rejoin "$x" "$mine" "$h" "$top")"
     sleep 3
     e=$(now)
     figures "$f" "$h" "$e" "$L"
@@ -255,7 +268,7 @@ follower_isolated() {
 
 short_cuts() {
     begin short_cuts "a follower is cut off for 1, 2, 4, 6, 8 and 10 s, 3 s apart"
-    local x f h top c
+    local x f h top c mine
     x=$(follower_of "$L")
     for c in 1 2 4 6 8 10; do
         f=$(now)
@@ -263,8 +276,9 @@ short_cuts() {
         sleep "$c"
         h=$(now)
         top=$(last_index "$L")
+        mine=$(last_index "$x")
         rule "$x" heal
-        echo "  cut of $c s: follower caught up $(catch_up "$x" "$top" "$h") ms after the heal"
+        echo "  cut of $c s, from the heal: $(rejoin "$x" "$mine" "$h" "$top")"
         sleep 3
     done
     finish
@@ -281,6 +295,23 @@ loss() {
     sleep 2
     e=$(now)
     figures "$f" "$h" "$e" "$L"
+    finish
+}
+
+# The same with one write at a time: commit latency rather than throughput.
+loss_latency() {
+    WINDOW=1
+    begin loss_latency "10% of packets dropped on every link for 10 s, one write at a time"
+    WINDOW=64
+    local f h e i
+    f=$(now)
+    for i in $(seq 1 $N); do rule "$i" loss 10; done
+    sleep 10
+    h=$(now)
+    heal_all
+    sleep 1
+    e=$(now)
+    WINDOW=1 figures "$f" "$h" "$e" "$L"
     finish
 }
 
@@ -326,7 +357,7 @@ kill_leader_while_cut() {
 setup_network
 for s in $SCENARIOS; do
     case $s in
-    leader_isolated | asymmetric_leader | follower_isolated | short_cuts | loss | flapping | kill_leader_while_cut) "$s" ;;
+    leader_isolated | asymmetric_leader | follower_isolated | short_cuts | loss | loss_latency | flapping | kill_leader_while_cut) "$s" ;;
     *)
         echo "unknown scenario $s"
         FAILED=1
