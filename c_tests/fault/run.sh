@@ -198,10 +198,13 @@ figures() {
         }'
 }
 
+# Stops writing, heals, checks safety, then stops every node (with node $1, if given, cut
+# off first: a stop must not wait for an unreachable peer).
 finish() {
     for i in $(seq 1 $N); do [ -n "${PID[$i]:-}" ] && kill -USR1 "${PID[$i]}" 2>/dev/null; done
     heal_all
     "$CHECK_BIN" "$ROOT" $N 20 || FAILED=1
+    [ -n "${1:-}" ] && rule "$1" cut && echo "  node $1 cut off before the stop"
     for i in $(seq 1 $N); do [ -n "${PID[$i]:-}" ] && kill_node "$i" TERM; done
     local stops
     stops=$(cat "$ROOT"/node*/stop_ms 2>/dev/null | sort -n | tr '\n' ' ')
@@ -281,7 +284,7 @@ short_cuts() {
         echo "  cut of $c s, from the heal: $(rejoin "$x" "$mine" "$h" "$top")"
         sleep 3
     done
-    finish
+    finish "$x"
 }
 
 loss() {

@@ -72,6 +72,8 @@ pub fn quic_transport_config(max_frame_bytes: usize, timing: Timing) -> quinn::T
         .keep_alive_interval(Some(timing.keep_alive))
         .max_idle_timeout(IdleTimeout::try_from(timing.idle).ok())
         .ack_frequency_config(Some(acks))
+        // Under 10% random loss between three nodes (make fault-test) BBR kept no more
+        // throughput than Cubic, quinn's default and its better-tried controller.
         .congestion_controller_factory(Arc::new(quinn::congestion::CubicConfig::default()))
         .enable_segmentation_offload(true)
         .datagram_receive_buffer_size(None);
