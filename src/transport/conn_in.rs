@@ -46,8 +46,7 @@ async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
             return;
         }
     };
-    let from = match tokio::time::timeout(shared.timing.connect, accept_hello(&shared, &conn)).await
-    {
+    let from = match tokio::time::timeout(shared.timing.hello, accept_hello(&shared, &conn)).await {
         Ok(Ok(from)) => from,
         Ok(Err(why)) => {
             shared.log_refusal(remote, &why);
@@ -118,7 +117,7 @@ async fn accept_hello(shared: &Shared, conn: &quinn::Connection) -> Result<NodeI
 async fn read_channels(shared: &Shared, conn: &quinn::Connection, from: NodeId) -> Ended {
     let mut streams = Vec::with_capacity(3);
     for expected in Channel::ALL {
-        let accepted = tokio::time::timeout(shared.timing.connect, conn.accept_uni()).await;
+        let accepted = tokio::time::timeout(shared.timing.hello, conn.accept_uni()).await;
         let mut recv = match accepted {
             Ok(Ok(recv)) => recv,
             Ok(Err(e)) => return Ended::Lost(e.to_string()),

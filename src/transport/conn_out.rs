@@ -209,12 +209,11 @@ async fn dial(
     let connecting = endpoint
         .connect(addr, SERVER_NAME)
         .map_err(|e| e.to_string())?;
-    let limit = shared.timing.connect;
-    let conn = match tokio::time::timeout(limit, connecting).await {
+    let conn = match tokio::time::timeout(shared.timing.connect, connecting).await {
         Ok(r) => r.map_err(|e| e.to_string())?,
         Err(_) => return Err("connection timed out".into()),
     };
-    let result = tokio::time::timeout(limit, handshake(shared, peer, addr, &conn))
+    let result = tokio::time::timeout(shared.timing.hello, handshake(shared, peer, addr, &conn))
         .await
         .unwrap_or_else(|_| Err("hello timed out".into()));
     match result {

@@ -31,8 +31,13 @@ const MAX_ACK_DELAY: Duration = Duration::from_millis(2);
 pub struct Timing {
     pub idle: Duration,
     pub keep_alive: Duration,
-    /// For the QUIC handshake and for the hello exchange, each.
+    /// For the QUIC handshake. Nothing else bounds a dial into a cut (quinn's idle timer
+    /// starts with the first answer), and a short one keeps the dial's own retransmission
+    /// back-off short, so the first attempt after a heal comes soon.
     pub connect: Duration,
+    /// For the hello exchange and the channel streams, on a connection already up (a dead
+    /// path is caught by `idle`): generous, so a loaded machine is not refused forever.
+    pub hello: Duration,
     pub max_backoff: Duration,
 }
 
@@ -47,6 +52,7 @@ impl Timing {
             idle,
             keep_alive,
             connect: idle,
+            hello: (idle * 4).max(Duration::from_secs(2)),
             max_backoff: Duration::from_millis(100),
         }
     }
@@ -106,11 +112,14 @@ mod tests {
         let ms = Duration::from_millis;
         let t = Timing::derive(ms(1000), ms(100));
         assert_eq!(
-            (t.idle, t.keep_alive, t.connect),
-            (ms(500), ms(100), ms(500))
+            (t.idle, t.keep_alive, t.connect, t.hello),
+            (ms(500), ms(100), ms(500), ms(2000))
         );
         let t = Timing::derive(ms(3000), ms(1000));
-        assert_eq!((t.idle, t.keep_alive), (ms(1500), ms(375)));
+        assert_eq!(
+            (t.idle, t.keep_alive, t.hello),
+            (ms(1500), ms(375), ms(6000))
+        );
         // Tiny and huge election timeouts stay within sane bounds.
         assert_eq!(Timing::derive(ms(50), ms(10)).idle, MIN_IDLE);
         assert_eq!(Timing::derive(ms(600_000), ms(1000)).idle, MAX_IDLE);
