@@ -119,8 +119,12 @@ static void *writer(void *arg)
         unsigned long long key = base | ++seq;
         fill_payload(buf, g_size, key);
         g_sent_at[key & 255] = wall_sec();
-        if (dcf_write(1, buf, g_size, key, &index) == 0) g_outstanding++;
-        else sleep_ms(2);
+        /* counted before the write: its after_writer may run before dcf_write returns */
+        g_outstanding++;
+        if (dcf_write(1, buf, g_size, key, &index) != 0) {
+            if (g_outstanding > 0) g_outstanding--;
+            sleep_ms(2);
+        }
     }
     free(buf);
     return NULL;

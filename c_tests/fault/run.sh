@@ -195,7 +195,8 @@ figures() {
             printf "  p99 commit latency (%d writes in flight): before %s ms, during %s ms\n", window, p99b, p99
             printf "  longest write stall %.0f ms; first commit on another node after the fault: %s\n",
                 stall, first < 0 ? "none" : sprintf("%.0f ms", first)
-        }'
+            if (e > h && after == 0) { print "  FAILED: nothing committed after the heal"; exit 1 }
+        }' || FAILED=1
 }
 
 # Stops writing, heals, checks safety, then stops every node (with node $1, if given, cut
