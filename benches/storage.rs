@@ -81,6 +81,7 @@ fn log(
                 segment_size: 256 << 20,
                 cache_bytes: 64 << 20,
                 sync: true,
+                ..Default::default()
             },
             Box::new(move |_, i, _| {
                 *d2.index.lock() = i;

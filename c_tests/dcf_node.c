@@ -1,18 +1,23 @@
 /* One DCF node in its own process, driven through the public C interface only.
  *
- *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--trace] [--window N]
+ *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--max-bytes N]
+ *                [--flood] [--trace] [--window N]
  *
  * In <dir>: data/ (DATA_PATH), log/ (LOG_PATH), applied.log ("index key ok\n" for every
  * entry delivered by after_writer or consensus_notify), acked.log ("index key\n" for every
  * after_writer), role (LEADER or FOLLOWER), status.json (the stream document, refreshed).
- * With --write the node writes checkable entries whenever it is a writable leader.
- * With --trace, commits.log gets "wall_ms index latency_us\n" for every after_writer (the
- * latency from dcf_write). --window: writes awaiting after_writer at most (64). Every clean stop appends how long dcf_stop took to stop_ms.
+ * With --write the node writes checkable entries whenever it is a writable leader (with
+ * --max-bytes, until it has written that many payload bytes). started holds the seconds
+ * dcf_start took. --flood writes without a window of its own and counts refused writes
+ * in refused. --window: writes awaiting after_writer at most (64). With --trace,
+ * commits.log gets "wall_ms index latency_us\n" for every after_writer (the latency from
+ * dcf_write). Every clean stop appends how long dcf_stop took to stop_ms.
  * A restart resumes delivery after the last index in applied.log (dcf_set_applied_index).
  * SIGUSR1 stops writing; SIGTERM stops the node cleanly (dcf_stop) and exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,14 +32,18 @@ static FILE *g_applied;
 static FILE *g_acked;
 static unsigned g_node;
 static unsigned g_size = 64;
-static unsigned g_window = 64;
 static atomic_int g_writing;
 static atomic_int g_stop;
 static atomic_ullong g_outstanding;
+static unsigned g_window = 64;
 static FILE *g_commits;
 /* When each outstanding write was made, by the low byte of its sequence number (the window
  * is kept below 256). */
 static double g_sent_at[256];
+static unsigned long long g_max_bytes = ~0ULL;
+/* --flood: no window of its own; counts the writes the library refuses (backpressure). */
+static int g_flood;
+static atomic_ullong g_refused;
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void record(unsigned long long index, const char *buf, unsigned size, unsigned long long key, int acked)
@@ -108,12 +117,17 @@ static void *writer(void *arg)
 {
     (void)arg;
     char *buf = malloc(g_size ? g_size : 1);
-    unsigned long long seq = 0, index;
+    unsigned long long seq = 0, index, written = 0;
     unsigned long long base = ((unsigned long long)g_node << 56) | ((unsigned long long)(getpid() & 0xffffff) << 32);
     while (!g_stop) {
         unsigned int writable = 0;
-        if (!g_writing || dcf_check_if_all_logs_applied(1, &writable) != 0 || !writable || g_outstanding >= g_window) {
+        if (!g_writing || dcf_check_if_all_logs_applied(1, &writable) != 0 || !writable ||
+            (!g_flood && g_outstanding >= g_window)) {
             sleep_ms(1);
+            continue;
+        }
+        if (written >= g_max_bytes) {
+            sleep_ms(10);
             continue;
         }
         unsigned long long key = base | ++seq;
@@ -121,8 +135,15 @@ static void *writer(void *arg)
         g_sent_at[key & 255] = wall_sec();
         /* counted before the write: its after_writer may run before dcf_write returns */
         g_outstanding++;
-        if (dcf_write(1, buf, g_size, key, &index) != 0) {
-            if (g_outstanding > 0) g_outstanding--;
+        if (dcf_write(1, buf, g_size, key, &index) == 0) {
+            written += g_size;
+            continue;
+        }
+        if (g_outstanding > 0) g_outstanding--;
+        if (g_flood) {
+            g_refused++;
+            sched_yield();
+        } else {
             sleep_ms(2);
         }
     }
@@ -133,7 +154,8 @@ static void *writer(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--trace] [--window N]\n",
+        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--max-bytes N]\n"
+                "       [--flood] [--trace] [--window N]\n",
                 argv[0]);
         return 2;
     }
@@ -146,6 +168,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--write")) g_writing = 1;
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) g_size = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = argv[++i];
+        else if (!strcmp(argv[i], "--flood")) g_flood = 1;
+        else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) g_max_bytes = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--trace")) trace = 1;
         else if (!strcmp(argv[i], "--window") && i + 1 < argc) g_window = (unsigned)atoi(argv[++i]);
     }
@@ -176,10 +200,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "node %u: setup failed: %s\n", g_node, dcf_get_error(dcf_get_errorno()));
         return 1;
     }
+    double t0 = now_sec();
     if (dcf_start(g_node, cluster) != 0) {
         fprintf(stderr, "node %u: dcf_start failed: %s\n", g_node, dcf_get_error(dcf_get_errorno()));
         return 1;
     }
+    char took[64];
+    snprintf(took, sizeof took, "%.3f\n", now_sec() - t0);
+    snprintf(path, sizeof path, "%s/started", g_dir);
+    write_file_atomic(path, took);
     pthread_t w;
     pthread_create(&w, NULL, writer, NULL);
     char json[4096];
@@ -188,6 +217,12 @@ int main(int argc, char **argv)
         if (dcf_query_stream_info(1, json, sizeof json - 2) > 0) {
             strcat(json, "\n");
             write_file_atomic(path, json);
+        }
+        if (g_flood) {
+            char n[32], rp[1200];
+            snprintf(n, sizeof n, "%llu\n", (unsigned long long)g_refused);
+            snprintf(rp, sizeof rp, "%s/refused", g_dir);
+            write_file_atomic(rp, n);
         }
         sleep_ms(100);
     }

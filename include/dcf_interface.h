@@ -8,30 +8,52 @@
 
 
 
+#ifndef EXPORT_API
+#ifdef WIN32
+#define EXPORT_API __declspec(dllexport)
+#else
+#define EXPORT_API __attribute__ ((visibility ("default")))
+#endif
+#endif
+
+#define DCF_MAX_PAUSE_TIME              ((unsigned int)(-1))
+#define DCF_MIN_PAUSE_TIME              0
+#define DCF_MAX_NORMAL_USE_PAUSE_TIME   1000000U  /* one second */
+
+
 /**
- * `dcf_commit_index_type_t`
+ * `enum e_dcf_work_mode`, whose typedef is `dcf_work_mode_t`
  */
-typedef enum dcf_commit_index_type_t {
+enum e_dcf_work_mode {
+  WM_NORMAL = 0,
+  WM_MINORITY = 1,
+  WM_CEIL = 2,
+};
+
+/**
+ * `enum en_dcf_commit_index_type`, whose typedef is `dcf_commit_index_type_t`
+ */
+enum en_dcf_commit_index_type {
   DCF_INDEX_UNKNOWN = 0,
   DCF_LOCAL_COMMIT_INDEX = 1,
   DCF_LEADER_COMMIT_INDEX = 2,
   DCF_CONSENSUS_COMMIT_INDEX = 3,
   DCF_INDEX_LEVEL_CEIL = 4,
-} dcf_commit_index_type_t;
+};
 
 /**
- * `dcf_exception_t`
+ * `enum en_dcf_exception`, whose typedef is `dcf_exception_t`
  */
-typedef enum dcf_exception_t {
+enum en_dcf_exception {
   DCF_RUNNING_NORMAL = 0,
   DCF_EXCEPTION_MISSING_LOG = 1,
   DCF_EXCEPTION_CEIL = 2,
-} dcf_exception_t;
+};
 
 /**
- * `dcf_role_t`
+ * `enum en_dcf_role`, whose typedef is `dcf_role_t`
  */
-typedef enum dcf_role_t {
+enum en_dcf_role {
   DCF_ROLE_UNKNOWN = 0,
   DCF_ROLE_LEADER = 1,
   DCF_ROLE_FOLLOWER = 2,
@@ -40,16 +62,17 @@ typedef enum dcf_role_t {
   DCF_ROLE_PRE_CANDIDATE = 5,
   DCF_ROLE_CANDIDATE = 6,
   DCF_ROLE_CEIL = 7,
-} dcf_role_t;
+};
 
 /**
- * `dcf_work_mode_t`
+ * `dcf_role_t`: `enum en_dcf_role`; an integer, checked before use.
  */
-typedef enum dcf_work_mode_t {
-  WM_NORMAL = 0,
-  WM_MINORITY = 1,
-  WM_CEIL = 2,
-} dcf_work_mode_t;
+typedef enum en_dcf_role dcf_role_t;
+
+/**
+ * `dcf_work_mode_t`: `enum e_dcf_work_mode`; an integer, checked before use.
+ */
+typedef enum e_dcf_work_mode dcf_work_mode_t;
 
 typedef int (*usr_cb_after_writer_t)(unsigned int,
                                      unsigned long long,
@@ -70,6 +93,11 @@ typedef int (*usr_cb_election_notify_t)(unsigned int, unsigned int);
 
 typedef int (*usr_cb_msg_proc_t)(unsigned int, unsigned int, const char*, unsigned int);
 
+/**
+ * `dcf_exception_t`: `enum en_dcf_exception`; an integer, checked before use.
+ */
+typedef enum en_dcf_exception dcf_exception_t;
+
 typedef int (*usr_cb_exception_notify_t)(unsigned int, dcf_exception_t);
 
 typedef void (*usr_cb_thread_memctx_init_t)(void);
@@ -84,10 +112,16 @@ typedef void (*usr_cb_log_output_t)(int,
                                     const char*,
                                     ...);
 
+/**
+ * `dcf_commit_index_type_t`: `enum en_dcf_commit_index_type`; an integer, checked before use.
+ */
+typedef enum en_dcf_commit_index_type dcf_commit_index_type_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
+EXPORT_API
 int dcf_add_member(unsigned int stream_id,
                    unsigned int node_id,
                    const char *ip,
@@ -95,50 +129,61 @@ int dcf_add_member(unsigned int stream_id,
                    dcf_role_t role,
                    unsigned int wait_timeout_ms);
 
-int dcf_remove_member(unsigned int stream_id, unsigned int node_id, unsigned int wait_timeout_ms);
+EXPORT_API
+int dcf_remove_member(unsigned int stream_id,
+                      unsigned int node_id,
+                      unsigned int wait_timeout_ms);
 
+EXPORT_API
 int dcf_change_member_role(unsigned int stream_id,
                            unsigned int node_id,
                            dcf_role_t new_role,
                            unsigned int wait_timeout_ms);
 
-int dcf_change_member(const char *change_str, unsigned int wait_timeout_ms);
+EXPORT_API int dcf_change_member(const char *change_str, unsigned int wait_timeout_ms);
 
 /**
  * 0 once the promotion was initiated; -1 on failure or timeout (never 1, as DCF).
  */
-int dcf_promote_leader(unsigned int stream_id, unsigned int node_id, unsigned int wait_timeout_ms);
+EXPORT_API
+int dcf_promote_leader(unsigned int stream_id,
+                       unsigned int node_id,
+                       unsigned int wait_timeout_ms);
 
-int dcf_timeout_notify(unsigned int stream_id);
+EXPORT_API int dcf_timeout_notify(unsigned int stream_id);
 
-int dcf_set_work_mode(unsigned int stream_id, dcf_work_mode_t work_mode, unsigned int vote_num);
+EXPORT_API
+int dcf_set_work_mode(unsigned int stream_id,
+                      dcf_work_mode_t work_mode,
+                      unsigned int vote_num);
 
-int dcf_pause_rep(unsigned int stream_id, unsigned int node_id, unsigned int time_us);
+EXPORT_API int dcf_pause_rep(unsigned int stream_id, unsigned int node_id, unsigned int time_us);
 
-int dcf_demote_follower(unsigned int stream_id);
+EXPORT_API int dcf_demote_follower(unsigned int stream_id);
 
-int dcf_register_after_writer(usr_cb_after_writer_t cb_func);
+EXPORT_API int dcf_register_after_writer(usr_cb_after_writer_t cb_func);
 
-int dcf_register_consensus_notify(usr_cb_consensus_notify_t cb_func);
+EXPORT_API int dcf_register_consensus_notify(usr_cb_consensus_notify_t cb_func);
 
-int dcf_register_status_notify(usr_cb_status_notify_t cb_func);
+EXPORT_API int dcf_register_status_notify(usr_cb_status_notify_t cb_func);
 
-int dcf_register_election_notify(usr_cb_election_notify_t cb_func);
+EXPORT_API int dcf_register_election_notify(usr_cb_election_notify_t cb_func);
 
-int dcf_register_msg_proc(usr_cb_msg_proc_t cb_func);
+EXPORT_API int dcf_register_msg_proc(usr_cb_msg_proc_t cb_func);
 
-int dcf_register_exception_report(usr_cb_exception_notify_t cb_func);
+EXPORT_API int dcf_register_exception_report(usr_cb_exception_notify_t cb_func);
 
-int dcf_register_thread_memctx_init(usr_cb_thread_memctx_init_t cb_func);
+EXPORT_API int dcf_register_thread_memctx_init(usr_cb_thread_memctx_init_t cb_func);
 
-int dcf_register_decrypt_pwd(usr_cb_decrypt_pwd_t cb_func);
+EXPORT_API int dcf_register_decrypt_pwd(usr_cb_decrypt_pwd_t cb_func);
 
-int dcf_register_log_output(usr_cb_log_output_t cb_func);
+EXPORT_API int dcf_register_log_output(usr_cb_log_output_t cb_func);
 
-int dcf_start(unsigned int node_id, const char *cfg_str);
+EXPORT_API int dcf_start(unsigned int node_id, const char *cfg_str);
 
-int dcf_stop(void);
+EXPORT_API int dcf_stop(void);
 
+EXPORT_API
 int dcf_write(unsigned int stream_id,
               const char *buffer,
               unsigned int length,
@@ -148,6 +193,7 @@ int dcf_write(unsigned int stream_id,
 /**
  * Writes through the leader from any node: 0 with the leader's index, 1 on timeout.
  */
+EXPORT_API
 int dcf_universal_write(unsigned int stream_id,
                         const char *buffer,
                         unsigned int length,
@@ -157,18 +203,23 @@ int dcf_universal_write(unsigned int stream_id,
 /**
  * Copies the payload of entry `index` into `buffer`; returns its size or -1.
  */
-int dcf_read(unsigned int stream_id, unsigned long long index, char *buffer, unsigned int length);
+EXPORT_API
+int dcf_read(unsigned int stream_id,
+             unsigned long long index,
+             char *buffer,
+             unsigned int length);
 
-int dcf_truncate(unsigned int stream_id, unsigned long long first_index_kept);
+EXPORT_API int dcf_truncate(unsigned int stream_id, unsigned long long first_index_kept);
 
-int dcf_set_applied_index(unsigned int stream_id, unsigned long long index);
+EXPORT_API int dcf_set_applied_index(unsigned int stream_id, unsigned long long index);
 
-int dcf_get_cluster_min_applied_idx(unsigned int stream_id, unsigned long long *index);
+EXPORT_API int dcf_get_cluster_min_applied_idx(unsigned int stream_id, unsigned long long *index);
 
-int dcf_get_leader_last_index(unsigned int stream_id, unsigned long long *index);
+EXPORT_API int dcf_get_leader_last_index(unsigned int stream_id, unsigned long long *index);
 
-int dcf_get_last_index(unsigned int stream_id, unsigned long long *index);
+EXPORT_API int dcf_get_last_index(unsigned int stream_id, unsigned long long *index);
 
+EXPORT_API
 int dcf_get_node_last_disk_index(unsigned int stream_id,
                                  unsigned int node_id,
                                  unsigned long long *index);
@@ -176,76 +227,79 @@ int dcf_get_node_last_disk_index(unsigned int stream_id,
 /**
  * 0 with the index, 1 when the leader did not answer in time, -1 on error.
  */
+EXPORT_API
 int dcf_get_data_commit_index(unsigned int stream_id,
                               dcf_commit_index_type_t index_type,
                               unsigned long long *index);
 
+EXPORT_API
 int dcf_send_msg(unsigned int stream_id,
                  unsigned int dest_node_id,
                  const char *msg,
                  unsigned int msg_size);
 
-int dcf_broadcast_msg(unsigned int stream_id, const char *msg, unsigned int msg_size);
+EXPORT_API int dcf_broadcast_msg(unsigned int stream_id, const char *msg, unsigned int msg_size);
 
 /**
  * Cheap and harmless before start (returns 0): the redo threads call it per record.
  */
-int dcf_set_election_priority(unsigned int stream_id, unsigned long long priority);
+EXPORT_API int dcf_set_election_priority(unsigned int stream_id, unsigned long long priority);
 
 /**
  * Sets or clears the exception reported through exception_report.
  */
-void dcf_set_exception(unsigned int stream_id, dcf_exception_t exception);
+EXPORT_API void dcf_set_exception(unsigned int stream_id, dcf_exception_t exception);
 
 /**
  * The calling thread's last error code (0 after a successful call).
  */
-int dcf_get_errorno(void);
+EXPORT_API int dcf_get_errorno(void);
 
 /**
- * The calling thread's last message when `code` is its last code; otherwise the fixed
- * description of `code` (DCF ignored `code`; this answers what was asked).
+ * The calling thread's last message, whatever `code` is (as DCF): "" after a successful
+ * call. Hosts pass `dcf_get_errorno()`, so this is the text of that code.
  */
-const char *dcf_get_error(int code);
+EXPORT_API const char *dcf_get_error(int code);
 
 /**
  * `"DCF <Release|Debug> <version> compiled with libdcf-rs"`, static.
  */
-const char *dcf_get_version(void);
+EXPORT_API const char *dcf_get_version(void);
 
 /**
  * Sets a parameter by name (before or after start, from any thread). The value is copied.
  */
-int dcf_set_param(const char *param_name, const char *param_value);
+EXPORT_API int dcf_set_param(const char *param_name, const char *param_value);
 
 /**
  * Writes a parameter's value as a NUL-terminated string; a buffer too small is an error.
  */
-int dcf_get_param(const char *param_name, char *param_value, unsigned int size);
+EXPORT_API int dcf_get_param(const char *param_name, char *param_value, unsigned int size);
 
 /**
  * Logs the life of one entry index at TRACE level; UINT64_MAX is refused (as DCF).
  */
-int dcf_set_trace_key(unsigned long long trace_key);
+EXPORT_API int dcf_set_trace_key(unsigned long long trace_key);
 
 /**
  * Accepts the host's timer structure and ignores it: this library keeps its own monotonic
  * clock (SPEC Part A allows this).
  */
-void dcf_set_timer(void * _timer);
+EXPORT_API void dcf_set_timer(void * _timer);
 
-int dcf_query_cluster_info(char *buffer, unsigned int length);
+EXPORT_API int dcf_query_cluster_info(char *buffer, unsigned int length);
 
-int dcf_query_stream_info(unsigned int stream_id, char *buffer, unsigned int length);
+EXPORT_API int dcf_query_stream_info(unsigned int stream_id, char *buffer, unsigned int length);
 
 /**
  * Statistics JSON; NULL or empty buffer gives -1 (as DCF), other failures 0.
  */
-int dcf_query_statistics_info(char *buffer, unsigned int length);
+EXPORT_API int dcf_query_statistics_info(char *buffer, unsigned int length);
 
 /**
  * The current leader: 0 with ip/port/id, or 0 with ip "", port 0 and id 0 when there is none.
  */
+EXPORT_API
 int dcf_query_leader_info(unsigned int stream_id,
                           char *ip,
                           unsigned int len,
@@ -255,23 +309,27 @@ int dcf_query_leader_info(unsigned int stream_id,
 /**
  * 1 if the peer's byte order differs from ours, else 0; -1 on error.
  */
-int dcf_is_diff_endian(unsigned int stream_id, unsigned int dest_node_id);
+EXPORT_API int dcf_is_diff_endian(unsigned int stream_id, unsigned int dest_node_id);
 
+EXPORT_API
 int dcf_get_current_term_and_role(unsigned int stream_id,
                                   unsigned long long *term,
                                   dcf_role_t *role);
 
-int dcf_node_is_healthy(unsigned int stream_id, dcf_role_t *role, unsigned int *is_healthy);
+EXPORT_API
+int dcf_node_is_healthy(unsigned int stream_id,
+                        dcf_role_t *role,
+                        unsigned int *is_healthy);
 
 /**
  * Lock-light: openGauss calls it from a signal handler.
  */
-int dcf_check_if_all_logs_applied(unsigned int stream_id, unsigned int *all_applied);
+EXPORT_API int dcf_check_if_all_logs_applied(unsigned int stream_id, unsigned int *all_applied);
 
 /**
  * 0 when the peer is connected (or is this node), -1 otherwise.
  */
-int dcf_get_conn_status(unsigned int stream_id, unsigned int dest_node_id);
+EXPORT_API int dcf_get_conn_status(unsigned int stream_id, unsigned int dest_node_id);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,7 +1,9 @@
 //! Stable error codes of the C interface and the error type of the safe API.
 //!
-//! Codes shared with DCF keep DCF's numbers (26, 107, 201, 515, 706, 800, 801) so that hosts
-//! that test for them keep working; conditions DCF never reported get codes from 1000 up.
+//! Where DCF reports a code for a failure, the failure has DCF's number (its `cm_error.h` and
+//! `util_error.h` tables) so that hosts that test for it keep working; conditions DCF reports
+//! no code for get codes from 1000 up. README ("Differences from DCF") lists every code and
+//! when it is set; keep it in step with this table.
 
 use std::fmt;
 
@@ -12,24 +14,24 @@ pub enum ErrorCode {
     Ok = 0,
     NullPointer = 26,
     Value = 107,
+    InitLogger = 200,
     Parameter = 201,
     PortInUse = 506,
     MessageTooLarge = 515,
+    Tls = 529,
+    NotLeader = 603,
+    Storage = 705,
     PoolFull = 706,
     ParseConfig = 800,
     Query = 801,
     NotStarted = 1001,
-    NotLeader = 1002,
     BufferTooSmall = 1003,
-    NotAvailable = 1004,
     UnknownStream = 1005,
     UnknownNode = 1006,
     InvalidArgument = 1007,
-    Storage = 1008,
     Transport = 1009,
     Timeout = 1010,
     Busy = 1011,
-    Tls = 1012,
     Internal = 1099,
 }
 
@@ -38,24 +40,24 @@ impl ErrorCode {
         ErrorCode::Ok,
         ErrorCode::NullPointer,
         ErrorCode::Value,
+        ErrorCode::InitLogger,
         ErrorCode::Parameter,
         ErrorCode::PortInUse,
         ErrorCode::MessageTooLarge,
+        ErrorCode::Tls,
+        ErrorCode::NotLeader,
+        ErrorCode::Storage,
         ErrorCode::PoolFull,
         ErrorCode::ParseConfig,
         ErrorCode::Query,
         ErrorCode::NotStarted,
-        ErrorCode::NotLeader,
         ErrorCode::BufferTooSmall,
-        ErrorCode::NotAvailable,
         ErrorCode::UnknownStream,
         ErrorCode::UnknownNode,
         ErrorCode::InvalidArgument,
-        ErrorCode::Storage,
         ErrorCode::Transport,
         ErrorCode::Timeout,
         ErrorCode::Busy,
-        ErrorCode::Tls,
         ErrorCode::Internal,
     ];
 
@@ -63,30 +65,31 @@ impl ErrorCode {
         ErrorCode::ALL.iter().copied().find(|c| *c as i32 == code)
     }
 
-    /// A fixed, NUL-terminated description (static for the life of the process).
+    /// A fixed, NUL-terminated description (static for the life of the process), used when a
+    /// message cannot be kept; DCF's wording where DCF has the code.
     pub fn describe(self) -> &'static str {
         match self {
             ErrorCode::Ok => "Normal, no error reported\0",
             ErrorCode::NullPointer => "Null pointer error\0",
             ErrorCode::Value => "Value error\0",
+            ErrorCode::InitLogger => "Failed to init logger module\0",
             ErrorCode::Parameter => "Parameter error\0",
-            ErrorCode::PortInUse => "Port or address is in use\0",
-            ErrorCode::MessageTooLarge => "Message is too large\0",
-            ErrorCode::PoolFull => "Memory pool is full\0",
-            ErrorCode::ParseConfig => "Failed to parse the cluster configuration\0",
+            ErrorCode::PortInUse => "Tcp port conflict\0",
+            ErrorCode::MessageTooLarge => "Send packet has no more space to put data\0",
+            ErrorCode::Tls => "SSL init error\0",
+            ErrorCode::NotLeader => "Current node is not leader\0",
+            ErrorCode::Storage => "Storage internal error\0",
+            ErrorCode::PoolFull => "Storage memory pool is full\0",
+            ErrorCode::ParseConfig => "Failed to parse dcf_config\0",
             ErrorCode::Query => "Failed to query dcf info\0",
             ErrorCode::NotStarted => "DCF is not started\0",
-            ErrorCode::NotLeader => "This node is not the leader or cannot accept writes yet\0",
             ErrorCode::BufferTooSmall => "The output buffer is too small\0",
-            ErrorCode::NotAvailable => "This function is not available in this build\0",
             ErrorCode::UnknownStream => "Unknown stream id\0",
             ErrorCode::UnknownNode => "Unknown node id\0",
             ErrorCode::InvalidArgument => "Invalid argument\0",
-            ErrorCode::Storage => "Storage error\0",
             ErrorCode::Transport => "Transport error\0",
             ErrorCode::Timeout => "Timed out\0",
             ErrorCode::Busy => "Another operation is in progress\0",
-            ErrorCode::Tls => "TLS configuration error\0",
             ErrorCode::Internal => "Internal error\0",
         }
     }
@@ -115,6 +118,35 @@ impl DcfError {
     pub fn invalid(message: impl Into<String>) -> DcfError {
         DcfError::new(ErrorCode::InvalidArgument, message)
     }
+
+    /// The failure of a JSON query (`dcf_query_*_info`): DCF reports every failure there but a
+    /// NULL buffer as 801, not started included, with this wording.
+    pub fn into_query_failure(self) -> DcfError {
+        match self.code {
+            ErrorCode::NullPointer | ErrorCode::Query => self,
+            ErrorCode::NotStarted | ErrorCode::UnknownStream => DcfError::new(
+                ErrorCode::Query,
+                "Failed to query dcf info, check_if_node_inited failed, errno=-1",
+            ),
+            _ => DcfError::new(
+                ErrorCode::Query,
+                format!("Failed to query dcf info, {}, errno=-1", self.message),
+            ),
+        }
+    }
+}
+
+/// A rejected `dcf_set_param` / `dcf_get_param`: 201, except a number beyond 32 bits, which
+/// DCF's number parser reports first as 107.
+impl From<crate::config::ParamError> for DcfError {
+    fn from(e: crate::config::ParamError) -> DcfError {
+        let code = if e.is_beyond_u32() {
+            ErrorCode::Value
+        } else {
+            ErrorCode::Parameter
+        };
+        DcfError::new(code, e.to_string())
+    }
 }
 
 impl fmt::Display for DcfError {
@@ -139,5 +171,50 @@ mod tests {
             assert_eq!(c.describe().matches('\0').count(), 1);
         }
         assert_eq!(ErrorCode::from_i32(12345), None);
+    }
+
+    #[test]
+    fn dcf_numbers_where_dcf_has_them() {
+        assert_eq!(ErrorCode::NotLeader as i32, 603);
+        assert_eq!(ErrorCode::Storage as i32, 705);
+        assert_eq!(ErrorCode::Tls as i32, 529);
+        assert_eq!(ErrorCode::InitLogger as i32, 200);
+    }
+
+    #[test]
+    fn query_failures_are_801_but_a_null_buffer() {
+        let q = DcfError::not_started().into_query_failure();
+        assert_eq!(q.code, ErrorCode::Query);
+        assert_eq!(
+            q.message,
+            "Failed to query dcf info, check_if_node_inited failed, errno=-1"
+        );
+        let small = DcfError::new(ErrorCode::BufferTooSmall, "needs 300 bytes");
+        let q = small.into_query_failure();
+        assert_eq!(q.code, ErrorCode::Query);
+        assert!(q.message.contains("needs 300 bytes"), "{}", q.message);
+        let null = DcfError::new(ErrorCode::NullPointer, "buffer is NULL");
+        assert_eq!(null.clone().into_query_failure(), null);
+    }
+
+    #[test]
+    fn numbers_beyond_32_bits_are_value_errors() {
+        let mut p = crate::config::Params::default();
+        let code = |r: Result<(), crate::config::ParamError>| DcfError::from(r.unwrap_err()).code;
+        assert_eq!(
+            code(p.set("ELECTION_TIMEOUT", "4294967296")),
+            ErrorCode::Value
+        );
+        assert_eq!(
+            code(p.set("ELECTION_TIMEOUT", "99999999999999999999999")),
+            ErrorCode::Value
+        );
+        assert_eq!(
+            code(p.set("ELECTION_TIMEOUT", "4294967295")),
+            ErrorCode::Parameter
+        );
+        assert_eq!(code(p.set("ELECTION_TIMEOUT", "601")), ErrorCode::Parameter);
+        assert_eq!(code(p.set("ELECTION_TIMEOUT", "-1")), ErrorCode::Parameter);
+        assert_eq!(code(p.set("NO_SUCH", "1")), ErrorCode::Parameter);
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! Files: `run/dcf.rlog` (RUN, ALARM), `debug/dcf.dlog` (DEBUG, MEC, TRACE), `oper/oper.log`
 //! (OPER, AUDIT), `profile/dcf.plog` (PROFILE). Before `init`, with no sink set, messages are
-//! dropped except ERRORs, which go to stderr so that a failing start is not silent.
+//! dropped: a library never writes to its host's stderr (a failing call still reports itself
+//! through `dcf_get_errorno` / `dcf_get_error`). Lines name their source file and line only
+//! when DEBUG_WAR or DEBUG_INF is on, as a developer's aid.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -211,13 +213,14 @@ pub fn write(ty: LogType, level: LogLevel, file: &str, line: u32, args: fmt::Arg
         return;
     }
     let logger = LOGGER.read().clone();
-    match logger {
-        Some(logger) => logger.write(ty, level, file, line, &args.to_string()),
-        None if level == LogLevel::Error => {
-            eprintln!("DCF {}>[{}:{}] {}", level.name(), file, line, args)
-        }
-        None => {}
+    if let Some(logger) = logger {
+        logger.write(ty, level, file, line, &args.to_string());
     }
+}
+
+/// Whether log lines carry their source location: only at the verbose debug levels.
+fn with_location() -> bool {
+    MASK.load(Ordering::Relaxed) & (bits::DEBUG_WAR | bits::DEBUG_INF) != 0
 }
 
 /// Logs at (type, level) if enabled: `dcf_log!(LogType::Oper, LogLevel::Info, "...", ..)`.
@@ -344,14 +347,12 @@ impl Logger {
 
     /// Appends one line. I/O errors are dropped: there is nowhere left to report them.
     pub fn write(&self, ty: LogType, level: LogLevel, file: &str, line: u32, msg: &str) {
-        let text = format!(
-            "{}|{}|{}>[{}:{}] {}\n",
-            utc_timestamp(SystemTime::now()),
-            self.prefix,
-            level.name(),
-            file,
-            line,
-            msg
+        let text = format_line(
+            &utc_timestamp(SystemTime::now()),
+            &self.prefix,
+            level,
+            with_location().then_some((file, line)),
+            msg,
         );
         let mut f = self.files[kind_of(ty)].lock();
         let _ = self.append(&mut f, text.as_bytes());
@@ -384,6 +385,20 @@ impl Logger {
         f.size = file.metadata()?.len();
         f.file = Some(file);
         Ok(())
+    }
+}
+
+/// `time|prefix|LEVEL>message`, with `[file:line] ` before the message when given.
+fn format_line(
+    time: &str,
+    prefix: &str,
+    level: LogLevel,
+    location: Option<(&str, u32)>,
+    msg: &str,
+) -> String {
+    match location {
+        Some((file, line)) => format!("{time}|{prefix}|{}>[{file}:{line}] {msg}\n", level.name()),
+        None => format!("{time}|{prefix}|{}>{msg}\n", level.name()),
     }
 }
 
@@ -463,6 +478,14 @@ mod tests {
         let c = LogConfig::from_params(&p);
         assert_eq!(c.path, Some(PathBuf::from("/data")));
         assert_eq!((c.file_permission, c.level_mask), (0o640, 0));
+    }
+
+    #[test]
+    fn lines_carry_a_location_only_when_asked() {
+        let plain = format_line("T", "DCF|1", LogLevel::Error, None, "set parameter failed");
+        assert_eq!(plain, "T|DCF|1|ERROR>set parameter failed\n");
+        let located = format_line("T", "DCF|1", LogLevel::Info, Some(("src/x.rs", 7)), "m");
+        assert_eq!(located, "T|DCF|1|INFO>[src/x.rs:7] m\n");
     }
 
     #[test]

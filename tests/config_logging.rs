@@ -31,6 +31,7 @@ fn mode(p: &Path) -> u32 {
 
 #[test]
 fn rotation_keeps_backup_count_files() {
+    let _g = GLOBAL.lock(); // the level mask decides the line format
     let tmp = tempfile::tempdir().unwrap();
     let mut c = cfg(tmp.path());
     c.max_file_size = 300;
@@ -59,7 +60,7 @@ fn rotation_keeps_backup_count_files() {
     assert!(!older.contains("message 029"));
     assert!(newest
         .lines()
-        .all(|l| l.contains("|DCF|dn_6001|") && l.contains("|INFO>[x.rs:1] message")));
+        .all(|l| l.contains("|DCF|dn_6001|") && l.contains("|INFO>message")));
 
     // Live change (MAX_LOG_FILE_SIZE / LOG_BACKUP_FILE_COUNT): more backups are kept.
     log.set_rotation(300, 4);
@@ -106,6 +107,7 @@ fn permissions_are_applied() {
 
 #[test]
 fn types_go_to_their_files() {
+    let _g = GLOBAL.lock(); // the level mask decides the line format
     let tmp = tempfile::tempdir().unwrap();
     let log = Logger::open(&cfg(tmp.path())).unwrap();
     let cases = [
@@ -122,10 +124,7 @@ fn types_go_to_their_files() {
         assert_eq!(log.path_of(ty), tmp.path().join(file));
         log.write(ty, LogLevel::Warn, "z.rs", 3, &format!("{ty:?} line"));
         let text = fs::read_to_string(tmp.path().join(file)).unwrap();
-        assert!(
-            text.contains(&format!("|WARN>[z.rs:3] {ty:?} line")),
-            "{text}"
-        );
+        assert!(text.contains(&format!("|WARN>{ty:?} line")), "{text}");
     }
 }
 
@@ -196,8 +195,16 @@ fn init_writes_files_and_sink_replaces_them() {
     dcf_error!("to the file {}", 42);
     dcf_log!(LogType::Oper, LogLevel::Info, "an operation");
     let run = fs::read_to_string(tmp.path().join("run/dcf.rlog")).unwrap();
+    // No source location at the default levels ...
+    assert!(run.contains("|ERROR>to the file 42\n"), "{run}");
+    assert!(!run.contains(".rs:"), "{run}");
+    // ... but at the verbose debug levels.
+    logging::set_level_mask(bits::DEFAULT | bits::DEBUG_INF);
+    dcf_error!("located {}", 43);
+    logging::set_level_mask(bits::DEFAULT);
+    let run = fs::read_to_string(tmp.path().join("run/dcf.rlog")).unwrap();
     assert!(
-        run.contains("|ERROR>[") && run.contains("] to the file 42\n"),
+        run.contains("|ERROR>[tests/config_logging.rs:") && run.contains("] located 43\n"),
         "{run}"
     );
     let oper = fs::read_to_string(tmp.path().join("oper/oper.log")).unwrap();

@@ -83,23 +83,140 @@ fn configured_leader_is_elected_first() {
     assert_eq!(sim.replica(2).unwrap().term(), 1);
 }
 
+/// Nodes that announced leadership (LeaderReady) in `sim.events` and later left it.
+fn announced_then_left(sim: &Sim) -> Vec<NodeId> {
+    let mut announced = std::collections::BTreeSet::new();
+    let mut left = Vec::new();
+    for (id, ev) in &sim.events {
+        match ev {
+            Event::LeaderReady { .. } => {
+                announced.insert(*id);
+            }
+            Event::RoleChanged { role, .. } if *role != Role::Leader && announced.remove(id) => {
+                left.push(*id);
+            }
+            _ => {}
+        }
+    }
+    left
+}
+
+fn announced(sim: &Sim, id: NodeId) -> bool {
+    sim.events
+        .iter()
+        .any(|(n, e)| *n == id && matches!(e, Event::LeaderReady { .. }))
+}
+
 #[test]
-fn priority_election_prefers_higher() {
+fn priority_handoff_happens_before_the_leader_is_announced() {
     let mut m = followers(3);
     m[0].role = ConfRole::Leader;
     m[2].priority = 9;
     let mut sim = cluster(m);
-    assert_eq!(elect(&mut sim), 1);
-    // The leader hands off to the live peer of its group with a higher priority.
-    assert!(sim.run_until(20 * T, |s| s.leader() == Some(3)).unwrap());
+    // Node 1 wins first but hands off to the live peer with a higher priority before it
+    // accepts writes: it never announces leadership, so it never announces losing it.
+    assert_eq!(elect(&mut sim), 3);
+    let led = |id: NodeId| {
+        sim.events.iter().any(|(n, e)| {
+            *n == id
+                && matches!(
+                    e,
+                    Event::RoleChanged {
+                        role: Role::Leader,
+                        ..
+                    }
+                )
+        })
+    };
+    assert!(led(1), "node 1 was elected first");
+    assert!(!announced(&sim, 1));
+    assert!(announced(&sim, 3));
     write(&mut sim, 2);
-    // A runtime priority (AUTO_ELC_PRIORITY_EN) above 3's wins after the next natural
-    // election (a leader that won by a forced vote does not hand off, as in DCF).
+    // A runtime priority (AUTO_ELC_PRIORITY_EN) above 3's does not move the settled
+    // leader; it counts at the next election (a forced winner does not hand off).
     sim.with(2, |r, _| r.set_priority(20)).unwrap();
-    sim.run_for(2 * T).unwrap();
+    sim.run_for(20 * T).unwrap();
     assert_eq!(sim.leader(), Some(3));
     sim.with(3, |r, now| r.demote(now)).unwrap();
     assert!(sim.run_until(40 * T, |s| s.leader() == Some(2)).unwrap());
+    assert!(announced_then_left(&sim).iter().all(|&id| id == 3));
+}
+
+#[test]
+fn standbys_raising_priority_never_move_an_announced_leader() {
+    let mut m = followers(3);
+    m[0].role = ConfRole::Leader;
+    let mut sim = cluster(m);
+    assert_eq!(elect(&mut sim), 1);
+    // As openGauss: every standby sets its replay position as priority, continuously; the
+    // primary stops setting it once it leads.
+    for round in 0..200u64 {
+        for id in [2, 3] {
+            sim.with(id, move |r, _| {
+                r.set_priority(1000 + round * 10 + u64::from(id))
+            })
+            .unwrap();
+        }
+        if round % 10 == 0 {
+            write(&mut sim, 3);
+        }
+        sim.run_for(T / 2).unwrap();
+    }
+    assert_eq!(sim.leader(), Some(1));
+    assert_eq!(sim.replica(1).unwrap().term(), 1);
+    assert!(announced_then_left(&sim).is_empty());
+}
+
+#[test]
+fn priority_handoff_prefers_the_previous_leaders_group() {
+    let mut m = followers(3);
+    m[0].role = ConfRole::Leader;
+    m[0].group = 1;
+    m[1].group = 1;
+    m[1].priority = 1;
+    m[2].group = 2;
+    m[2].priority = 100;
+    let mut sim = cluster(m);
+    // Node 1 has followed no leader yet: its own group counts, so 2 beats 3's priority.
+    assert_eq!(elect(&mut sim), 2);
+    assert!(!announced(&sim, 1));
+    sim.run_for(10 * T).unwrap();
+    assert_eq!(sim.leader(), Some(2));
+    // Node 2 (group 1) fails: whoever wins, node 1 of the previous leader's group ends up
+    // leading, although node 3 has the higher priority.
+    sim.crash(2);
+    assert!(sim.run_until(40 * T, |s| s.leader().is_some()).unwrap());
+    assert_eq!(sim.leader(), Some(1));
+}
+
+#[test]
+fn priority_handoff_skips_logger_and_passive_peers() {
+    let mut m = followers(4);
+    m[0].role = ConfRole::Leader;
+    m[2].role = ConfRole::Logger;
+    m[2].priority = 50;
+    m[3].role = ConfRole::Passive;
+    m[3].priority = 60;
+    let mut sim = cluster(m);
+    assert_eq!(elect(&mut sim), 1);
+    sim.run_for(10 * T).unwrap();
+    assert_eq!(sim.leader(), Some(1));
+    assert_eq!(sim.replica(1).unwrap().term(), 1);
+}
+
+#[test]
+fn priority_handoff_ignores_a_peer_that_does_not_answer() {
+    let mut m = followers(3);
+    m[0].role = ConfRole::Leader;
+    m[2].priority = 9;
+    let mut sim = cluster(m);
+    // Node 3 is down when node 1 takes over: not a candidate, and node 1 leads at once.
+    sim.crash(3);
+    assert_eq!(elect(&mut sim), 1);
+    sim.restart(3).unwrap();
+    sim.run_for(20 * T).unwrap();
+    assert_eq!(sim.leader(), Some(1));
+    assert!(announced_then_left(&sim).is_empty());
 }
 
 #[test]
@@ -360,7 +477,11 @@ fn timeout_notify_campaigns_at_once_without_a_leader() {
     sim.run_for(3 * T / 2).unwrap(); // the LOGGER's leader lease expires
     assert!(sim.leader().is_none());
     sim.with(2, |r, now| r.timeout_now(now)).unwrap();
-    assert!(sim.run_until(T / 2, |s| s.leader() == Some(2)).unwrap());
+    // Elected at once; writes may wait a little longer for the priority hand-off, which
+    // waits up to two heartbeats for node 1 (heard within node 2's long timeout).
+    let leads = |s: &Sim| s.replica(2).is_some_and(|r| r.role() == Role::Leader);
+    assert!(sim.run_until(T / 2, leads).unwrap());
+    assert!(sim.run_until(T, |s| s.leader() == Some(2)).unwrap());
 }
 
 #[test]
@@ -739,4 +860,12 @@ fn node_diverged_below_the_leaders_first_index_is_rebuilt_and_catches_up() {
         .events
         .iter()
         .any(|(id, e)| *id == old && *e == Event::Exception(Exception::MissingLog)));
+}
+
+#[test]
+fn errors_read_as_sentences() {
+    let known = ProposeError::NotLeader { leader: Some(2) }.to_string();
+    assert_eq!(known, "not the leader; the leader is node 2");
+    let unknown = ProposeError::NotLeader { leader: None }.to_string();
+    assert_eq!(unknown, "not the leader; no leader is known");
 }

@@ -7,7 +7,7 @@ mod sim;
 use std::ops::Range;
 use std::time::Duration;
 
-use dcf::consensus::{ConfRole, Member, ReplicaConfig, RunMode};
+use dcf::consensus::{ConfRole, Event, Member, ReplicaConfig, Role, RunMode};
 use dcf::types::NodeId;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -106,6 +106,9 @@ fn run_seed(seed: u64, steps: u64) -> Result<(), String> {
     while sim.steps < steps {
         if !sim.step()? {
             break;
+        }
+        if sim.steps.is_multiple_of(50) {
+            raise_standby_priorities(&mut sim)?;
         }
     }
     // Liveness: once faults stop, a leader appears and new proposals commit everywhere.
@@ -224,4 +227,96 @@ fn simulated_clusters_stay_safe_and_live() {
             seed + 1
         );
     }
+}
+
+/// As openGauss: every standby keeps setting its replay position (here its commit index)
+/// as its election priority; a leader stops.
+fn raise_standby_priorities(sim: &mut Sim) -> Result<(), String> {
+    let ids: Vec<NodeId> = sim.nodes.keys().copied().collect();
+    for id in ids {
+        let Some(r) = sim.replica(id) else { continue };
+        if r.role() == Role::Leader {
+            continue;
+        }
+        let p = r.commit_index() * 10 + u64::from(id);
+        sim.with(id, |r, _| r.set_priority(p))?;
+    }
+    Ok(())
+}
+
+/// Follows `sim.events` from `from`: a node that announced leadership (LeaderReady) must
+/// not leave it while no fault happens. Returns the new offset.
+fn check_announced_leaders_stay(
+    sim: &Sim,
+    from: usize,
+    announced: &mut std::collections::BTreeSet<NodeId>,
+) -> Result<usize, String> {
+    for (id, ev) in &sim.events[from..] {
+        match ev {
+            Event::LeaderReady { .. } => {
+                announced.insert(*id);
+            }
+            Event::RoleChanged { role, term } if *role != Role::Leader && announced.remove(id) => {
+                return Err(format!(
+                    "node {id} announced leadership, then became {role:?} in term {term} without a fault"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(sim.events.len())
+}
+
+#[test]
+fn standbys_raising_priority_move_leadership_only_when_a_leader_is_chosen() {
+    let t = 100 * MS;
+    let members = vec![
+        member(1, ConfRole::Leader),
+        member(2, ConfRole::Follower),
+        member(3, ConfRole::Follower),
+    ];
+    let mut sim = Sim::new(11, members, |id| ReplicaConfig {
+        election_timeout: Duration::from_micros(t),
+        heartbeat_interval: Duration::from_micros(t / 3),
+        ..ReplicaConfig::new(id)
+    });
+    let mut announced = std::collections::BTreeSet::new();
+    let mut seen = 0;
+    let mut leader_terms = 0;
+    for failover in 0..6 {
+        assert!(sim.run_until(40 * t, |s| s.leader().is_some()).unwrap());
+        // A quiet period: writes, standbys raising their priority, no fault.
+        for _ in 0..60 {
+            raise_standby_priorities(&mut sim).unwrap();
+            sim.propose(2).unwrap();
+            sim.run_for(t / 4).unwrap();
+            seen = check_announced_leaders_stay(&sim, seen, &mut announced)
+                .unwrap_or_else(|e| panic!("failover {failover}: {e}"));
+        }
+        let l = sim.leader().expect("leader");
+        // SIGKILL of the primary; it restarts after the others elected.
+        sim.crash(l);
+        announced.remove(&l);
+        assert!(sim.run_until(40 * t, |s| s.leader().is_some()).unwrap());
+        sim.restart(l).unwrap();
+        leader_terms += 1;
+    }
+    // Each failover elects once and may hand off once (before announcing).
+    let became_leader = sim
+        .events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Event::RoleChanged {
+                    role: Role::Leader,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(
+        became_leader <= 2 * (leader_terms + 1),
+        "{became_leader} leaderships for {leader_terms} failovers"
+    );
 }

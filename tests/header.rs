@@ -96,3 +96,31 @@ fn header_declares_the_whole_interface() {
         "internal constants leaked into the header"
     );
 }
+
+/// C code written against DCF names the enum tags and macros of its header; they must be ours
+/// too (c_tests/test_header_names.c compiles code using each of them as C and as C++).
+#[test]
+fn header_spells_dcf_tags_and_macros() {
+    let h = generate();
+    for line in [
+        "enum en_dcf_role {",
+        "typedef enum en_dcf_role dcf_role_t;",
+        "enum en_dcf_exception {",
+        "typedef enum en_dcf_exception dcf_exception_t;",
+        "enum en_dcf_commit_index_type {",
+        "typedef enum en_dcf_commit_index_type dcf_commit_index_type_t;",
+        "enum e_dcf_work_mode {",
+        "typedef enum e_dcf_work_mode dcf_work_mode_t;",
+        "#define EXPORT_API __declspec(dllexport)",
+        "#define EXPORT_API __attribute__ ((visibility (\"default\")))",
+        "#define DCF_MAX_PAUSE_TIME              ((unsigned int)(-1))",
+        "#define DCF_MIN_PAUSE_TIME              0",
+        "#define DCF_MAX_NORMAL_USE_PAUSE_TIME   1000000U",
+        "EXPORT_API int dcf_start(",
+    ] {
+        assert!(h.contains(line), "header lacks `{line}`");
+    }
+    // Every one of the 50 functions carries EXPORT_API, as in DCF's header; three more
+    // mentions are the macro's own definition.
+    assert_eq!(h.matches("EXPORT_API").count(), 50 + 3);
+}

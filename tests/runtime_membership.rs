@@ -294,3 +294,63 @@ fn leader_removes_itself_and_the_rest_go_on() {
     assert!(!l.is_writable_leader());
     assert_eq!(l.statuses().last(), Some(&DcfRole::Follower));
 }
+
+#[test]
+fn follower_goes_passive_and_back_under_load() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let f = c.node(leader % 3 + 1);
+    let l = c.node(leader);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut k = 1000;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                write_keys(l, k..k + 5);
+                k += 5;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        });
+        for _ in 0..2 {
+            let r = f.dcf.change_member_role(1, f.id, DcfRole::Passive, 3000);
+            assert_eq!(r.unwrap(), Waited::Done);
+            wait_for(LONG, "PASSIVE", || f.role() == Some(DcfRole::Passive));
+            let r = f.dcf.change_member_role(1, f.id, DcfRole::Follower, 3000);
+            assert_eq!(r.unwrap(), Waited::Done, "the change back is accepted");
+            wait_for(LONG, "FOLLOWER", || f.role() == Some(DcfRole::Follower));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}
+
+#[test]
+fn stream_json_reports_the_priority_set_at_runtime() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let f = c.node(leader % 3 + 1);
+    f.dcf.set_election_priority(1, 123_456).unwrap();
+    assert_eq!(stream_field(f, "priority"), 123_456);
+}
+
+#[test]
+fn a_role_change_can_be_undone_while_it_is_still_pending() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let l = c.node(leader);
+    let f = c.node(leader % 3 + 1);
+    let other = (1..=3).find(|i| *i != leader && *i != f.id).unwrap();
+    // The other follower gets no entries (heartbeats still flow): the change cannot commit.
+    l.dcf.pause_rep(1, other, u32::MAX).unwrap();
+    let r = f.dcf.change_member_role(1, f.id, DcfRole::Passive, 300);
+    assert_eq!(r.unwrap(), Waited::TimedOut);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            l.dcf.pause_rep(1, other, 0).unwrap();
+        });
+        // Refused while the first change is pending, asked again until it is accepted.
+        let r = f.dcf.change_member_role(1, f.id, DcfRole::Follower, 10_000);
+        assert_eq!(r.unwrap(), Waited::Done);
+    });
+    wait_for(LONG, "FOLLOWER", || f.role() == Some(DcfRole::Follower));
+}

@@ -142,3 +142,17 @@ fn two_streams_replicate_independently() {
         n.dcf.stop().unwrap();
     }
 }
+
+/// Indexes near u64::MAX would wrap in index arithmetic (the node would lead but never
+/// become writable): refused with an error before and after start.
+#[test]
+fn indexes_out_of_range_are_refused() {
+    let d = dcf::api::Dcf::default();
+    for bad in [u64::MAX, u64::MAX - 1, (i64::MAX as u64) + 1] {
+        let e = d.set_applied_index(1, bad).unwrap_err();
+        assert!(e.message.contains("out of range"), "{e}");
+        let e = d.truncate(1, bad).unwrap_err();
+        assert!(e.message.contains("out of range"), "{e}");
+    }
+    d.set_applied_index(1, 5).unwrap();
+}

@@ -32,5 +32,12 @@ fn writes_are_counted_per_window() {
     let doc: serde_json::Value = serde_json::from_str(&dcf.statistics_info()).unwrap();
     assert_eq!(item(&doc, "DCFWriteCount")["value"], 10, "{doc}");
     assert!(item(&doc, "DCFWriteSize")["value"].as_f64().unwrap() > 0.0);
+    // Measured by the runtime: data and heartbeats went out and came back in the window.
+    assert!(item(&doc, "SendPackSize")["value"].as_f64().unwrap() > 0.0);
+    assert!(item(&doc, "DiskWrite")["avg value"].as_f64().unwrap() > 0.0);
+    assert!(item(&doc, "SendWait")["avg value"].as_f64().is_some());
+    assert!(item(&doc, "RecvDelay")["avg value"].as_f64().is_some());
+    assert!(item(&doc, "HBSendCount")["value"].as_u64().unwrap() > 0);
+    assert!(item(&doc, "HBRTT")["avg value"].as_f64().unwrap() > 0.0);
     c.stop_all();
 }

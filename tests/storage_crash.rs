@@ -8,6 +8,8 @@
 //! `@@ T from`, `@@ P first_kept`, `@@ H term`, `@@ M term`) and `@@ D index term` from
 //! on_durable.
 
+mod storage_support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -36,6 +38,7 @@ fn opts() -> StorageOptions {
         segment_size: 256 << 10,
         cache_bytes: 256 << 10,
         sync: true,
+        ..Default::default()
     }
 }
 
@@ -80,7 +83,7 @@ fn crash_child() {
         Box::new(|_, i, t| say(format!("@@ D {i} {t}\n"))),
     )
     .unwrap();
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     let mut rng = ChaCha8Rng::seed_from_u64(term);
     say(format!("@@ H {term}\n"));
     s.save_hard_state(1, HardState { term, vote: 1 }).unwrap();
@@ -205,7 +208,7 @@ fn sigkill_at_random_moments_loses_nothing_reported_durable() {
         }
 
         let s = Storage::open(d.path(), opts(), Box::new(|_, _, _| {})).unwrap();
-        let r = s.open_stream(1, None).unwrap();
+        let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
         let ctx = format!(
             "cycle {cycle}, durable {}, recovered {}..={}",
             model.durable, r.first_index, r.last_index

@@ -1,5 +1,7 @@
 //! Operations of the storage layer: append, read, truncation, metadata, reopen.
 
+mod storage_support;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +16,7 @@ fn opts(segment_size: u64, cache_bytes: usize) -> StorageOptions {
         segment_size,
         cache_bytes,
         sync: false,
+        ..Default::default()
     }
 }
 
@@ -72,7 +75,7 @@ fn append_read_and_reopen_across_segments() {
     let all = entries(1, 300, 2);
     {
         let (s, ev) = open(d.path(), opts(4096, 1 << 20));
-        let r = s.open_stream(1, None).unwrap();
+        let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
         assert_eq!((r.first_index, r.last_index, r.entries.len()), (1, 0, 0));
         for chunk in all.chunks(7) {
             s.append(1, chunk.to_vec()).unwrap();
@@ -87,10 +90,13 @@ fn append_read_and_reopen_across_segments() {
     }
     assert!(seg_count(d.path(), 1) > 5, "small segments roll");
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!((r.first_index, r.last_index), (1, 300));
     assert_eq!(r.entries, all);
-    // No cache: everything comes from disk, across segment boundaries.
+    // No cache: everything comes from disk, across segment boundaries, also from segments
+    // whose files are closed (only the newest stay open).
+    let (segs, open) = s.segment_files(1);
+    assert!(segs > 5 && open <= 2, "{segs} segments, {open} open");
     assert_eq!(s.read(1, 1, 300, usize::MAX).unwrap(), all);
     assert_eq!(
         s.read(1, 57, 190, usize::MAX).unwrap(),
@@ -182,7 +188,7 @@ fn truncate_suffix_in_and_across_segments() {
     want.extend(entries(60, 84, 2));
     want.extend(entries(85, 95, 3));
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!(r.entries, want);
     assert_eq!(s.read(1, 1, 95, usize::MAX).unwrap(), want);
     // Cutting everything leaves an empty log that continues at the same index.
@@ -190,7 +196,10 @@ fn truncate_suffix_in_and_across_segments() {
     s.append(1, entries(1, 3, 4)).unwrap();
     s.close().unwrap();
     let (s, _) = open(d.path(), opts(4096, 0));
-    assert_eq!(s.open_stream(1, None).unwrap().entries, entries(1, 3, 4));
+    assert_eq!(
+        storage_support::with_entries(&s, s.open_stream(1, None).unwrap()).entries,
+        entries(1, 3, 4)
+    );
 }
 
 #[test]
@@ -217,7 +226,7 @@ fn truncate_prefix_deletes_whole_segments() {
         s.close().unwrap();
     }
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!((r.first_index, r.last_index, r.base_term), (150, 300, 2));
     assert_eq!(r.entries, entries(150, 300, 2));
     // Beyond the last index: the log jumps forward.
@@ -231,7 +240,7 @@ fn truncate_prefix_deletes_whole_segments() {
     s.append(1, entries(1000, 1010, 3)).unwrap();
     s.close().unwrap();
     let (s, _) = open(d.path(), opts(4096, 0));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!((r.first_index, r.last_index), (1000, 1010));
     assert_eq!(r.entries, entries(1000, 1010, 3));
 }
@@ -241,7 +250,7 @@ fn applied_base_starts_an_empty_log_at_v() {
     let d = tempfile::tempdir().unwrap();
     {
         let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
-        let r = s.open_stream(1, Some(99)).unwrap();
+        let r = storage_support::with_entries(&s, s.open_stream(1, Some(99)).unwrap());
         assert_eq!((r.first_index, r.last_index, r.base_term), (100, 99, 0));
         assert!(s.append(1, entries(1, 1, 1)).is_err());
         s.append(1, entries(100, 120, 5)).unwrap();
@@ -249,7 +258,7 @@ fn applied_base_starts_an_empty_log_at_v() {
     }
     let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
     // A non-empty log ignores the applied base.
-    let r = s.open_stream(1, Some(5)).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, Some(5)).unwrap());
     assert_eq!((r.first_index, r.last_index), (100, 120));
     assert_eq!(r.entries, entries(100, 120, 5));
 }
@@ -259,8 +268,11 @@ fn hard_state_and_membership_survive_reopen() {
     let d = tempfile::tempdir().unwrap();
     {
         let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
-        let r = s.open_stream(1, None).unwrap();
-        assert_eq!((r.hard_state, r.membership), (HardState::default(), None));
+        let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
+        assert_eq!(
+            (r.hard_state, r.membership.clone()),
+            (HardState::default(), None)
+        );
         s.save_hard_state(1, HardState { term: 4, vote: 2 })
             .unwrap();
         s.save_membership(1, b"{\"nodes\":[1,2,3]}").unwrap();
@@ -271,7 +283,7 @@ fn hard_state_and_membership_survive_reopen() {
             .unwrap();
     }
     let (s, _) = open(d.path(), opts(1 << 20, 1 << 20));
-    let r = s.open_stream(1, None).unwrap();
+    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!(r.hard_state, HardState { term: 5, vote: 3 });
     assert_eq!(r.membership.as_deref(), Some(&b"{\"nodes\":[1,2,3]}"[..]));
     assert_eq!(s.open_stream(2, None).unwrap().hard_state.term, 9);
@@ -421,7 +433,10 @@ fn concurrent_reads_during_appends_and_truncations() {
     assert_eq!(all.len() as u64, last - first + 1);
     drop(s);
     let (s2, _) = open(d.path(), opts(8192, 4096));
-    assert_eq!(s2.open_stream(1, None).unwrap().entries, all);
+    assert_eq!(
+        storage_support::with_entries(&s2, s2.open_stream(1, None).unwrap()).entries,
+        all
+    );
 }
 
 #[test]
@@ -445,4 +460,61 @@ fn a_panicking_callback_fails_the_storage_instead_of_hanging() {
         Err(StorageError::Failed(_))
     ));
     assert!(s.close().is_err());
+}
+
+/// Bytes of the segment files of stream 1.
+fn seg_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join("stream_01"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// Preallocation starts small and doubles with the log; a truncation that drops segments
+/// gives a large spare's space back.
+#[test]
+fn disk_footprint_follows_the_log() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, _) = open(d.path(), opts(64 << 20, 1 << 20));
+    s.open_stream(1, None).unwrap();
+    let fresh = seg_bytes(d.path());
+    assert!(fresh <= 1 << 20, "a fresh stream takes {fresh} bytes");
+    let big = |i: u64| Entry {
+        index: i,
+        term: 1,
+        key: i,
+        kind: EntryKind::Normal,
+        data: Bytes::from(vec![1u8; 64 << 10]),
+    };
+    // DCF_FOOTPRINT_MIB=1024 measures a larger log (the figures are printed).
+    let mib: u64 = std::env::var("DCF_FOOTPRINT_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let n = mib * 16;
+    for i in 1..=n {
+        s.append(1, vec![big(i)]).unwrap();
+    }
+    s.flush(1).unwrap();
+    let full = seg_bytes(d.path());
+    // 30 MiB of records in segments of 1, 2, 4, 8, 16 MiB (+ the spare), not 64 MiB ones.
+    assert!(
+        mib != 30 || full < 80 << 20,
+        "{full} bytes for 30 MiB of records"
+    );
+    s.truncate_prefix(1, n).unwrap();
+    s.append(1, vec![big(n + 1)]).unwrap();
+    s.flush(1).unwrap();
+    let after = seg_bytes(d.path());
+    println!("segment files: fresh {fresh} B, with {mib} MiB {full} B, after truncation {after} B");
+    // Left: the segment holding the last entries, and a spare of 1 MiB at most.
+    let (segs, _) = s.segment_files(1);
+    assert!(segs <= 2, "{segs} segments hold 2 entries");
+    assert!(
+        after <= (64 << 20) + (1 << 20),
+        "{after} bytes after truncation"
+    );
+    assert_eq!(s.read_all(1).unwrap().len(), 2);
 }

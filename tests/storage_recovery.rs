@@ -3,13 +3,16 @@
 //! Every entry here has a 40-byte payload, so each record takes 48 + 40 = 88 bytes and
 //! record n (1-based) of a segment starts at (n - 1) * 88.
 
+mod storage_support;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use dcf::storage::{Recovered, Storage, StorageError, StorageOptions};
+use dcf::storage::{Storage, StorageError, StorageOptions};
 use dcf::types::{Entry, EntryKind, Index};
+use storage_support::{with_entries, Reopened};
 
 const REC: u64 = 88;
 
@@ -18,6 +21,7 @@ fn opts(segment_size: u64) -> StorageOptions {
         segment_size,
         cache_bytes: 0,
         sync: false,
+        ..Default::default()
     }
 }
 
@@ -52,9 +56,9 @@ fn seg(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("stream_01/seg_{seq:010}.log"))
 }
 
-fn reopen(dir: &Path, segment_size: u64) -> Result<Recovered, StorageError> {
+fn reopen(dir: &Path, segment_size: u64) -> Result<Reopened, StorageError> {
     let s = Storage::open(dir, opts(segment_size), Box::new(|_, _, _| {})).unwrap();
-    s.open_stream(1, None)
+    s.open_stream(1, None).map(|r| with_entries(&s, r))
 }
 
 fn patch(path: &Path, offset: u64, f: impl FnOnce(&mut [u8])) {
@@ -82,7 +86,7 @@ fn set_len(path: &Path, len: u64) {
         .unwrap();
 }
 
-fn assert_corrupt(r: Result<Recovered, StorageError>, file: &Path, offset: u64) {
+fn assert_corrupt(r: Result<Reopened, StorageError>, file: &Path, offset: u64) {
     match r {
         Err(StorageError::Corrupt {
             file: f,
@@ -118,7 +122,7 @@ fn the_log_continues_after_a_cut_tail() {
     flip(&seg(d.path(), 1), 4 * REC + 60, 2);
     {
         let s = Storage::open(d.path(), opts(1 << 20), Box::new(|_, _, _| {})).unwrap();
-        let r = s.open_stream(1, None).unwrap();
+        let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
         assert_eq!(r.entries, all[..4].to_vec());
         s.append(1, (5..=8).map(entry).collect()).unwrap();
         s.close().unwrap();
@@ -184,6 +188,26 @@ fn damage_in_an_earlier_segment_is_corruption() {
     let d = tempfile::tempdir().unwrap();
     build(d.path(), &writes, 4096);
     flip(&seg(d.path(), 1), 5 * REC + 50, 0);
+    // A sealed segment has an index, so the start does not read its payloads: the damage
+    // shows, with file and offset, when the entry is read.
+    assert!(seg(d.path(), 1).with_extension("idx").exists());
+    {
+        let s = Storage::open(d.path(), opts(4096), Box::new(|_, _, _| {})).unwrap();
+        let r = s.open_stream(1, None).unwrap();
+        assert_eq!(r.last_index, 150);
+        assert!(s.read(1, 1, 5, usize::MAX).is_ok());
+        match s.read(1, 6, 6, usize::MAX) {
+            Err(StorageError::Corrupt { file, offset, .. }) => {
+                assert_eq!(
+                    (file.as_path(), offset),
+                    (seg(d.path(), 1).as_path(), 5 * REC)
+                );
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+    }
+    // Without the index the start scans the segment and refuses it.
+    std::fs::remove_file(seg(d.path(), 1).with_extension("idx")).unwrap();
     assert_corrupt(reopen(d.path(), 4096), &seg(d.path(), 1), 5 * REC);
 
     // A closed segment cut short: its records no longer reach the next segment.
@@ -265,7 +289,10 @@ fn a_torn_write_after_a_cut_inside_a_write_is_a_torn_tail() {
                 s.truncate_suffix(1, 4).unwrap();
             } else {
                 flip(&seg(d.path(), 1), 3 * REC + 50, 1);
-                assert_eq!(s.open_stream(1, None).unwrap().entries, all[..3].to_vec());
+                assert_eq!(
+                    storage_support::with_entries(&s, s.open_stream(1, None).unwrap()).entries,
+                    all[..3].to_vec()
+                );
             }
             // One write of four records after the cut.
             s.append(1, (4..=7).map(entry).collect()).unwrap();
@@ -282,4 +309,25 @@ fn a_torn_write_after_a_cut_inside_a_write_is_a_torn_tail() {
         let r = reopen(d.path(), 1 << 20).unwrap();
         assert_eq!(r.entries, all[..3].to_vec(), "via_truncate={via_truncate}");
     }
+}
+
+/// Sealed segments' indexes give the same recovery as a scan; a damaged or stale index is
+/// ignored (the segment is scanned).
+#[test]
+fn segment_indexes_match_a_scan_and_bad_ones_are_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let all = build(d.path(), &[10; 15], 4096);
+    let idx = |seq| seg(d.path(), seq).with_extension("idx");
+    assert!(idx(1).exists() && idx(2).exists());
+    let with = reopen(d.path(), 4096).unwrap();
+    assert_eq!(with.entries, all);
+    flip(&idx(1), 20, 0);
+    assert_eq!(reopen(d.path(), 4096).unwrap().entries, all);
+    std::fs::remove_file(idx(2)).unwrap();
+    let without = reopen(d.path(), 4096).unwrap();
+    assert_eq!(without.entries, all);
+    assert_eq!(
+        (without.terms.clone(), without.last_index),
+        (with.terms.clone(), with.last_index)
+    );
 }

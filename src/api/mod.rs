@@ -16,7 +16,7 @@ pub use callbacks::*;
 use crate::config::Params;
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::logging::{LogLevel, LogType};
-use crate::runtime::{ExceptionSlot, Node, NodeConfig};
+use crate::runtime::{ExceptionSlot, FaultSeam, Node, NodeConfig};
 use crate::types::{Index, NodeId, StreamId, Term};
 
 /// Valid stream ids are 1..=63 and node ids 1..=255 (SPEC Part C §0).
@@ -64,6 +64,20 @@ pub fn check_stream(stream: StreamId) -> DcfResult<()> {
     Ok(())
 }
 
+/// The largest index the library accepts from a caller: far beyond any real log, and low
+/// enough that index arithmetic (index + 1, sums of lengths) never wraps.
+pub const MAX_INDEX: u64 = i64::MAX as u64;
+
+/// Indexes from the caller stay below `MAX_INDEX`, so that no arithmetic on them wraps.
+pub fn check_index(index: Index) -> DcfResult<()> {
+    if index > MAX_INDEX {
+        return Err(DcfError::invalid(format!(
+            "index {index} is out of range (at most {MAX_INDEX})"
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_node(node: NodeId) -> DcfResult<()> {
     if node == 0 || node > MAX_NODE_ID {
         return Err(DcfError::new(
@@ -75,15 +89,11 @@ pub fn check_node(node: NodeId) -> DcfResult<()> {
 }
 
 pub fn set_param(name: &str, value: &str) -> DcfResult<()> {
-    crate::config::set_param(name, value).map_err(param_err)
+    Ok(crate::config::set_param(name, value)?)
 }
 
 pub fn get_param(name: &str) -> DcfResult<String> {
-    crate::config::get_param(name).map_err(param_err)
-}
-
-fn param_err(e: crate::config::ParamError) -> DcfError {
-    DcfError::new(ErrorCode::Parameter, e.to_string())
+    Ok(crate::config::get_param(name)?)
 }
 
 /// Routes the library's log lines to the host (`dcf_register_log_output`); None = files.
@@ -116,6 +126,7 @@ pub struct Dcf {
     lifecycle: Mutex<()>,
     /// Parameters of this instance; `None` reads the process-wide table at start.
     params: Option<Params>,
+    faults: Arc<FaultSeam>,
 }
 
 impl Default for Dcf {
@@ -128,6 +139,7 @@ impl Default for Dcf {
             node: ArcSwapOption::empty(),
             lifecycle: Mutex::new(()),
             params: None,
+            faults: Arc::default(),
         }
     }
 }
@@ -146,6 +158,11 @@ impl Dcf {
             params: Some(params),
             ..Dcf::default()
         }
+    }
+
+    /// The seam through which tests make this node's disk fail or cut its links.
+    pub fn faults(&self) -> &Arc<FaultSeam> {
+        &self.faults
     }
 
     pub fn callbacks(&self) -> &Arc<CallbackRegistry> {
@@ -180,7 +197,7 @@ impl Dcf {
                 let p = crate::config::snapshot();
                 crate::logging::init(crate::logging::LogConfig::from_params(&p)).map_err(|e| {
                     DcfError::new(
-                        ErrorCode::Parameter,
+                        ErrorCode::InitLogger,
                         format!("Failed to init logger module: {e}"),
                     )
                 })?;
@@ -194,6 +211,7 @@ impl Dcf {
             callbacks: self.callbacks.clone(),
             applied_seeds: self.applied_seeds.lock().clone(),
             exception: self.exception.clone(),
+            faults: self.faults.clone(),
         })?;
         self.node.store(Some(Arc::new(node)));
         Ok(())
@@ -229,6 +247,7 @@ impl Dcf {
     }
 
     pub fn truncate(&self, stream: StreamId, first_kept: Index) -> DcfResult<()> {
+        check_index(first_kept)?;
         running!(self, stream).truncate(stream, first_kept)
     }
 
@@ -236,6 +255,7 @@ impl Dcf {
     /// While running: entries after `index` are delivered again.
     pub fn set_applied_index(&self, stream: StreamId, index: Index) -> DcfResult<()> {
         check_stream(stream)?;
+        check_index(index)?;
         match self.node.load_full() {
             Some(node) => node.set_applied_index(stream, index),
             None => {

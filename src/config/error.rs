@@ -42,3 +42,20 @@ pub enum ParamError {
     #[error("parameter {name} is write-only and cannot be read back")]
     WriteOnly { name: &'static str },
 }
+
+impl ParamError {
+    /// A plain decimal number that does not fit in 32 bits, given where at most 32 bits fit.
+    /// DCF's parser rejects it before the range check, with its own error code.
+    pub fn is_beyond_u32(&self) -> bool {
+        match self {
+            ParamError::OutOfRange { value, max, .. } => {
+                *max <= u64::from(u32::MAX)
+                    && value.parse::<u64>().map_or(
+                        !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
+                        |n| n > u64::from(u32::MAX),
+                    )
+            }
+            _ => false,
+        }
+    }
+}

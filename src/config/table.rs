@@ -6,7 +6,8 @@
 //!   ELECTION_TIMEOUT still resets it to T/3, as openGauss relies on.
 //! - SSL_PWD_PLAINTEXT cannot be read back (DCF returned cipher bytes).
 //! - LOG_LEVEL also accepts the decimal mask that get returns.
-//! - Numbers beyond u32 are plain OutOfRange errors (DCF used a different code).
+//! - Numbers beyond u32 are OutOfRange errors; the C interface reports them with DCF's code
+//!   for that case (107, see `ParamError::is_beyond_u32`).
 //! - Changes are never refused while running (DCF never enforced is_dynamic either);
 //!   `live == false` means the new value is only read at the next start.
 

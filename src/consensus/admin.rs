@@ -95,6 +95,12 @@ impl Replica {
         self.priority_override = Some(priority);
     }
 
+    /// The election priority this node announces: the value set by `set_priority` while
+    /// AUTO_ELC_PRIORITY_EN is on, else the membership's.
+    pub fn priority(&self) -> u64 {
+        self.my_priority()
+    }
+
     /// `dcf_pause_rep`: at least `pause` between two AppendEntries batches to `peer`
     /// (`None` = none at all until changed, zero = no pacing). Leader only.
     pub fn pause_peer(

@@ -72,6 +72,11 @@ impl ConfState {
         self.changes.last().is_some_and(|c| c.0 > commit)
     }
 
+    /// A CONF entry at `index` is in the log.
+    pub fn is_change_at(&self, index: Index) -> bool {
+        self.changes.binary_search_by_key(&index, |c| c.0).is_ok()
+    }
+
     /// Index of the last CONF entry, 0 if none is in the log.
     pub fn last_index(&self) -> Index {
         self.changes.last().map_or(0, |c| c.0)

@@ -1,5 +1,5 @@
 //! Elections: timeouts, pre-vote, votes, taking leadership, leader lease and check-quorum,
-//! priority hand-off.
+//! PROMOTE (TimeoutNow). The priority hand-off of a new leader is in `handoff.rs`.
 
 use std::time::Instant;
 
@@ -214,7 +214,6 @@ impl Replica {
         self.votes.clear();
         self.transfer = None;
         self.writable = false;
-        self.handoff_after = now;
         let next = self.log.last_index() + 1;
         self.peers.clear();
         let me = self.cfg.id;
@@ -234,13 +233,13 @@ impl Replica {
         self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
         self.broadcast_appends(now);
         self.maybe_commit();
+        self.start_handoff(now);
     }
 
     pub(crate) fn tick_leader(&mut self, now: Instant) {
         if let Some(t) = self.transfer {
             if now >= t.deadline {
                 self.transfer = None;
-                self.handoff_after = now + self.cfg.election_timeout * 4;
             }
         }
         if now >= self.heartbeat_deadline {
@@ -250,51 +249,9 @@ impl Replica {
                 return;
             }
             self.broadcast_heartbeat();
-            self.maybe_handoff(now);
         }
+        self.step_handoff(now);
         self.broadcast_appends(now);
-    }
-
-    /// DCF's priority rule: a leader hands off to a live, caught-up peer of its group with
-    /// a higher priority (not after a forced win, which was an explicit choice).
-    fn maybe_handoff(&mut self, now: Instant) {
-        if self.cfg.run_mode != RunMode::Auto
-            || self.forced
-            || self.transfer.is_some()
-            || !self.writable
-            || now < self.handoff_after
-        {
-            return;
-        }
-        let m = self.conf.current();
-        let Some(me) = m.member(self.cfg.id) else {
-            return;
-        };
-        let (group, mine) = (me.group, self.my_priority());
-        let t = self.cfg.election_timeout;
-        let mut best: Option<(u64, NodeId)> = None;
-        for mem in &m.members {
-            let Some(p) = self.peers.get(&mem.id) else {
-                continue;
-            };
-            let prio = self
-                .peer_priority
-                .get(&mem.id)
-                .copied()
-                .unwrap_or(mem.priority);
-            let live = now.saturating_duration_since(p.last_ack) < t;
-            if mem.role.is_electable()
-                && mem.group == group
-                && live
-                && prio > mine
-                && best.is_none_or(|(bp, _)| prio > bp)
-            {
-                best = Some((prio, mem.id));
-            }
-        }
-        if let Some((_, target)) = best {
-            self.start_transfer(target, now);
-        }
     }
 
     pub(crate) fn start_transfer(&mut self, target: NodeId, now: Instant) {
@@ -308,6 +265,8 @@ impl Replica {
 
     /// Sends PROMOTE once the transfer target holds the whole log.
     pub(crate) fn maybe_send_timeout_now(&mut self, peer: NodeId) {
+        // Called whenever a peer's match advances: the hand-off may be waiting for it.
+        self.step_handoff(self.now);
         let Some(t) = self.transfer else {
             return;
         };

@@ -24,6 +24,7 @@ mod admin;
 pub mod codec;
 mod conf;
 mod election;
+mod handoff;
 mod log;
 mod message;
 mod progress;
@@ -35,6 +36,7 @@ mod stepdown;
 mod tests;
 mod types;
 
+pub use log::{LogSource, RecoveredLog};
 pub use message::{
     AppendHeader, AppendResponse, Heartbeat, HeartbeatResponse, Message, TimeoutNow,
     TransferRequest, VoteRequest, VoteResponse,

@@ -3,13 +3,15 @@
 //! `replicate.rs` and `admin.rs`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::conf::ConfState;
-use super::log::Log;
+use super::handoff::Handoff;
+use super::log::{Log, LogSource, RecoveredLog};
 use super::message::Message;
 use super::progress::{Pace, Progress};
 use super::quorum;
@@ -59,8 +61,8 @@ pub struct Replica {
     /// Index of this leader's first entry of its term.
     pub(crate) term_start: Index,
     pub(crate) transfer: Option<Transfer>,
-    /// No priority hand-off before this instant (after a failed one).
-    pub(crate) handoff_after: Instant,
+    /// The priority hand-off of a new leader (SPEC §5.6).
+    pub(crate) handoff: Handoff,
     /// This candidacy or leadership came from a forced vote (no priority hand-off).
     pub(crate) forced: bool,
     pub(crate) writable: bool,
@@ -71,6 +73,8 @@ pub struct Replica {
     pub(crate) leader_last: Index,
     pub(crate) leader_first: Index,
     pub(crate) missing_log_raised: bool,
+    /// A payload could not be read back from the log source (reported once).
+    pub(crate) read_failed_raised: bool,
     pub(crate) ready: Ready,
 }
 
@@ -83,7 +87,7 @@ impl Replica {
         membership: Membership,
         hs: HardState,
         base: (Index, Term),
-        log: Vec<Entry>,
+        log: impl Into<RecoveredLog>,
         seed: u64,
         now: Instant,
     ) -> Result<Replica, ConsensusError> {
@@ -94,26 +98,37 @@ impl Replica {
         if !membership.contains(id) {
             return Err(ConsensusError::NotAMember(id));
         }
+        let rl: RecoveredLog = log.into();
         let mut l = Log::new(base);
         let mut conf = ConfState::new(membership);
-        for e in log {
-            if e.index != l.last_index() + 1 {
+        for (k, &(i, t)) in rl.terms.iter().enumerate() {
+            let (pi, pt) = if k == 0 {
+                (base.0, base.1)
+            } else {
+                rl.terms[k - 1]
+            };
+            let starts_right = if k == 0 { i == base.0 + 1 } else { i > pi };
+            if !starts_right || t < pt || (k > 0 && t == pt) || i > rl.last_index {
                 return Err(ConsensusError::BadLog(format!(
-                    "entry index {} follows index {}",
-                    e.index,
-                    l.last_index()
+                    "entries from index {i} (term {t}) do not follow index {pi} (term {pt})"
                 )));
             }
-            if e.term < l.last_term() {
-                return Err(ConsensusError::BadLog(format!(
-                    "entry {} has term {} below the previous term {}",
-                    e.index,
-                    e.term,
-                    l.last_term()
-                )));
+        }
+        if rl.terms.is_empty() && rl.last_index > base.0 {
+            return Err(ConsensusError::BadLog(format!(
+                "no terms known for entries {}..={}",
+                base.0 + 1,
+                rl.last_index
+            )));
+        }
+        l.push_terms(rl.last_index, &rl.terms);
+        for e in &rl.conf_entries {
+            if e.index > base.0 && e.index <= l.last_index() {
+                conf.on_append(e);
             }
-            conf.on_append(&e);
-            l.push(e);
+        }
+        if !rl.tail.is_empty() {
+            l.fill_cache(rl.tail).map_err(ConsensusError::BadLog)?;
         }
         // A durable entry of a later term means that term was reached even if the hard
         // state write was lost; no vote in it was ever sent.
@@ -152,7 +167,7 @@ impl Replica {
             peers: BTreeMap::new(),
             term_start: 0,
             transfer: None,
-            handoff_after: now,
+            handoff: Handoff::default(),
             forced: false,
             writable: false,
             applied_of: BTreeMap::new(),
@@ -161,6 +176,7 @@ impl Replica {
             leader_last: 0,
             leader_first: 0,
             missing_log_raised: false,
+            read_failed_raised: false,
             ready: Ready::default(),
             cfg,
         };
@@ -246,11 +262,27 @@ impl Replica {
     pub fn can_write(&self) -> bool {
         self.role == Role::Leader && self.writable && self.transfer.is_none()
     }
+    /// The entry at `index` if its payload is held in memory (see `set_log_source`).
     pub fn entry(&self, index: Index) -> Option<&Entry> {
         self.log.entry(index)
     }
+    /// Entries `lo..=hi` whose payloads are held in memory.
     pub fn entries(&self, lo: Index, hi_inclusive: Index) -> impl Iterator<Item = &Entry> {
-        self.log.range(lo, hi_inclusive)
+        self.log.cached_range(lo, hi_inclusive)
+    }
+    /// Whether `index` holds a CONF entry (of those still in the log).
+    pub fn is_conf(&self, index: Index) -> bool {
+        self.conf.is_change_at(index)
+    }
+    /// Bytes of payload held in memory.
+    pub fn cached_bytes(&self) -> usize {
+        self.log.cached_bytes()
+    }
+    /// Keeps at most `cache_bytes` of durable payloads in memory; the rest is read back
+    /// from `source` when a follower needs it. Without a source the whole log stays.
+    pub fn set_log_source(&mut self, cache_bytes: usize, source: Arc<dyn LogSource>) {
+        self.log.set_source(cache_bytes, source);
+        self.log.evict(self.persisted);
     }
     pub fn term_at(&self, index: Index) -> Option<Term> {
         self.log.term_at(index)
@@ -330,6 +362,9 @@ impl Replica {
         if let Some(t) = &self.transfer {
             d = d.min(t.deadline);
         }
+        if let Some(h) = self.handoff.deadline() {
+            d = d.min(h);
+        }
         let last = self.log.last_index();
         for p in self.peers.values() {
             if let (Pace::Interval(gap), Some(sent)) = (p.pace, p.last_send) {
@@ -358,6 +393,7 @@ impl Replica {
         if from == self.cfg.id || from == 0 {
             return;
         }
+        self.handoff.heard.insert(from, now);
         match msg {
             Message::Append { header, entries } => self.handle_append(from, header, entries, now),
             Message::AppendResponse(r) => self.handle_append_response(from, r, now),
@@ -379,14 +415,7 @@ impl Replica {
     /// after `dcf_set_applied_index`).
     pub fn applied(&mut self, index: Index) {
         self.applied = index.min(self.visible_commit);
-        if self.role == Role::Leader
-            && !self.writable
-            && self.applied >= self.term_start
-            && self.commit >= self.term_start
-        {
-            self.writable = true;
-            self.event(Event::LeaderReady { term: self.term });
-        }
+        self.maybe_writable();
     }
 
     // ----- shared plumbing -----
@@ -421,6 +450,15 @@ impl Replica {
         }
     }
 
+    /// The payload of `index` could not be read back: the peer waiting for it gets nothing
+    /// more until the driver has dealt with the storage fault.
+    pub(crate) fn read_failed(&mut self, index: Index, error: String) {
+        if !self.read_failed_raised {
+            self.read_failed_raised = true;
+            self.event(Event::LogReadFailed { index, error });
+        }
+    }
+
     pub(crate) fn event(&mut self, e: Event) {
         self.ready.events.push(e);
     }
@@ -446,6 +484,11 @@ impl Replica {
     pub(crate) fn set_leader(&mut self, leader: Option<NodeId>, now: Instant) {
         if self.leader != leader {
             self.leader = leader;
+            // DCF learns the leader's group from its heartbeats, so never from itself.
+            let other = leader.filter(|&l| l != self.cfg.id);
+            if let Some(m) = other.and_then(|l| self.conf.current().member(l)) {
+                self.handoff.leader_group = Some(m.group);
+            }
             self.leader_since = leader.map(|_| now);
             self.matched = 0;
             self.missing_log_raised = false;

@@ -6,15 +6,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::log::ENTRY_OVERHEAD;
 use super::message::{AppendHeader, AppendResponse, Heartbeat, HeartbeatResponse, Message};
 use super::progress::Pace;
 use super::quorum;
 use super::replica::Replica;
 use super::types::{Event, Exception, ProposeError, Role};
 use crate::types::{Entry, EntryKind, Index, NodeId, Term};
-
-/// Per-entry overhead counted in the byte window, so empty entries are bounded too.
-const ENTRY_OVERHEAD: usize = 32;
 
 impl Replica {
     /// Leader only, once writable; assigns the next index.
@@ -78,6 +76,7 @@ impl Replica {
         }
         let before = self.persisted.min(self.matched);
         self.persisted = index;
+        self.log.evict(index);
         self.update_visible_commit();
         if self.role == Role::Leader {
             self.maybe_commit();
@@ -145,18 +144,21 @@ impl Replica {
                 (i, t, false)
             }
         };
-        let mut entries = Vec::new();
-        let mut bytes = 0usize;
-        if with_entries {
-            for e in self.log.range(pr.next, last) {
-                let sz = e.data.len() + ENTRY_OVERHEAD;
-                if !entries.is_empty() && bytes + sz > max_batch + ENTRY_OVERHEAD {
-                    break;
+        let (mut entries, mut bytes) = (Vec::new(), 0usize);
+        if with_entries && pr.next <= last {
+            match self.log.read(pr.next, last, max_batch) {
+                Ok(got) => entries = got,
+                Err(error) => {
+                    let index = pr.next;
+                    self.read_failed(index, error);
+                    return false;
                 }
-                bytes += sz;
-                entries.push(e.clone());
             }
+            bytes = entries.iter().map(|e| e.data.len() + ENTRY_OVERHEAD).sum();
         }
+        let Some(pr) = self.peers.get_mut(&peer) else {
+            return false;
+        };
         let sent_last = prev_index + entries.len() as Index;
         pr.last_send = Some(now);
         pr.commit_sent = pr.commit_sent.max(self.commit);

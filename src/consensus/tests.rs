@@ -23,6 +23,11 @@ struct Harness {
 
 impl Harness {
     fn new(n: u32) -> Harness {
+        Harness::with(n, |_| {})
+    }
+
+    /// `tune` adjusts each node's configuration.
+    fn with(n: u32, tune: impl Fn(&mut ReplicaConfig)) -> Harness {
         let members = (1..=n)
             .map(|id| {
                 Member::new(
@@ -39,11 +44,12 @@ impl Harness {
         let now = Instant::now();
         let r = (1..=n)
             .map(|id| {
-                let cfg = ReplicaConfig {
+                let mut cfg = ReplicaConfig {
                     election_timeout: T,
                     heartbeat_interval: T / 4,
                     ..ReplicaConfig::new(id)
                 };
+                tune(&mut cfg);
                 Replica::new(
                     cfg,
                     m.clone(),
@@ -307,4 +313,75 @@ fn conflicting_suffix_is_truncated_in_ready() {
     let last = h.node(1).last_index();
     assert_eq!(h.node(1).term_at(last), Some(new_term));
     assert!(last < stale || h.node(1).term_at(stale) == Some(new_term));
+}
+
+/// Of five nodes, node 1 (the first leader) goes down with node 3 holding the best
+/// priority and node 2 campaigning first: node 2 wins and must decide about handing off to
+/// node 3 (nodes 2, 4 and 5 commit without it).
+fn handoff_to_three(hold_three: bool) -> Harness {
+    handoff_to_three_with(hold_three, |_| {})
+}
+
+fn handoff_to_three_with(hold_three: bool, tune: impl Fn(&mut ReplicaConfig)) -> Harness {
+    let mut h = Harness::with(5, tune);
+    h.propose(2);
+    h.node(3).set_priority(9);
+    if hold_three {
+        h.hold.insert(3);
+    }
+    h.down.insert(1);
+    // Past the lease, node 2 campaigns before node 3's own timer fires.
+    h.now += T * 2;
+    let now = h.now;
+    h.node(2).timeout_now(now);
+    h.settle();
+    assert_eq!(h.node(2).role(), Role::Leader);
+    h
+}
+
+#[test]
+fn handoff_waits_for_the_best_peer_and_gives_up_without_progress() {
+    let mut h = handoff_to_three(true);
+    // Node 3 never reports its log durable: node 2 leads but holds writes (and its
+    // LEADER notification) while it waits, then keeps leadership after 10 s.
+    h.advance(Duration::from_secs(9));
+    assert_eq!(h.node(2).role(), Role::Leader);
+    assert!(!h.node(2).can_write());
+    h.advance(Duration::from_millis(1200));
+    assert!(h.node(2).can_write());
+    assert_eq!(h.node(2).role(), Role::Leader);
+}
+
+#[test]
+fn handoff_promotes_the_best_peer_once_it_caught_up() {
+    let mut h = handoff_to_three(true);
+    h.advance(Duration::from_secs(2));
+    assert!(!h.node(2).can_write());
+    // Node 3's storage catches up: node 2 promotes it without ever accepting writes.
+    h.hold.clear();
+    let held: Vec<(NodeId, (Index, Term))> = std::mem::take(&mut h.held).into_iter().collect();
+    for (id, (i, t)) in held {
+        h.node(id).persisted(i, t);
+    }
+    h.settle();
+    h.advance(T);
+    assert!(h.node(3).can_write());
+    assert_ne!(h.node(2).role(), Role::Leader);
+}
+
+#[test]
+fn handoff_sends_promote_three_times_then_keeps_leadership() {
+    // Node 3 never acts on PROMOTE (elections disabled there).
+    let mut h = handoff_to_three_with(false, |c| {
+        if c.id == 3 {
+            c.run_mode = RunMode::Disabled;
+        }
+    });
+    let term = h.node(2).term();
+    // PROMOTE at once, after 100 ms and after 200 ms; leadership is kept 100 ms later.
+    h.advance(Duration::from_millis(250));
+    assert!(!h.node(2).can_write(), "still promoting");
+    h.advance(Duration::from_millis(100));
+    assert!(h.node(2).can_write());
+    assert_eq!((h.node(2).role(), h.node(2).term()), (Role::Leader, term));
 }

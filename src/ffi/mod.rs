@@ -8,6 +8,7 @@ mod admin;
 mod callbacks;
 mod data;
 mod errors;
+mod panics;
 mod params;
 mod query;
 
@@ -20,10 +21,11 @@ use crate::error::{DcfError, DcfResult, ErrorCode};
 pub use errors::{last_error_code, set_last_error};
 
 /// Runs `f` for an exported function: clears the thread's error, converts a panic into an
-/// error, and returns `fail` (after recording the error) when `f` fails.
+/// error (reported in the log, not on stderr), and returns `fail` (after recording the
+/// error) when `f` fails.
 pub(crate) fn guard<T>(fail: T, f: impl FnOnce() -> DcfResult<T>) -> T {
     errors::clear_last_error();
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match panics::in_call(|| catch_unwind(AssertUnwindSafe(f))) {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
             set_last_error(&e);

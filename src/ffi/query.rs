@@ -7,18 +7,27 @@ use super::{c_buf, copy_c_string, guard, guard_int, put};
 use crate::api;
 use crate::error::DcfError;
 
-/// JSON into `buffer`: strlen+1, or 0 on any failure (SPEC B5).
+/// JSON into `buffer`: strlen+1, or 0 on any failure (SPEC B5), reported with DCF's codes.
 fn json_into(
     buffer: *mut c_char,
     length: c_uint,
     f: impl FnOnce() -> crate::error::DcfResult<String>,
 ) -> c_int {
     guard(0, || {
-        let buf = c_buf(buffer, length, "buffer")?;
-        let text = f()?;
-        let n = copy_c_string(buf, &text, "the JSON document")?;
+        let buf = c_buf(non_empty(buffer, length), length, "buffer")?;
+        let written = f().and_then(|text| copy_c_string(buf, &text, "the JSON document"));
+        let n = written.map_err(DcfError::into_query_failure)?;
         c_int::try_from(n).map_err(|_| DcfError::invalid("document larger than INT_MAX"))
     })
+}
+
+/// DCF reports an empty buffer as a NULL one (26).
+fn non_empty(buffer: *mut c_char, length: c_uint) -> *mut c_char {
+    if length == 0 {
+        std::ptr::null_mut()
+    } else {
+        buffer
+    }
 }
 
 #[no_mangle]
@@ -54,16 +63,18 @@ pub extern "C" fn dcf_query_leader_info(
     node_id: *mut c_uint,
 ) -> c_int {
     guard_int(|| {
-        let buf = c_buf(ip, len, "ip")?;
+        // As DCF: first whether the stream runs (801), then the pointers (26).
+        let leader = api::global()
+            .leader_info(stream_id)
+            .map_err(DcfError::into_query_failure)?;
+        let buf = c_buf(non_empty(ip, len), len, "ip")?;
         if port.is_null() || node_id.is_null() {
             return Err(DcfError::new(
                 crate::error::ErrorCode::NullPointer,
                 "port or node_id is NULL",
             ));
         }
-        let (addr, p, id) = api::global()
-            .leader_info(stream_id)?
-            .unwrap_or((String::new(), 0, 0));
+        let (addr, p, id) = leader.unwrap_or((String::new(), 0, 0));
         copy_c_string(buf, &addr, "the leader's ip")?;
         put(port, p, "port")?;
         put(node_id, id, "node_id")

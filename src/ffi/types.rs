@@ -1,17 +1,19 @@
 //! The C types of `dcf_interface.h`: the four enumerations and the nine callback typedefs.
 //!
-//! The enumerations are declared here for the header only. Values that arrive from C are taken
-//! as the `*Arg` integer newtypes (rendered by cbindgen under the enum's C name) and checked
-//! before use, because a C caller may pass any integer and an invalid Rust enum is undefined
-//! behaviour.
+//! The enumerations are declared here for the header only, under DCF's tags (`enum en_dcf_role`
+//! and so on) so that C code naming a tag compiles. Values that arrive from C are taken as the
+//! `*Arg` integer newtypes and checked before use, because a C caller may pass any integer and
+//! an invalid Rust enum is undefined behaviour. cbindgen renders each newtype as the typedef
+//! `dcf_role_t` (etc.) of its `*Repr` integer, which in turn is rendered as the enum tag, so
+//! the header reads `typedef enum en_dcf_role dcf_role_t;` as DCF's does.
 #![allow(non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int, c_uint, c_ulonglong, c_void};
 
-/// `dcf_role_t`
+/// `enum en_dcf_role`, whose typedef is `dcf_role_t`
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum dcf_role_t {
+pub enum en_dcf_role {
     DCF_ROLE_UNKNOWN = 0,
     DCF_ROLE_LEADER = 1,
     DCF_ROLE_FOLLOWER = 2,
@@ -22,19 +24,19 @@ pub enum dcf_role_t {
     DCF_ROLE_CEIL = 7,
 }
 
-/// `dcf_exception_t`
+/// `enum en_dcf_exception`, whose typedef is `dcf_exception_t`
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum dcf_exception_t {
+pub enum en_dcf_exception {
     DCF_RUNNING_NORMAL = 0,
     DCF_EXCEPTION_MISSING_LOG = 1,
     DCF_EXCEPTION_CEIL = 2,
 }
 
-/// `dcf_commit_index_type_t`
+/// `enum en_dcf_commit_index_type`, whose typedef is `dcf_commit_index_type_t`
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum dcf_commit_index_type_t {
+pub enum en_dcf_commit_index_type {
     DCF_INDEX_UNKNOWN = 0,
     DCF_LOCAL_COMMIT_INDEX = 1,
     DCF_LEADER_COMMIT_INDEX = 2,
@@ -42,31 +44,39 @@ pub enum dcf_commit_index_type_t {
     DCF_INDEX_LEVEL_CEIL = 4,
 }
 
-/// `dcf_work_mode_t`
+/// `enum e_dcf_work_mode`, whose typedef is `dcf_work_mode_t`
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum dcf_work_mode_t {
+pub enum e_dcf_work_mode {
     WM_NORMAL = 0,
     WM_MINORITY = 1,
     WM_CEIL = 2,
 }
 
-/// A `dcf_role_t` as received from C: any integer, checked before use.
+/// `dcf_role_t`: `enum en_dcf_role`; an integer, checked before use.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug)]
-pub struct RoleArg(pub c_int);
-/// A `dcf_exception_t` as received from C.
+pub struct RoleArg(pub RoleRepr);
+/// The integer behind `RoleArg` (the header names it `enum en_dcf_role`).
+pub type RoleRepr = c_int;
+/// `dcf_exception_t`: `enum en_dcf_exception`; an integer, checked before use.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug)]
-pub struct ExceptionArg(pub c_int);
-/// A `dcf_commit_index_type_t` as received from C.
+pub struct ExceptionArg(pub ExceptionRepr);
+/// The integer behind `ExceptionArg` (the header names it `enum en_dcf_exception`).
+pub type ExceptionRepr = c_int;
+/// `dcf_commit_index_type_t`: `enum en_dcf_commit_index_type`; an integer, checked before use.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug)]
-pub struct CommitIndexTypeArg(pub c_int);
-/// A `dcf_work_mode_t` as received from C.
+pub struct CommitIndexTypeArg(pub CommitIndexTypeRepr);
+/// The integer behind `CommitIndexTypeArg` (the header names it `enum en_dcf_commit_index_type`).
+pub type CommitIndexTypeRepr = c_int;
+/// `dcf_work_mode_t`: `enum e_dcf_work_mode`; an integer, checked before use.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug)]
-pub struct WorkModeArg(pub c_int);
+pub struct WorkModeArg(pub WorkModeRepr);
+/// The integer behind `WorkModeArg` (the header names it `enum e_dcf_work_mode`).
+pub type WorkModeRepr = c_int;
 
 pub type usr_cb_election_notify_t = Option<unsafe extern "C" fn(c_uint, c_uint) -> c_int>;
 pub type usr_cb_msg_proc_t =

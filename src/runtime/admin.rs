@@ -21,6 +21,8 @@ use crate::types::{Index, NodeId, StreamId};
 const MIN_CHANGE_WAIT: Duration = Duration::from_millis(3000);
 /// Fixed wait for a forwarded request (as DCF).
 const FORWARD_TIMEOUT: Duration = Duration::from_millis(3000);
+/// Pause before asking the leader again after it refused a forwarded change.
+const REFUSED_RETRY: Duration = Duration::from_millis(50);
 
 /// `dcf_change_member` executed on the leader; returns the index of the change.
 pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> {
@@ -144,25 +146,33 @@ impl Node {
             return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
         }
         let deadline = Instant::now() + Duration::from_millis(u64::from(wait_ms));
-        let req = Request::ChangeMember {
-            json: json.to_string(),
-        };
-        let index = match self.shared.rpc.call(
-            &self.shared,
-            c.stream_id,
-            leader,
-            req,
-            Bytes::new(),
-            FORWARD_TIMEOUT,
-        ) {
-            Some(Response::Changed(Some(index))) => index,
-            Some(_) => {
-                return Err(DcfError::new(
-                    ErrorCode::InvalidArgument,
-                    "the leader refused the change",
-                ))
+        let index = loop {
+            let req = Request::ChangeMember {
+                json: json.to_string(),
+            };
+            match self.shared.rpc.call(
+                &self.shared,
+                c.stream_id,
+                leader,
+                req,
+                Bytes::new(),
+                FORWARD_TIMEOUT,
+            ) {
+                Some(Response::Changed(Some(index))) => break index,
+                // Refused: most often an earlier change (say, one whose wait timed out) is
+                // still uncommitted, or the leader is not writable yet. Ask again until the
+                // deadline, so that a change can always be undone.
+                Some(_) if Instant::now() + REFUSED_RETRY < deadline => {
+                    std::thread::sleep(REFUSED_RETRY)
+                }
+                Some(_) => {
+                    return Err(DcfError::new(
+                        ErrorCode::InvalidArgument,
+                        format!("the leader (node {leader}) refused the change"),
+                    ))
+                }
+                None => return Ok(Waited::TimedOut),
             }
-            None => return Ok(Waited::TimedOut),
         };
         // Done once the change is committed here, so the next change will not find it pending.
         while Instant::now() < deadline {

@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::node::Node;
+use super::stats;
 use super::stream::{dcf_role, Stream};
 use crate::api::DcfRole;
 use crate::consensus::{ConfRole, Role, WorkMode};
@@ -19,6 +20,21 @@ fn role_name(r: ConfRole) -> &'static str {
     }
 }
 
+/// The term as the interface reports it. DCF's terms start at 1 (a fresh node writes term 1
+/// to its control file) where ours start at 0; elections then count alike, so DCF's number is
+/// always ours plus one (hosts and tools compare the two across versions).
+fn dcf_term(t: Term) -> Term {
+    t.saturating_add(1)
+}
+
+/// DCF's `is_in_major`: this node, if it votes, and the voters it currently hears form a
+/// majority. A leader counts voters that answered within the election timeout (and always
+/// holds one in MINORITY mode); another node counts itself and a leader heard within it.
+/// A fresh node reports 0 until then. PASSIVE nodes never count.
+fn in_majority(r: &crate::consensus::Replica, now: Instant) -> bool {
+    r.role() != Role::Passive && r.is_healthy(now)
+}
+
 /// DCF computes its statistics over windows of this length.
 const STATS_WINDOW: Duration = Duration::from_secs(3);
 
@@ -27,7 +43,8 @@ pub(super) struct StatWindow {
     start: Instant,
     writes: u64,
     bytes: u64,
-    last: Option<(u64, u64)>,
+    counters: stats::Snapshot,
+    last: Option<(u64, u64, stats::Snapshot, stats::Snapshot)>,
 }
 
 impl Node {
@@ -62,7 +79,7 @@ impl Node {
 
     pub fn term_and_role(&self, s: StreamId) -> DcfResult<(Term, DcfRole)> {
         let r = self.stream(s)?.replica.lock();
-        Ok((r.term(), dcf_role(r.role())))
+        Ok((dcf_term(r.term()), dcf_role(r.role())))
     }
 
     pub fn node_is_healthy(&self, s: StreamId) -> DcfResult<(DcfRole, bool)> {
@@ -111,9 +128,9 @@ impl Node {
         query::cluster_info_json(self.shared.id, &infos)
     }
 
-    /// `dcf_query_statistics_info`: writes over the last complete window of at least 3 s
-    /// (DCF's window), the storage cache as a snapshot; items this library does not measure
-    /// stay null.
+    /// `dcf_query_statistics_info`: writes and the runtime's network counters (`stats`)
+    /// over the last complete window of at least 3 s (DCF's window), the storage cache as a
+    /// snapshot; items this library does not measure stay null.
     pub fn statistics(&self) -> Statistics {
         const MB: f64 = 1024.0 * 1024.0;
         let (writes, bytes) = self.shared.streams.values().fold((0, 0), |(n, b), s| {
@@ -126,19 +143,28 @@ impl Node {
         let mut st = Statistics::default();
         {
             let mut w = self.stats.lock();
+            let disk = self.shared.storage.stats();
+            let counters = stats::snapshot((disk.rounds, disk.round_ns));
             let win = w.get_or_insert(StatWindow {
                 start: now,
                 writes,
                 bytes,
+                counters,
                 last: None,
             });
             if now.duration_since(win.start) >= STATS_WINDOW {
-                win.last = Some((writes - win.writes, bytes - win.bytes));
-                (win.start, win.writes, win.bytes) = (now, writes, bytes);
+                win.last = Some((
+                    writes - win.writes,
+                    bytes - win.bytes,
+                    win.counters,
+                    counters,
+                ));
+                (win.start, win.writes, win.bytes, win.counters) = (now, writes, bytes, counters);
             }
-            if let Some((n, b)) = win.last {
+            if let Some((n, b, from, to)) = win.last {
                 st.dcf_write_count = Some(n);
                 st.dcf_write_size_mb = Some(b as f64 / MB);
+                stats::fill(&mut st, from, to);
             }
         }
         let cached: usize = self
@@ -186,15 +212,15 @@ impl Node {
                 },
             })
             .collect();
-        let (work_mode, in_major) = match r.work_mode() {
-            WorkMode::Normal => (0, true),
-            WorkMode::Minority { .. } => (1, true),
+        let work_mode = match r.work_mode() {
+            WorkMode::Normal => 0,
+            WorkMode::Minority { .. } => 1,
         };
         StreamInfo {
             stream_id: stream.id,
             local_node_id: self.shared.id,
             role: dcf_role(r.role()).name(),
-            term: r.term(),
+            term: dcf_term(r.term()),
             run_mode: p.run_mode as u32,
             work_mode,
             hb_interval_ms: p.heartbeat_interval.as_millis() as u64,
@@ -202,9 +228,9 @@ impl Node {
             auto_elc_pri_en: u32::from(p.auto_elc_priority_en),
             elc_switch_thd: p.election_switch_threshold.as_secs() as u32,
             group: me.as_ref().map_or(0, |m| m.group),
-            priority: me.as_ref().map_or(0, |m| m.priority),
+            priority: r.priority(),
             leader_group: leader_member.as_ref().map_or(0, |m| m.group),
-            is_in_major: in_major,
+            is_in_major: in_majority(&r, Instant::now()),
             applied_index: stream.applied.load(Ordering::Acquire),
             commit_index: r.commit_index(),
             first_index: r.first_index(),

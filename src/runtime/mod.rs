@@ -8,11 +8,13 @@
 
 mod admin;
 mod callbacks;
+mod faults;
 mod info;
 mod net;
 mod node;
 mod ops;
 mod signal;
+mod stats;
 mod stream;
 pub mod wire;
 
@@ -24,6 +26,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+pub use faults::FaultSeam;
 pub use node::{Node, NodeConfig};
 
 use crate::api::{CallbackRegistry, DcfException, DcfRole};
@@ -52,7 +55,8 @@ pub fn on_own_thread() -> bool {
 pub struct Shared {
     pub id: NodeId,
     pub params: Params,
-    pub storage: Storage,
+    pub storage: Arc<Storage>,
+    pub faults: Arc<FaultSeam>,
     pub transport: OnceLock<Transport>,
     pub streams: BTreeMap<StreamId, Arc<Stream>>,
     pub callbacks: Arc<CallbackRegistry>,
@@ -75,19 +79,27 @@ impl Shared {
     }
 
     pub fn send(&self, to: NodeId, channel: Channel, frame: Frame) -> bool {
-        match self.transport.get() {
-            Some(t) => match t.send(to, channel, frame) {
-                Ok(()) => true,
-                Err(e) => {
-                    dcf_debug!("send to node {to} failed: {e}");
-                    false
-                }
-            },
-            None => false,
+        if self.faults.is_cut(to) {
+            return false;
+        }
+        let Some(t) = self.transport.get() else {
+            return false;
+        };
+        let (bytes, t0) = (frame.body_len(), std::time::Instant::now());
+        match t.send(to, channel, frame) {
+            Ok(()) => {
+                stats::on_send(bytes, t0.elapsed());
+                true
+            }
+            Err(e) => {
+                dcf_debug!("send to node {to} failed: {e}");
+                false
+            }
         }
     }
 
     pub fn send_consensus(&self, stream: StreamId, to: NodeId, msg: &Message) {
+        stats::on_consensus_out(stream, to, msg);
         let (channel, frame) = wire::consensus_frame(stream, msg);
         self.send(to, channel, frame);
     }

@@ -25,6 +25,10 @@ impl FrameHandler for Handler {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
+        if shared.faults.is_cut(from) {
+            return;
+        }
+        let t0 = Instant::now();
         let incoming = match wire::decode(frame.kind, &frame.header, frame.payload) {
             Ok(i) => i,
             Err(e) => {
@@ -34,7 +38,10 @@ impl FrameHandler for Handler {
         };
         match incoming {
             Incoming::Consensus(s, msg) => match shared.stream(s) {
-                Some(stream) => stream.deliver(&shared, from, msg),
+                Some(stream) => {
+                    super::stats::on_consensus_in(s, from, &msg);
+                    stream.deliver(&shared, from, msg)
+                }
                 None => dcf_debug!("node {from}: message for unknown stream {s}"),
             },
             Incoming::UserMsg(s, data) => {
@@ -48,6 +55,7 @@ impl FrameHandler for Handler {
                 shared.peer_big_endian.lock().insert(from, info.big_endian);
             }
         }
+        super::stats::on_received(t0.elapsed());
     }
 
     fn on_peer(&self, peer: NodeId, connected: bool) {

@@ -16,15 +16,44 @@ use super::stream::{self, Stream};
 use super::{callbacks, ExceptionSlot, Shared};
 use crate::api::CallbackRegistry;
 use crate::config::{self, ConfRoleName, MemberConfig, Params};
-use crate::consensus::{ConfRole, Member, Membership, Replica, ReplicaConfig, RunMode};
+use crate::consensus::{
+    ConfRole, LogSource, Member, Membership, RecoveredLog, Replica, ReplicaConfig, RunMode,
+};
 use crate::dcf_info;
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::storage::{Storage, StorageOptions};
 use crate::transport::{TlsSettings, Transport, TransportConfig};
-use crate::types::{EntryKind, Index, NodeId, StreamId};
+use crate::types::{Entry, Index, NodeId, StreamId};
 
 /// Upper bound of a log segment (DATA_FILE_SIZE is honoured below it).
 const MAX_SEGMENT_BYTES: u64 = 64 << 20;
+/// Durable payloads the replica keeps for sending to followers; older ones come from the
+/// storage cache or the disk.
+const REPLICA_CACHE_BYTES: usize = 8 << 20;
+
+/// Payloads of recent entries kept by storage per stream: DCF has two STG_POOL_MAX_SIZE
+/// pools per stream (cache and read); ours is one cache of half that, since the replica's
+/// cache and the storage cache share the payloads they both hold.
+fn storage_cache_bytes(p: &Params) -> usize {
+    usize::try_from(p.stg_pool_max_size / 2).unwrap_or(usize::MAX)
+}
+
+/// The replica reads evicted payloads back through storage (its cache, else the disk).
+/// Weak: storage reaches the replicas through its callbacks, and a cycle would keep the
+/// DATA_PATH lock after stop.
+struct LogReader {
+    storage: std::sync::Weak<Storage>,
+    stream: StreamId,
+}
+
+impl LogSource for LogReader {
+    fn read(&self, lo: Index, hi: Index, max_bytes: usize) -> Result<Vec<Entry>, String> {
+        let storage = self.storage.upgrade().ok_or("storage is closed")?;
+        storage
+            .read(self.stream, lo, hi, max_bytes)
+            .map_err(|e| e.to_string())
+    }
+}
 
 /// Everything `dcf_start` needs.
 pub struct NodeConfig {
@@ -36,6 +65,7 @@ pub struct NodeConfig {
     /// `dcf_set_applied_index` before start, per stream.
     pub applied_seeds: HashMap<StreamId, Index>,
     pub exception: Arc<ExceptionSlot>,
+    pub faults: Arc<super::FaultSeam>,
 }
 
 /// A running node. Dropping it stops it.
@@ -135,8 +165,9 @@ impl Node {
             // Recovery reads the open segment and its preallocated spare whole, so segments
             // stay small enough to scan quickly whatever DATA_FILE_SIZE says.
             segment_size: p.data_file_size.min(MAX_SEGMENT_BYTES),
-            cache_bytes: 64 << 20,
+            cache_bytes: storage_cache_bytes(p),
             sync: true,
+            faults: cfg.faults.disk.clone(),
         };
         let storage = Storage::open(
             &p.data_path,
@@ -148,6 +179,17 @@ impl Node {
             }),
         )
         .map_err(storage_err)?;
+        let storage = Arc::new(storage);
+        let r3 = router.clone();
+        storage.on_failure(Box::new(move |why| {
+            if let Some(streams) = r3.get() {
+                for st in streams.values() {
+                    if let Some(sh) = st.shared.get().and_then(std::sync::Weak::upgrade) {
+                        st.fail(&sh, format!("the storage writer failed: {why}"));
+                    }
+                }
+            }
+        }));
 
         let now = Instant::now();
         let mut streams = BTreeMap::new();
@@ -169,7 +211,7 @@ impl Node {
                 }
             };
             // Changes in the log past the saved membership take effect as they are appended.
-            if let Some(e) = rec.entries.iter().rev().find(|e| e.kind == EntryKind::Conf) {
+            if let Some(e) = rec.conf_entries.last() {
                 if let Ok(m) = Membership::from_json(&e.data) {
                     membership = m;
                 }
@@ -178,16 +220,27 @@ impl Node {
                 membership.member(cfg.node_id).map(|m| m.role) == Some(ConfRole::Logger);
             let base = (rec.first_index.saturating_sub(1), rec.base_term);
             let first = rec.first_index;
-            let replica = Replica::new(
+            let log = RecoveredLog {
+                last_index: rec.last_index,
+                terms: rec.terms,
+                conf_entries: rec.conf_entries,
+                tail: Vec::new(),
+            };
+            let mut replica = Replica::new(
                 replica_config(cfg.node_id, p),
                 membership,
                 rec.hard_state,
                 base,
-                rec.entries,
+                log,
                 seed() ^ u64::from(sid),
                 now,
             )
             .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+            let source = Arc::new(LogReader {
+                storage: Arc::downgrade(&storage),
+                stream: sid,
+            });
+            replica.set_log_source(REPLICA_CACHE_BYTES, source);
             // Without a seed, apply from the start of what the log still holds.
             let applied = seed_applied.unwrap_or(0).max(first.saturating_sub(1));
             streams.insert(sid, Arc::new(Stream::new(sid, replica, applied, is_logger)));
@@ -209,6 +262,7 @@ impl Node {
             rpc: Rpc::default(),
             peer_big_endian: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
+            faults: cfg.faults.clone(),
         });
         for s in shared.streams.values() {
             let _ = s.shared.set(Arc::downgrade(&shared));
@@ -307,10 +361,23 @@ impl Node {
         msg_rx: std::sync::mpsc::Receiver<(StreamId, NodeId, bytes::Bytes)>,
     ) -> DcfResult<()> {
         let mut threads = self.threads.lock();
+        let weak = Arc::downgrade(&self.shared);
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            let weak = weak.clone();
+            let label = name.clone();
             std::thread::Builder::new()
                 .name(name)
-                .spawn(f)
+                .spawn(move || {
+                    // A panic stops every stream loudly rather than leaving it to hang.
+                    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                        let what = panic_text(&p);
+                        if let Some(sh) = weak.upgrade() {
+                            for st in sh.streams.values() {
+                                st.fail(&sh, format!("thread {label} panicked: {what}"));
+                            }
+                        }
+                    }
+                })
                 .map_err(|e| DcfError::new(ErrorCode::Internal, format!("spawning a thread: {e}")))
         };
         for s in self.shared.streams.values() {
@@ -383,6 +450,13 @@ impl Drop for Node {
             let _ = self.stop();
         }
     }
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// The transport's log lines go to the library's log.

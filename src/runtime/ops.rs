@@ -14,7 +14,10 @@ use crate::api::{CommitIndexKind, DcfRole};
 use crate::consensus::{AdminError, ProposeError, Replica, Role};
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::transport::Channel;
-use crate::types::{EntryKind, Index, NodeId, StreamId};
+use crate::types::{Index, NodeId, StreamId};
+
+/// Entries a leader accepts beyond those applied (with MEM_POOL_MAX_SIZE bytes).
+const MAX_PENDING_ENTRIES: u64 = 1 << 20;
 
 /// Fixed wait for a forwarded request (as DCF).
 const FORWARD_TIMEOUT: Duration = Duration::from_millis(3000);
@@ -40,11 +43,34 @@ pub(super) fn admin_err(e: AdminError) -> DcfError {
 /// Appends one entry on the leader: assigns the index under the lock and wakes the driver.
 pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfResult<Index> {
     let len = data.len() as u64;
+    if let Some(why) = stream.failure() {
+        return Err(DcfError::new(
+            ErrorCode::Storage,
+            format!(
+                "stream {} is stopped and accepts no writes until the node restarts: {why}",
+                stream.id
+            ),
+        ));
+    }
+    let (entries, bytes) = stream.accepted.outstanding();
+    let p = &shared.params;
+    if bytes.saturating_add(len) > p.mem_pool_max_size || entries >= MAX_PENDING_ENTRIES {
+        return Err(DcfError::new(
+            ErrorCode::PoolFull,
+            format!(
+                "{entries} entries ({bytes} bytes) written and not yet applied; the limit is \
+                 {MAX_PENDING_ENTRIES} entries or MEM_POOL_MAX_SIZE = {} bytes: retry once \
+                 commits catch up",
+                p.mem_pool_max_size
+            ),
+        ));
+    }
     let index = stream
         .replica
         .lock()
         .propose(key, data, Instant::now())
         .map_err(propose_err)?;
+    stream.accepted.add(len);
     stream.writes.fetch_add(1, Ordering::Relaxed);
     stream.write_bytes.fetch_add(len, Ordering::Relaxed);
     stream.flush_after_propose(shared);
@@ -54,7 +80,7 @@ pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfRe
 /// The commit index walked back to the newest data entry (DCF's LOCAL commit index).
 pub fn data_commit(r: &Replica) -> Index {
     let mut i = r.commit_index();
-    while i >= r.first_index() && r.entry(i).is_some_and(|e| e.kind == EntryKind::Conf) {
+    while i >= r.first_index() && r.is_conf(i) {
         i -= 1;
     }
     i
@@ -121,13 +147,23 @@ impl Node {
 
     pub fn read(&self, s: StreamId, index: Index, out: &mut [u8]) -> DcfResult<usize> {
         let stream = self.stream(s)?;
-        let data = match stream.replica.lock().entry(index) {
-            Some(e) => e.data.clone(),
-            None => {
+        let (first, last) = {
+            let r = stream.replica.lock();
+            (r.first_index(), r.last_index())
+        };
+        if index < first || index > last {
+            return Err(DcfError::invalid(format!(
+                "entry {index} is not in the log ({first}..={last})"
+            )));
+        }
+        let data = match self.shared.storage.read(s, index, index, 0) {
+            Ok(v) if v.first().map(|e| e.index) == Some(index) => v[0].data.clone(),
+            Ok(_) => {
                 return Err(DcfError::invalid(format!(
                     "entry {index} is not in the log"
                 )))
             }
+            Err(e) => return Err(DcfError::new(ErrorCode::Storage, e.to_string())),
         };
         if out.len() < data.len() {
             return Err(DcfError::new(
@@ -146,12 +182,8 @@ impl Node {
     /// Drops entries before `first_kept`. Entries not yet applied here are kept (refused).
     pub fn truncate(&self, s: StreamId, first_kept: Index) -> DcfResult<()> {
         let stream = self.stream(s)?;
-        let applied = stream.applied.load(Ordering::Acquire);
-        if first_kept > applied + 1 {
-            return Err(DcfError::invalid(format!(
-                "cannot truncate before {first_kept}: only entries up to {applied} are applied"
-            )));
-        }
+        // As DCF, no error past the applied index; but what is not applied here is kept.
+        let first_kept = first_kept.min(stream.applied.load(Ordering::Acquire) + 1);
         self.shared
             .storage
             .truncate_prefix(s, first_kept)

@@ -14,8 +14,9 @@ use crate::consensus::{Event, Exception, Message, Ready, Replica, Role};
 use crate::types::{Entry, EntryKind, Index, NodeId, StreamId, Term};
 use crate::{dcf_error, dcf_info, dcf_warn};
 
-/// Entries handed to the apply loop per lock of the replica.
+/// Entries and payload bytes the apply loop reads from the log at a time.
 const APPLY_BATCH: u64 = 1024;
+const APPLY_BYTES: usize = 4 << 20;
 /// Readies one thread carries out in a row before leaving the rest to the driver.
 const DRAIN_ROUNDS: usize = 4;
 /// The driver wakes at least this often even with no timer due (stop checks).
@@ -56,6 +57,51 @@ pub struct Stream {
     pub priority_stamp: Mutex<Option<Instant>>,
     pub writes: AtomicU64,
     pub write_bytes: AtomicU64,
+    /// Set once by the first storage fault (or a panic): the stream stops until restart.
+    failure: Mutex<Option<String>>,
+    failed: AtomicBool,
+    /// Backpressure: entries and bytes this leader accepted, and those it has applied.
+    pub accepted: Pending,
+}
+
+/// Entries accepted by `dcf_write` and not yet handed to after_writer, for backpressure.
+/// Counted per leadership: reset when the leader starts accepting writes.
+#[derive(Default)]
+pub struct Pending {
+    in_entries: AtomicU64,
+    in_bytes: AtomicU64,
+    out_entries: AtomicU64,
+    out_bytes: AtomicU64,
+}
+
+impl Pending {
+    pub fn reset(&self) {
+        for a in [
+            &self.in_entries,
+            &self.in_bytes,
+            &self.out_entries,
+            &self.out_bytes,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+    pub fn add(&self, bytes: u64) {
+        self.in_entries.fetch_add(1, Ordering::Relaxed);
+        self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+    pub fn done(&self, bytes: u64) {
+        self.out_entries.fetch_add(1, Ordering::Relaxed);
+        self.out_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+    /// (entries, bytes) accepted and not yet applied.
+    pub fn outstanding(&self) -> (u64, u64) {
+        let e = self.in_entries.load(Ordering::Relaxed);
+        let b = self.in_bytes.load(Ordering::Relaxed);
+        (
+            e.saturating_sub(self.out_entries.load(Ordering::Relaxed)),
+            b.saturating_sub(self.out_bytes.load(Ordering::Relaxed)),
+        )
+    }
 }
 
 pub fn dcf_role(role: Role) -> DcfRole {
@@ -96,7 +142,51 @@ impl Stream {
             priority_stamp: Mutex::new(None),
             writes: AtomicU64::new(0),
             write_bytes: AtomicU64::new(0),
+            failure: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            accepted: Pending::default(),
         }
+    }
+
+    /// The storage fault (or panic) that stopped this stream, if any.
+    pub fn failure(&self) -> Option<String> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.failure.lock().clone()
+    }
+
+    /// Stops the stream after a fault that makes its log untrustworthy or unwritable: no
+    /// more writes, nothing more sent or persisted (a leader falls silent, so a healthy node
+    /// takes over after one election timeout), the exception callback is raised (DCF has
+    /// one code, MISSING_LOG: this node's log cannot go on), and the log says why, once.
+    /// Only a restart brings the stream back; nothing acknowledged is lost by that.
+    pub fn fail(&self, shared: &Shared, why: String) {
+        {
+            let mut f = self.failure.lock();
+            if f.is_some() {
+                return;
+            }
+            dcf_error!(
+                "stream {}: stopped (no writes, nothing sent) until the node restarts: {why}",
+                self.id
+            );
+            *f = Some(why);
+        }
+        self.failed.store(true, Ordering::Release);
+        self.can_write.store(false, Ordering::Release);
+        self.role.store(DcfRole::Follower as u8, Ordering::Release);
+        self.leader.store(0, Ordering::Release);
+        if self.notified_leader.swap(false, Ordering::AcqRel) {
+            shared.post_status(self.id, DcfRole::Follower);
+        }
+        shared.raise_exception(self.id, DcfException::MissingLog);
+        self.apply_wake.notify();
+        self.driver_wake.notify();
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
     }
 
     pub fn current_role(&self) -> DcfRole {
@@ -118,13 +208,20 @@ impl Stream {
     pub fn act<T>(&self, shared: &Shared, f: impl FnOnce(&mut Replica) -> T) -> T {
         let _io = self.io.lock();
         let out = f(&mut self.replica.lock());
-        self.drain(shared, false);
+        self.drain(shared, true);
         out
     }
 
-    /// A message from a peer: stepped and acted upon on the calling (network) thread.
+    /// A message from a peer, stepped on the calling (network) thread. What it produced is
+    /// sent from here unless it must first be made durable (a vote, a term change): the
+    /// driver does that, so the network thread never waits for the disk.
     pub fn deliver(&self, shared: &Shared, from: NodeId, msg: Message) {
-        self.act(shared, |r| r.step(from, msg, Instant::now()));
+        if self.is_failed() {
+            return;
+        }
+        let _io = self.io.lock();
+        self.replica.lock().step(from, msg, Instant::now());
+        self.drain(shared, false);
     }
 
     /// After a proposal: send and persist at once on the caller's thread when nobody else is
@@ -153,7 +250,7 @@ impl Stream {
             self.shared.get().and_then(Weak::upgrade),
             self.io.try_lock(),
         ) {
-            self.drain(&shared, true);
+            self.drain(&shared, false);
             return;
         }
         self.driver_wake.notify();
@@ -161,10 +258,11 @@ impl Stream {
 
     /// With `io` held: carries out readies (and durable reports) until there are none left,
     /// so that a proposal or report that found `io` busy meanwhile goes out now rather than
-    /// one more thread hop later, through the driver. On the storage writer's thread a ready
-    /// that saves hard state or membership is left to the driver: those wait for the writer.
-    /// Bounded, so that a busy stream's proposals cannot keep a network thread from reading.
-    fn drain(&self, shared: &Shared, on_writer: bool) {
+    /// one more thread hop later, through the driver. Without `may_wait` (network, storage
+    /// writer and writing threads) a ready that must wait for the disk (hard state,
+    /// membership) is left to the driver. Bounded, so that a busy stream's proposals cannot
+    /// keep a network thread from reading. A failed stream's readies are dropped.
+    fn drain(&self, shared: &Shared, may_wait: bool) {
         for _ in 0..DRAIN_ROUNDS {
             let durable = self.durable.lock().take();
             let ready = {
@@ -177,8 +275,8 @@ impl Stream {
                     || p.events
                         .iter()
                         .any(|e| matches!(e, Event::MembershipChanged(_)));
-                if !r.has_ready() || (on_writer && waits_on_storage) {
-                    let wake = (on_writer && waits_on_storage) || self.due_before_driver(&r);
+                if !r.has_ready() || (!may_wait && waits_on_storage) {
+                    let wake = (!may_wait && waits_on_storage) || self.due_before_driver(&r);
                     drop(r);
                     if wake {
                         self.driver_wake.notify();
@@ -187,7 +285,12 @@ impl Stream {
                 }
                 r.take_ready()
             };
-            handle_ready(shared, self, ready);
+            if self.is_failed() {
+                continue;
+            }
+            if let Err(why) = handle_ready(shared, self, ready) {
+                self.fail(shared, why);
+            }
         }
         self.driver_wake.notify();
     }
@@ -222,36 +325,31 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
             let until = stream.nanos_since_epoch(deadline.min(now + MAX_IDLE));
             stream.driver_until.store(until, Ordering::Relaxed);
         }
-        stream.drain(&shared, false);
+        stream.drain(&shared, true);
         drop(io);
         stream.driver_wake.wait_until(deadline.min(now + MAX_IDLE));
     }
 }
 
-fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) {
+/// Carries out one Ready in the order its parts depend on each other. An error stops the
+/// stream (the caller fails it): nothing that depends on a failed write may go out.
+fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) -> Result<(), String> {
     let storage = &shared.storage;
     if let Some(hs) = ready.hard_state {
         // Votes and term changes must be on disk before any message that depends on them.
-        if let Err(e) = storage.save_hard_state(stream.id, hs) {
-            dcf_error!(
-                "stream {}: saving term/vote failed, messages held back: {e}",
-                stream.id
-            );
-            return;
-        }
+        storage
+            .save_hard_state(stream.id, hs)
+            .map_err(|e| format!("saving term {} and vote: {e}", hs.term))?;
     }
     if let Some(from) = ready.truncate_from {
-        if let Err(e) = storage.truncate_suffix(stream.id, from) {
-            dcf_error!(
-                "stream {}: truncating the log from {from} failed: {e}",
-                stream.id
-            );
-        }
+        storage
+            .truncate_suffix(stream.id, from)
+            .map_err(|e| format!("cutting the log from index {from}: {e}"))?;
     }
-    if !ready.entries.is_empty() {
-        if let Err(e) = storage.append(stream.id, ready.entries) {
-            dcf_error!("stream {}: appending to the log failed: {e}", stream.id);
-        }
+    if let Some(first) = ready.entries.first().map(|e| e.index) {
+        storage
+            .append(stream.id, ready.entries)
+            .map_err(|e| format!("appending entries from index {first}: {e}"))?;
     }
     for (to, msg) in ready.messages {
         shared.send_consensus(stream.id, to, &msg);
@@ -261,11 +359,12 @@ fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) {
         stream.apply_wake.notify();
     }
     for ev in ready.events {
-        on_event(shared, stream, ev);
+        on_event(shared, stream, ev)?;
     }
+    Ok(())
 }
 
-fn on_event(shared: &Shared, stream: &Stream, ev: Event) {
+fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
     match ev {
         Event::RoleChanged { role, term } => {
             dcf_info!("stream {}: role {:?} in term {term}", stream.id, role);
@@ -287,6 +386,7 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) {
         }
         Event::LeaderReady { term } => {
             dcf_info!("stream {}: leader of term {term} accepts writes", stream.id);
+            stream.accepted.reset();
             stream.can_write.store(true, Ordering::Release);
             stream.notified_leader.store(true, Ordering::Release);
             shared.post_status(stream.id, DcfRole::Leader);
@@ -299,12 +399,19 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) {
             shared.raise_exception(stream.id, DcfException::MissingLog);
         }
         Event::MembershipChanged(m) => {
-            if let Err(e) = shared.storage.save_membership(stream.id, &m.to_json()) {
-                dcf_error!("stream {}: saving the membership failed: {e}", stream.id);
-            }
+            shared
+                .storage
+                .save_membership(stream.id, &m.to_json())
+                .map_err(|e| format!("saving the membership: {e}"))?;
             shared.refresh_peers();
         }
+        Event::LogReadFailed { index, error } => {
+            return Err(format!(
+                "reading entry {index} back for a follower: {error}"
+            ));
+        }
     }
+    Ok(())
 }
 
 /// Hands committed entries to after_writer / consensus_notify, in index order, once each;
@@ -325,22 +432,33 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             stream.apply_wake.wait_for(MAX_IDLE);
             continue;
         }
-        let hi = commit.min(applied + APPLY_BATCH);
-        let batch: Vec<Entry> = stream
-            .replica
-            .lock()
-            .entries(applied + 1, hi)
-            .cloned()
-            .collect();
-        if batch.first().map(|e| e.index) != Some(applied + 1) {
-            dcf_error!(
-                "stream {}: entry {} is no longer in the log; cannot apply",
-                stream.id,
-                applied + 1
-            );
-            stream.apply_wake.wait_for(Duration::from_secs(1));
+        if stream.is_failed() {
+            stream.apply_wake.wait_for(MAX_IDLE);
             continue;
         }
+        let hi = commit.min(applied + APPLY_BATCH);
+        if stream.is_logger {
+            // A LOGGER stores and votes but never applies: no need to read payloads back.
+            stream.applied.store(hi, Ordering::Release);
+            reported = hi;
+            report_applied(&stream, hi);
+            continue;
+        }
+        let batch = match shared.storage.read(stream.id, applied + 1, hi, APPLY_BYTES) {
+            Ok(b) if b.first().map(|e| e.index) == Some(applied + 1) => b,
+            Ok(_) => {
+                let why = format!("entry {} to apply was not returned by the log", applied + 1);
+                stream.fail(&shared, why);
+                continue;
+            }
+            Err(e) => {
+                stream.fail(
+                    &shared,
+                    format!("reading entry {} to apply: {e}", applied + 1),
+                );
+                continue;
+            }
+        };
         for e in &batch {
             if !apply_one(&shared, &stream, e, &mut reported) {
                 break;
@@ -375,12 +493,21 @@ fn apply_one(shared: &Shared, stream: &Stream, e: &Entry, reported: &mut Index) 
     }
     let mut backoff = Duration::from_micros(100);
     loop {
+        // Nothing new is handed to the application once dcf_stop was called.
+        if shared.stopping() {
+            return false;
+        }
         let cbs = shared.callbacks.snapshot();
         let own_term = stream.current_role() == DcfRole::Leader
             && e.term == stream.term.load(Ordering::Acquire);
         let rc = if own_term {
-            cbs.after_writer
-                .map_or(0, |f| f(stream.id, e.index, &e.data, e.key, 0))
+            let rc = cbs
+                .after_writer
+                .map_or(0, |f| f(stream.id, e.index, &e.data, e.key, 0));
+            if rc == 0 {
+                stream.accepted.done(e.data.len() as u64);
+            }
+            rc
         } else {
             cbs.consensus_notify
                 .map_or(0, |f| f(stream.id, e.index, &e.data, e.key))

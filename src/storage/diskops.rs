@@ -8,8 +8,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::error::{IoContext, StorageError};
+use super::fault::FaultOp;
 use super::meta;
 use super::record;
+use super::seg_index;
 use super::segment::{self, SegInfo};
 use super::stream::{StreamState, WriterSide};
 use super::writer::Shared;
@@ -38,7 +40,10 @@ pub fn flush(
         offsets.push((start + buf.len() as u64) as u32);
         record::encode(buf, e, w.gen, end as u32);
     }
-    file.write_all_at(buf, start).ctx("write", &path)?;
+    sh.faults
+        .check(FaultOp::Write)
+        .and_then(|()| file.write_all_at(buf, start))
+        .ctx("write", &path)?;
     w.unsynced = true;
     w.cur_off = end;
     w.last_written = (last_idx, last_term);
@@ -49,12 +54,10 @@ pub fn flush(
     {
         let mut s = st.shared.lock();
         if let Some(seg) = s.segments.last_mut() {
-            if seg.offsets.is_empty() {
-                seg.first = pend[0].index;
+            for (e, &off) in pend.iter().zip(&offsets) {
+                seg.note(e.index, e.term, e.kind, off);
             }
-            seg.offsets.extend_from_slice(&offsets);
             seg.end = end;
-            seg.last_term = last_term;
         }
         s.written_index = s.clamp(last_idx);
         s.evict();
@@ -67,6 +70,7 @@ pub fn flush(
 pub fn sync_current(sh: &Shared, w: &mut WriterSide) -> Result<(), StorageError> {
     if w.unsynced {
         if let Some((file, path)) = &w.cur {
+            sh.faults.check(FaultOp::Sync).ctx("fdatasync", path)?;
             if sh.sync {
                 file.sync_data().ctx("fdatasync", path)?;
             }
@@ -84,26 +88,41 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
     if let Some((file, path)) = w.cur.take() {
         if w.cur_off > 0 {
             file.set_len(w.cur_off).ctx("truncate", &path)?;
+            // Sealed: it never changes again, so restarts can trust its index.
+            let idx = {
+                let s = st.shared.lock();
+                s.segments
+                    .last()
+                    .filter(|g| g.path == path)
+                    .and_then(|g| seg_index::encode(g, w.gen))
+            };
+            if let Some(b) = idx {
+                seg_index::store(&path, &b, sh.sync);
+            }
         }
     }
     let (seq, file) = match w.spare.take() {
-        Some(s) => s,
+        Some(s) => {
+            w.cur_cap = w.spare_cap;
+            s
+        }
         None => {
             let seq = w.next_seq;
             w.next_seq += 1;
-            (seq, segment::create(&st.dir, seq, sh.seg_size, sh.sync)?)
+            let cap = w.next_cap;
+            let f = segment::create(&st.dir, seq, cap, sh.sync)?;
+            w.cur_cap = cap;
+            w.next_cap = segment::next_cap(cap, sh.seg_size);
+            (seq, f)
         }
     };
     let path = segment::seg_path(&st.dir, seq);
     let file = Arc::new(file);
-    st.shared.lock().segments.push(SegInfo {
-        path: path.clone(),
-        file: file.clone(),
-        first: 0,
-        offsets: Vec::new(),
-        end: 0,
-        last_term: 0,
-    });
+    let mut s = st.shared.lock();
+    segment::close_old(&mut s.segments);
+    s.segments
+        .push(SegInfo::new(path.clone(), Some(file.clone())));
+    drop(s);
     w.cur = Some((file, path));
     w.cur_off = 0;
     Ok(())
@@ -131,21 +150,23 @@ pub fn cut_suffix(
                 doomed.push(g.path);
             }
         }
-        let keep = s.segments.last_mut().map(|g| {
-            if g.contains(from) {
-                let n = (from - g.first) as usize;
-                g.end = g.offsets[n] as u64;
-                g.offsets.truncate(n);
-            }
-            let last_off = g.offsets[g.offsets.len() - 1] as u64;
-            (g.file.clone(), g.path.clone(), g.end, last_off)
-        });
+        let keep = s
+            .segments
+            .last_mut()
+            .map(|g| {
+                // Its index goes before the segment changes.
+                seg_index::remove(&g.path).ctx("remove", &g.path)?;
+                g.cut_at(from);
+                let last_off = g.offsets[g.offsets.len() - 1] as u64;
+                g.handle().map(|f| (f, g.path.clone(), g.end, last_off))
+            })
+            .transpose()?;
         s.pending_truncs.retain(|&(q, _)| q > seq);
         s.written_index = s.written_index.min(from.saturating_sub(1));
         keep
     };
     for p in &doomed {
-        segment::remove(p)?;
+        segment::remove_segment(p)?;
         if sh.sync {
             meta::fsync_dir(&st.dir)?;
         }
@@ -208,15 +229,25 @@ pub fn truncate_prefix(
         s.durable_index = s.durable_index.max(k - 1);
     }
     for g in &doomed {
-        if w.cur.as_ref().is_some_and(|(f, _)| Arc::ptr_eq(f, &g.file)) {
+        if w.cur.as_ref().is_some_and(|(_, p)| *p == g.path) {
             w.cur = None;
             w.cur_off = 0;
             w.unsynced = false;
         }
-        segment::remove(&g.path)?;
+        segment::remove_segment(&g.path)?;
     }
     if w.last_written.0 < k - 1 {
         w.last_written = (k - 1, base_term);
+    }
+    if !doomed.is_empty() {
+        // The log shrank: start small again, and give a large spare's space back.
+        w.next_cap = segment::MIN_PREALLOC.min(sh.seg_size);
+        if w.spare_cap > w.next_cap {
+            if let Some((seq, f)) = w.spare.take() {
+                drop(f);
+                segment::remove_segment(&segment::seg_path(&st.dir, seq))?;
+            }
+        }
     }
     if !doomed.is_empty() && sh.sync {
         meta::fsync_dir(&st.dir)?;

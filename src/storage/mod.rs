@@ -7,9 +7,11 @@
 
 mod diskops;
 mod error;
+mod fault;
 mod meta;
 mod record;
 mod recover;
+mod seg_index;
 mod segment;
 mod stream;
 mod writer;
@@ -25,6 +27,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rustix::fs::FlockOperation;
 
 pub use error::StorageError;
+pub use fault::{FaultOp, Faults};
 pub use record::MAX_PAYLOAD;
 
 use error::IoContext;
@@ -41,6 +44,8 @@ pub struct StorageOptions {
     pub cache_bytes: usize,
     /// fsync/fdatasync for real; tests may turn it off.
     pub sync: bool,
+    /// Injected disk faults (tests).
+    pub faults: Arc<Faults>,
 }
 
 impl Default for StorageOptions {
@@ -49,6 +54,7 @@ impl Default for StorageOptions {
             segment_size: 64 << 20,
             cache_bytes: 64 << 20,
             sync: true,
+            faults: Arc::default(),
         }
     }
 }
@@ -65,8 +71,10 @@ pub struct Recovered {
     pub last_index: Index,
     /// Term of first_index-1 if known, else 0.
     pub base_term: Term,
-    /// The whole recovered log, first..=last.
-    pub entries: Vec<Entry>,
+    /// (first index, term) of each run of entries of one term in first..=last.
+    pub terms: Vec<(Index, Term)>,
+    /// The CONF entries of first..=last. Other payloads stay on disk (`read`).
+    pub conf_entries: Vec<Entry>,
 }
 
 /// Counters since open (for benchmarks and tests).
@@ -76,6 +84,7 @@ pub struct StorageStats {
     pub rounds: u64,
     pub entries_written: u64,
     pub bytes_written: u64,
+    pub round_ns: u64,
 }
 
 pub struct Storage {
@@ -114,6 +123,8 @@ impl Storage {
             queue: Mutex::new(writer::Queue::default()),
             cv: Condvar::new(),
             failed: Mutex::new(None),
+            on_failure: Mutex::new(None),
+            faults: opts.faults.clone(),
             stats: writer::Stats::default(),
             seg_size: opts.segment_size,
             sync: opts.sync,
@@ -131,6 +142,22 @@ impl Storage {
             thread: Mutex::new(Some(thread)),
             _lock: lock,
         })
+    }
+
+    /// `f` is called once, on the writer thread, when the writer fails: from then on
+    /// nothing more can be made durable until the node restarts.
+    pub fn on_failure(&self, f: Box<dyn Fn(&str) + Send + Sync>) {
+        *self.w.on_failure.lock() = Some(f);
+        if let Some(e) = self.w.failed.lock().clone() {
+            if let Some(f) = &*self.w.on_failure.lock() {
+                f(&e);
+            }
+        }
+    }
+
+    /// The first failure of the writer, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.w.failed.lock().clone()
     }
 
     /// Open (or create) a stream and recover its log. `applied_base`: Some(v-1) with an
@@ -158,7 +185,7 @@ impl Storage {
         let found = recover::recover(&dir, &meta, self.opts.segment_size, self.opts.sync)?;
         let mut first = found.first_index;
         let mut base_term = found.base_term;
-        if let (Some(a), true) = (applied_base, found.entries.is_empty()) {
+        if let (Some(a), true) = (applied_base, found.terms.is_empty()) {
             if a + 1 != first {
                 first = a + 1;
                 base_term = 0;
@@ -169,25 +196,37 @@ impl Storage {
         if stored.as_ref() != Some(&meta) {
             meta::store(&dir, &meta)?;
         }
-        let last = found.entries.last().map_or(first - 1, |e| e.index);
+        let last = if found.terms.is_empty() {
+            first - 1
+        } else {
+            found.last_index
+        };
         let last_term = found.segments.last().map_or(base_term, |g| g.last_term);
         let (cur, cur_off) = match found.segments.last() {
-            Some(g) if found.resume => (Some((g.file.clone(), g.path.clone())), g.end),
+            Some(g) if found.resume => (Some((g.handle()?, g.path.clone())), g.end),
             _ => (None, 0),
         };
         let spare_seq = found.next_seq;
-        let spare = segment::create(&dir, spare_seq, self.opts.segment_size, self.opts.sync)?;
+        let max = self.opts.segment_size;
+        let spare_cap = if found.resume {
+            segment::next_cap(found.cur_cap, max)
+        } else {
+            segment::MIN_PREALLOC.min(max)
+        };
+        let spare = segment::create(&dir, spare_seq, spare_cap, self.opts.sync)?;
         let recovered = Recovered {
             hard_state: meta.hard_state,
             membership: meta.membership.clone(),
             first_index: first,
             last_index: last,
             base_term,
-            entries: found.entries,
+            terms: found.terms,
+            conf_entries: found.conf_entries,
         };
         let state = Arc::new(StreamState {
             id: stream,
             dir,
+            faults: self.opts.faults.clone(),
             shared: Mutex::new(Shared {
                 first_index: first,
                 last_index: last,
@@ -206,6 +245,9 @@ impl Storage {
                 cur,
                 cur_off,
                 spare: Some((spare_seq, spare)),
+                spare_cap,
+                cur_cap: found.cur_cap,
+                next_cap: segment::next_cap(spare_cap, max),
                 next_seq: spare_seq + 1,
                 unsynced: false,
                 last_written: (last, last_term),
@@ -335,6 +377,24 @@ impl Storage {
         self.stream(stream)?.read(lo, hi, max_bytes)
     }
 
+    /// Every entry of the stream, first..=last (tests and tools; a long log is large).
+    pub fn read_all(&self, stream: StreamId) -> Result<Vec<Entry>, StorageError> {
+        let (first, last) = (self.first_index(stream), self.last_index(stream));
+        if last < first {
+            return Ok(Vec::new());
+        }
+        self.read(stream, first, last, usize::MAX)
+    }
+
+    /// (segments, of which open) of a stream: old segments are opened only when read.
+    pub fn segment_files(&self, stream: StreamId) -> (usize, usize) {
+        self.streams.read().get(&stream).map_or((0, 0), |s| {
+            let sh = s.shared.lock();
+            let open = sh.segments.iter().filter(|g| g.file.is_some()).count();
+            (sh.segments.len(), open)
+        })
+    }
+
     pub fn durable_index(&self, stream: StreamId) -> Index {
         self.get(stream, |s| s.durable_index)
     }
@@ -363,6 +423,7 @@ impl Storage {
             rounds: s.rounds.load(Ordering::Relaxed),
             entries_written: s.entries.load(Ordering::Relaxed),
             bytes_written: s.bytes.load(Ordering::Relaxed),
+            round_ns: s.round_ns.load(Ordering::Relaxed),
         }
     }
 

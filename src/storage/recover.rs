@@ -27,14 +27,16 @@ use std::sync::Arc;
 use super::error::{IoContext, StorageError};
 use super::meta::{fsync_dir, Meta};
 use super::record::{self, Bad, Header};
+use super::seg_index;
 use super::segment::{self, SegInfo};
-use crate::types::{Entry, Index, Term};
+use crate::types::{Entry, EntryKind, Index, Term};
 
 struct Scan {
     path: PathBuf,
-    /// Intact records before the break, with their offsets and entries.
+    /// Intact records before the break, with their offsets; payloads are kept only for
+    /// CONF entries (memberships), so that a long log does not come back into memory.
     records: Vec<(u32, Header)>,
-    entries: Vec<Entry>,
+    confs: Vec<Entry>,
     /// Where the intact prefix ends, and why.
     brk: u64,
     brk_reason: Option<&'static str>,
@@ -50,11 +52,21 @@ impl Scan {
 
 fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
     let path = segment::seg_path(dir, seq);
+    if let Some(ix) = seg_index::load(&path) {
+        return Ok(Scan {
+            path,
+            records: ix.records,
+            confs: ix.confs,
+            brk: ix.end,
+            brk_reason: None,
+            beyond: Vec::new(),
+        });
+    }
     let b = fs::read(&path).ctx("read", &path)?;
     let mut s = Scan {
         path,
         records: Vec::new(),
-        entries: Vec::new(),
+        confs: Vec::new(),
         brk: 0,
         brk_reason: None,
         beyond: Vec::new(),
@@ -70,7 +82,9 @@ fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
                         "segment too large",
                     ));
                 }
-                s.entries.push(record::to_entry(&h, &b[pos..]));
+                if h.kind == EntryKind::Conf {
+                    s.confs.push(record::to_entry(&h, &b[pos..]));
+                }
                 s.records.push((pos as u32, h));
                 pos += h.record_len();
             }
@@ -103,14 +117,20 @@ fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
 /// The log of one stream as found on disk, after repairs.
 pub struct Found {
     pub segments: Vec<SegInfo>,
-    /// Entries >= first_index, in order.
-    pub entries: Vec<Entry>,
+    /// Last index found (first_index - 1 when there is none).
+    pub last_index: Index,
+    /// (first index, term) of each run of entries >= first_index with one term.
+    pub terms: Vec<(Index, Term)>,
+    /// CONF entries >= first_index.
+    pub conf_entries: Vec<Entry>,
     pub first_index: Index,
     pub base_term: Term,
     /// Gen of the last write kept.
     pub last_gen: u64,
-    /// Writes may continue at the end of the last segment (else they start a new one).
+    /// Writes may continue at the end of the last segment (else they start a new one), up
+    /// to `cur_cap` bytes.
     pub resume: bool,
+    pub cur_cap: u64,
     pub next_seq: u64,
 }
 
@@ -153,7 +173,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let mut kept: Vec<Scan> = Vec::new();
     for s in scans {
         if s.records.is_empty() {
-            segment::remove(&s.path)?;
+            segment::remove_segment(&s.path)?;
             dir_changed = true;
         } else {
             kept.push(s);
@@ -183,9 +203,12 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let first = meta.first_index;
     let mut base_term = meta.base_term;
     let mut segs = Vec::new();
-    let mut entries = Vec::new();
+    let mut terms: Vec<(Index, Term)> = Vec::new();
+    let mut conf_entries = Vec::new();
+    let mut last_index = first.saturating_sub(1);
     let mut last_gen = 0;
     let mut resume = false;
+    let mut cur_cap = 0;
     let n = kept.len();
     for (i, s) in kept.into_iter().enumerate() {
         let (_, lh) = s.records[s.records.len() - 1];
@@ -194,7 +217,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             if lh.index + 1 == first {
                 base_term = lh.term;
             }
-            segment::remove(&s.path)?;
+            segment::remove_segment(&s.path)?;
             dir_changed = true;
             continue;
         }
@@ -211,42 +234,51 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         }
         let file = segment::open_rw(&s.path)?;
         if i + 1 == n {
+            // Writes may go on in it: its index would no longer describe it.
+            seg_index::remove(&s.path).ctx("remove", &s.path)?;
             // Zero everything after the kept records. Writes continue in this segment only
             // if the cut is at the end of a write: a record of a later write must not sit
             // right behind records whose batch_end points past it (see the rule above).
             resume = s.brk >= lh.batch_end as u64;
-            segment::cut(&file, &s.path, s.brk, if resume { seg_size } else { s.brk })?;
+            cur_cap = segment::resume_cap(s.brk, seg_size);
+            segment::cut(&file, &s.path, s.brk, if resume { cur_cap } else { s.brk })?;
             if sync {
                 file.sync_all().ctx("fsync", &s.path)?;
             }
         }
-        for (e, (_, h)) in s.entries.into_iter().zip(&s.records) {
+        for (_, h) in &s.records {
             if h.index + 1 == first {
                 base_term = h.term;
             }
             if h.index >= first {
-                entries.push(e);
+                if terms.last().is_none_or(|r| r.1 != h.term) {
+                    terms.push((h.index, h.term));
+                }
+                last_index = h.index;
             }
         }
-        segs.push(SegInfo {
-            path: s.path,
-            file: Arc::new(file),
-            first: fh.index,
-            offsets: s.records.iter().map(|(o, _)| *o).collect(),
-            end: s.brk,
-            last_term: lh.term,
-        });
+        conf_entries.extend(s.confs.into_iter().filter(|e| e.index >= first));
+        let mut g = SegInfo::new(s.path, Some(Arc::new(file)));
+        for (off, h) in &s.records {
+            g.note(h.index, h.term, h.kind, *off);
+        }
+        g.end = s.brk;
+        segs.push(g);
     }
     if dir_changed && sync {
         fsync_dir(dir)?;
     }
+    segment::close_old(&mut segs);
     Ok(Found {
         segments: segs,
-        entries,
+        last_index,
+        terms,
+        conf_entries,
         first_index: first,
         base_term,
         last_gen,
         resume,
+        cur_cap,
         next_seq,
     })
 }

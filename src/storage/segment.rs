@@ -45,6 +45,23 @@ pub fn open_rw(path: &Path) -> Result<File, StorageError> {
         .ctx("open", path)
 }
 
+/// The first segment of a stream is preallocated this large (or DATA_FILE_SIZE if smaller);
+/// each new one twice the last, up to DATA_FILE_SIZE, so that a small log (DCC's
+/// configuration data) takes little disk and a busy one soon gets full-size segments.
+pub const MIN_PREALLOC: u64 = 1 << 20;
+
+/// Size of the segment after one of `cap` bytes.
+pub fn next_cap(cap: u64, max: u64) -> u64 {
+    cap.saturating_mul(2).min(max)
+}
+
+/// Capacity for writes that resume in a segment whose records end at `len`.
+pub fn resume_cap(len: u64, max: u64) -> u64 {
+    len.max(1)
+        .next_power_of_two()
+        .clamp(MIN_PREALLOC.min(max), max)
+}
+
 /// Give `file` `size` bytes of allocated, zero-reading space so that later writes and their
 /// fdatasync do not also have to grow it.
 pub fn preallocate(file: &File, path: &Path, size: u64) -> Result<(), StorageError> {
@@ -90,21 +107,96 @@ pub fn remove(path: &Path) -> Result<(), StorageError> {
     }
 }
 
+/// Removes a segment file and its index (the index first: it must never describe a
+/// segment that changed).
+pub fn remove_segment(path: &Path) -> Result<(), StorageError> {
+    super::seg_index::remove(path).ctx("remove", path)?;
+    remove(path)
+}
+
 /// What the log knows about one segment holding records.
 #[derive(Debug)]
 pub struct SegInfo {
     pub path: PathBuf,
-    pub file: Arc<File>,
+    /// Open while the segment is among the newest (`KEEP_OPEN`); older ones are opened
+    /// when read, so that a long log does not hold a descriptor per segment.
+    pub file: Option<Arc<File>>,
     /// Index of the first record (meaningful when `offsets` is not empty).
     pub first: Index,
     /// Start offset of each record, in index order.
     pub offsets: Vec<u32>,
+    /// (first index, term) of each run of records of one term.
+    pub runs: Vec<(Index, Term)>,
+    /// Offsets of the CONF records.
+    pub confs: Vec<u32>,
     /// End offset of the last record.
     pub end: u64,
     pub last_term: Term,
 }
 
+/// Segments at the end of the log whose files stay open.
+pub const KEEP_OPEN: usize = 2;
+
+/// Closes the files of all but the newest `KEEP_OPEN` segments.
+pub fn close_old(segments: &mut [SegInfo]) {
+    let n = segments.len().saturating_sub(KEEP_OPEN);
+    for g in &mut segments[..n] {
+        g.file = None;
+    }
+}
+
 impl SegInfo {
+    /// An empty segment about to receive records.
+    pub fn new(path: PathBuf, file: Option<Arc<File>>) -> SegInfo {
+        SegInfo {
+            path,
+            file,
+            first: 0,
+            offsets: Vec::new(),
+            runs: Vec::new(),
+            confs: Vec::new(),
+            end: 0,
+            last_term: 0,
+        }
+    }
+
+    /// Records that records `first + offsets.len()..` were appended at `offsets`.
+    pub fn note(&mut self, index: Index, term: Term, kind: crate::types::EntryKind, off: u32) {
+        if self.offsets.is_empty() {
+            self.first = index;
+        }
+        if self.runs.last().is_none_or(|r| r.1 != term) {
+            self.runs.push((index, term));
+        }
+        if kind == crate::types::EntryKind::Conf {
+            self.confs.push(off);
+        }
+        self.offsets.push(off);
+        self.last_term = term;
+    }
+
+    /// Keeps the records before `index` only.
+    pub fn cut_at(&mut self, index: Index) {
+        if !self.contains(index) {
+            return;
+        }
+        let n = (index - self.first) as usize;
+        self.end = u64::from(self.offsets[n]);
+        self.offsets.truncate(n);
+        self.runs.retain(|r| r.0 < index);
+        let end = self.end;
+        self.confs.retain(|&o| u64::from(o) < end);
+        self.last_term = self.runs.last().map_or(0, |r| r.1);
+    }
+
+    /// The open file, or the segment opened anew if it was closed.
+    pub fn handle(&self) -> Result<Arc<File>, StorageError> {
+        match &self.file {
+            Some(f) => Ok(f.clone()),
+            None => open_rw(&self.path).map(Arc::new),
+        }
+    }
+
     pub fn last(&self) -> Option<Index> {
         (!self.offsets.is_empty()).then(|| self.first + self.offsets.len() as u64 - 1)
     }

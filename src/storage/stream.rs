@@ -86,6 +86,11 @@ pub struct WriterSide {
     pub cur: Option<(Arc<File>, PathBuf)>,
     pub cur_off: u64,
     pub spare: Option<(u64, File)>,
+    /// Preallocated size of the spare and of the current segment (a write that would pass
+    /// it goes to the next segment), and the size of the next segment to create.
+    pub spare_cap: u64,
+    pub cur_cap: u64,
+    pub next_cap: u64,
     pub next_seq: u64,
     /// A write to `cur` is not yet covered by an fdatasync.
     pub unsynced: bool,
@@ -95,13 +100,15 @@ pub struct WriterSide {
 pub struct StreamState {
     pub id: StreamId,
     pub dir: PathBuf,
+    pub faults: Arc<super::Faults>,
     pub shared: Mutex<Shared>,
     pub w: Mutex<WriterSide>,
 }
 
 /// One contiguous disk read planned under the lock and done outside it.
 struct DiskRead {
-    file: Arc<File>,
+    /// None: the segment's file is closed and is opened for this read.
+    file: Option<Arc<File>>,
     path: PathBuf,
     start: u64,
     end: u64,
@@ -194,6 +201,9 @@ impl StreamState {
         }
         let mut disk = Vec::new();
         for r in plan {
+            self.faults
+                .check(super::FaultOp::Read)
+                .ctx("read", &r.path)?;
             read_records(&r, &mut disk)?;
         }
         disk.extend(out);
@@ -210,7 +220,7 @@ impl StreamState {
                 return Some(e.term);
             }
             let seg = sh.segments.iter().find(|s| s.contains(idx))?;
-            (seg.file.clone(), seg.range(idx, idx).0)
+            (seg.handle().ok()?, seg.range(idx, idx).0)
         };
         let mut hb = [0u8; record::HEADER_LEN];
         file.read_exact_at(&mut hb, off).ok()?;
@@ -223,9 +233,11 @@ impl StreamState {
 
 fn read_records(r: &DiskRead, out: &mut Vec<Entry>) -> Result<(), StorageError> {
     let mut buf = vec![0u8; (r.end - r.start) as usize];
-    r.file
-        .read_exact_at(&mut buf, r.start)
-        .ctx("read", &r.path)?;
+    let file = match &r.file {
+        Some(f) => f.clone(),
+        None => Arc::new(super::segment::open_rw(&r.path)?),
+    };
+    file.read_exact_at(&mut buf, r.start).ctx("read", &r.path)?;
     let mut pos = 0usize;
     for idx in r.lo..=r.hi {
         let off = r.start + pos as u64;

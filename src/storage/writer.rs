@@ -18,6 +18,7 @@ use super::stream::StreamState;
 use crate::types::{Entry, HardState, Index, StreamId, Term};
 
 pub type DurableFn = Box<dyn Fn(StreamId, Index, Term) + Send + Sync>;
+pub type FailureFn = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Completion of a synchronous operation.
 #[derive(Default)]
@@ -87,12 +88,16 @@ pub struct Stats {
     pub rounds: AtomicU64,
     pub entries: AtomicU64,
     pub bytes: AtomicU64,
+    /// Time spent in successful rounds (writes and syncs), for DiskWrite statistics.
+    pub round_ns: AtomicU64,
 }
 
 pub struct Shared {
     pub queue: Mutex<Queue>,
     pub cv: Condvar,
     pub failed: Mutex<Option<String>>,
+    pub on_failure: Mutex<Option<FailureFn>>,
+    pub faults: Arc<super::Faults>,
     pub stats: Stats,
     pub seg_size: u64,
     pub sync: bool,
@@ -116,9 +121,29 @@ pub fn run(sh: Arc<Shared>, on_durable: DurableFn) {
         }));
         if r.is_err() {
             // Waiters of the round were answered by their drop; later operations fail.
-            sh.failed.lock().get_or_insert_with(|| {
-                "storage writer panicked (or the on_durable callback did)".into()
-            });
+            mark_failed(
+                &sh,
+                "storage writer panicked (or the on_durable callback did)",
+            );
+        }
+    }
+}
+
+/// Records the writer's first failure and tells the owner once. Nothing is retried: after
+/// a failed fdatasync the page cache may have dropped the data it claimed to hold.
+fn mark_failed(sh: &Shared, why: &str) {
+    let first = {
+        let mut f = sh.failed.lock();
+        if f.is_some() {
+            false
+        } else {
+            *f = Some(why.to_string());
+            true
+        }
+    };
+    if first {
+        if let Some(f) = &*sh.on_failure.lock() {
+            f(why);
         }
     }
 }
@@ -133,6 +158,7 @@ struct Touched {
 
 fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8>) {
     sh.stats.rounds.fetch_add(1, Ordering::Relaxed);
+    let t0 = std::time::Instant::now();
     // Group by stream, keeping each stream's order.
     let mut groups: Vec<(Touched, Vec<(u64, Op)>)> = Vec::new();
     for q in ops {
@@ -178,7 +204,7 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         }
     }
     if let Some(f) = &failure {
-        sh.failed.lock().get_or_insert_with(|| f.clone());
+        mark_failed(sh, f);
         for t in &touched {
             for d in &t.waiters {
                 d.complete(Err(f.clone()));
@@ -186,6 +212,8 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         }
         return;
     }
+    let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    sh.stats.round_ns.fetch_add(ns, Ordering::Relaxed);
     for t in &touched {
         if t.wrote {
             let (idx, term) = t.st.w.lock().last_written;
@@ -208,14 +236,15 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         let mut w = t.st.w.lock();
         if w.spare.is_none() {
             let seq = w.next_seq;
-            match segment::create(&t.st.dir, seq, sh.seg_size, sh.sync) {
+            let cap = w.next_cap;
+            match segment::create(&t.st.dir, seq, cap, sh.sync) {
                 Ok(f) => {
                     w.spare = Some((seq, f));
+                    w.spare_cap = cap;
+                    w.next_cap = segment::next_cap(cap, sh.seg_size);
                     w.next_seq += 1;
                 }
-                Err(e) => {
-                    sh.failed.lock().get_or_insert_with(|| e.to_string());
-                }
+                Err(e) => mark_failed(sh, &e.to_string()),
             }
         }
     }
@@ -249,7 +278,7 @@ fn process(
                 for e in es {
                     let rl = record::record_len(e.data.len()) as u64;
                     let full =
-                        w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > sh.seg_size;
+                        w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > w.cur_cap;
                     if w.cur.is_none() || full {
                         t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
                         roll(sh, &st, &mut w)?;

@@ -1,5 +1,5 @@
-//! A tiny logging hook until the crate's `logging` module exists: the lead can rewire it with
-//! [`set_log_sink`]; by default lines go to stderr.
+//! The transport's logging hook: [`set_log_sink`] routes its lines (the runtime does so at
+//! start); by default they go to the library's log, never to the host's stderr.
 
 use parking_lot::RwLock;
 use std::sync::Arc;
@@ -24,7 +24,17 @@ pub fn emit(level: Level, msg: &str) {
     let sink = SINK.read().clone();
     match sink {
         Some(sink) => sink(level, msg),
-        None => eprintln!("[dcf transport] {level:?}: {msg}"),
+        None => {
+            use crate::logging::{enabled, write, LogLevel, LogType};
+            let level = match level {
+                Level::Error => LogLevel::Error,
+                Level::Warn => LogLevel::Warn,
+                Level::Info => LogLevel::Info,
+            };
+            if enabled(LogType::Run, level) {
+                write(LogType::Run, level, file!(), line!(), format_args!("{msg}"));
+            }
+        }
     }
 }
 

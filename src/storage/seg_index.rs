@@ -1,0 +1,191 @@
+//! The index of a sealed segment, `seg_NNNNNNNNNN.idx`, so that a restart reads a few bytes
+//! per record instead of every payload of a multi-GiB log.
+//!
+//! Written once, when the writer moves on to the next segment (the segment is synced and
+//! trimmed first, so it never changes again), and removed before a suffix cut touches the
+//! segment or the segment is deleted. Recovery trusts an index only if its checksum holds,
+//! the segment is exactly as long as the index says, and the first and last record headers
+//! on disk match it; otherwise it scans the segment as before. Records of an indexed
+//! segment are checksummed when they are read.
+//!
+//! ```text
+//! "DCFIDX01"  first u64  count u64  end u64  last_gen u64
+//! runs u64, (index u64, term u64) * runs      terms of the records
+//! confs u64, offset u32 * confs               CONF records
+//! offset u32 * count                          every record
+//! crc u32                                     CRC32C of all the above
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::record::{self, Header};
+use super::segment::SegInfo;
+use crate::types::{Entry, EntryKind, Index, Term};
+
+const MAGIC: &[u8; 8] = b"DCFIDX01";
+
+pub fn idx_path(seg: &Path) -> PathBuf {
+    seg.with_extension("idx")
+}
+
+/// The index of a sealed segment, encoded (cheap enough to do under the stream's lock).
+pub fn encode(seg: &SegInfo, last_gen: u64) -> Option<Vec<u8>> {
+    let last = seg.last()?;
+    let mut b = Vec::with_capacity(64 + seg.offsets.len() * 4 + seg.runs.len() * 16);
+    b.extend_from_slice(MAGIC);
+    for v in [seg.first, last - seg.first + 1, seg.end, last_gen] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&(seg.runs.len() as u64).to_le_bytes());
+    for &(i, t) in &seg.runs {
+        b.extend_from_slice(&i.to_le_bytes());
+        b.extend_from_slice(&t.to_le_bytes());
+    }
+    b.extend_from_slice(&(seg.confs.len() as u64).to_le_bytes());
+    for &o in seg.confs.iter().chain(&seg.offsets) {
+        b.extend_from_slice(&o.to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    Some(b)
+}
+
+/// Writes an encoded index next to the segment `seg`. Best effort: without it a restart
+/// scans the segment, so a failure here is not a storage failure.
+pub fn store(seg: &Path, b: &[u8], sync: bool) {
+    let path = idx_path(seg);
+    let tmp = path.with_extension("idx.tmp");
+    let written = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(b)?;
+        if sync {
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+}
+
+/// Removes the index of `seg` (before the segment changes or goes).
+pub fn remove(seg: &Path) -> std::io::Result<()> {
+    for p in [idx_path(seg), idx_path(seg).with_extension("idx.tmp")] {
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What an index says about its segment, checked against the segment file.
+pub struct Indexed {
+    /// Offset and header of each record; only the first and last headers were read from
+    /// disk, the others carry index, term and kind.
+    pub records: Vec<(u32, Header)>,
+    pub confs: Vec<Entry>,
+    pub end: u64,
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn u64(&mut self) -> Option<u64> {
+        let (a, rest) = self.0.split_first_chunk::<8>()?;
+        self.0 = rest;
+        Some(u64::from_le_bytes(*a))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let (a, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        Some(u32::from_le_bytes(*a))
+    }
+}
+
+/// The index of the segment at `seg`, if there is one that matches the file.
+pub fn load(seg: &Path) -> Option<Indexed> {
+    let b = fs::read(idx_path(seg)).ok()?;
+    let (body, crc) = b.split_last_chunk::<4>()?;
+    if body.len() < 8 || &body[..8] != MAGIC || crc32c::crc32c(body) != u32::from_le_bytes(*crc) {
+        return None;
+    }
+    let mut r = Reader(&body[8..]);
+    let (first, count, end, last_gen) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+    let nruns = usize::try_from(r.u64()?).ok()?;
+    if count == 0 || nruns == 0 || nruns > r.0.len() / 16 {
+        return None;
+    }
+    let mut runs: Vec<(Index, Term)> = Vec::with_capacity(nruns);
+    for _ in 0..nruns {
+        runs.push((r.u64()?, r.u64()?));
+    }
+    let nconfs = usize::try_from(r.u64()?).ok()?;
+    let count = usize::try_from(count).ok()?;
+    if r.0.len() != (nconfs + count) * 4 || runs[0].0 != first {
+        return None;
+    }
+    let confs: Vec<u32> = (0..nconfs).map(|_| r.u32()).collect::<Option<_>>()?;
+    let offsets: Vec<u32> = (0..count).map(|_| r.u32()).collect::<Option<_>>()?;
+    let file = File::open(seg).ok()?;
+    if file.metadata().ok()?.len() != end {
+        return None;
+    }
+    let header_at = |off: u32| -> Option<Header> {
+        let mut hb = [0u8; record::HEADER_LEN];
+        file.read_exact_at(&mut hb, u64::from(off)).ok()?;
+        record::parse_header(&hb).ok()
+    };
+    let last = first + count as u64 - 1;
+    let term_of = |i: Index| runs[runs.partition_point(|r| r.0 <= i) - 1].1;
+    let (fh, lh) = (header_at(offsets[0])?, header_at(offsets[count - 1])?);
+    if fh.index != first
+        || lh.index != last
+        || lh.gen != last_gen
+        || fh.term != term_of(first)
+        || lh.term != term_of(last)
+        || u64::from(offsets[count - 1]) + lh.record_len() as u64 != end
+    {
+        return None;
+    }
+    let mut conf_entries = Vec::with_capacity(confs.len());
+    for &off in &confs {
+        let h = header_at(off)?;
+        let mut buf = vec![0u8; h.record_len()];
+        file.read_exact_at(&mut buf, u64::from(off)).ok()?;
+        let h = record::check(&buf).ok()?;
+        if h.kind != EntryKind::Conf || h.index < first || h.index > last {
+            return None;
+        }
+        conf_entries.push(record::to_entry(&h, &buf));
+    }
+    let mut records = Vec::with_capacity(count);
+    for (k, &off) in offsets.iter().enumerate() {
+        let index = first + k as u64;
+        let h = if k == 0 {
+            fh
+        } else if k + 1 == count {
+            lh
+        } else {
+            Header {
+                index,
+                term: term_of(index),
+                kind: EntryKind::Normal,
+                ..lh
+            }
+        };
+        records.push((off, h));
+    }
+    for e in &conf_entries {
+        let k = (e.index - first) as usize;
+        records[k].1.kind = EntryKind::Conf;
+    }
+    Some(Indexed {
+        records,
+        confs: conf_entries,
+        end,
+    })
+}
