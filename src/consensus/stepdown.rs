@@ -6,8 +6,9 @@
 //! would campaign before its own election timeout ran out after the last heartbeat. The
 //! leader's TIMEOUT_NOW reaches them over the link that still works, and the chosen peer
 //! campaigns at once. It is safe: a forced campaign only passes the voters' lease; votes still
-//! go to up-to-date logs only, once per term. When the leader is cut off both ways, the
-//! message is simply lost.
+//! go to up-to-date logs only, once per term. When the leader is cut off both ways (or the
+//! transport has already closed a path that got no acknowledgements), the message is simply
+//! lost and the followers' own election timeouts decide.
 
 use std::time::Instant;
 
