@@ -21,7 +21,7 @@ OG_NODE  := $(BUILD)/c_tests/og_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
 
-.PHONY: all lib header test rust-test c-test install stage clean demo bench bench-memory
+.PHONY: all lib header test rust-test c-test install stage clean demo bench bench-memory fault-test fault-tools
 
 all: lib header
 
@@ -96,6 +96,24 @@ BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS)
+
+# Network faults (cuts, a leader that cannot hear, loss, flapping, SIGKILL) between three node
+# processes in network namespaces. Needs root; installs iproute2 and nftables if missing.
+FAULT_SCENARIOS ?=
+$(BUILD)/c_tests/fault_check: c_tests/fault/fault_check.c $(C_HDRS) stage
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+fault-tools:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v ip && command -v nft; } >/dev/null 2>&1; then \
+		{ apt-get update && apt-get install -y iproute2 nftables; } >/dev/null 2>&1 || \
+			echo "could not install iproute2 and nftables"; \
+	fi
+
+fault-test: fault-tools $(BUILD)/c_tests/fault_check $(NODE_BIN)
+	rm -rf $(BUILD)/run/fault && mkdir -p $(BUILD)/run/fault
+	bash c_tests/fault/run.sh $(abspath $(NODE_BIN)) $(abspath $(BUILD)/c_tests/fault_check) \
+		$(abspath $(BUILD)/run/fault) $(FAULT_SCENARIOS)
 
 # Memory while the log grows on disk with a member down (BENCH_MEM_GIB of 8 KiB entries),
 # the stopped member's catch-up from disk, a restart on the long log; then a writer with

@@ -105,6 +105,9 @@ fn dcf_pair(
             tls: TlsSettings::default(),
             max_frame_bytes: dcf::transport::DEFAULT_MAX_FRAME_BYTES,
             cluster_id: 0,
+            // DCF's defaults.
+            election_timeout: Duration::from_secs(3),
+            heartbeat_interval: Duration::from_secs(1),
         };
         Arc::new(Transport::start(cfg, sink, rt.handle()).unwrap())
     };

@@ -1,6 +1,7 @@
 /* One DCF node in its own process, driven through the public C interface only.
  *
  *   dcf_node <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--max-bytes N]
+ *                [--flood] [--trace] [--window N]
  *
  * In <dir>: data/ (DATA_PATH), log/ (LOG_PATH), applied.log ("index key ok\n" for every
  * entry delivered by after_writer or consensus_notify), acked.log ("index key\n" for every
@@ -8,7 +9,9 @@
  * With --write the node writes checkable entries whenever it is a writable leader (with
  * --max-bytes, until it has written that many payload bytes). started holds the seconds
  * dcf_start took. --flood writes without a window of its own and counts refused writes
- * in refused.
+ * in refused. --window: writes awaiting after_writer at most (64). With --trace,
+ * commits.log gets "wall_ms index latency_us\n" for every after_writer (the latency from
+ * dcf_write). Every clean stop appends how long dcf_stop took to stop_ms.
  * A restart resumes delivery after the last index in applied.log (dcf_set_applied_index).
  * SIGUSR1 stops writing; SIGTERM stops the node cleanly (dcf_stop) and exits 0.
  */
@@ -32,6 +35,11 @@ static unsigned g_size = 64;
 static atomic_int g_writing;
 static atomic_int g_stop;
 static atomic_ullong g_outstanding;
+static unsigned g_window = 64;
+static FILE *g_commits;
+/* When each outstanding write was made, by the low byte of its sequence number (the window
+ * is kept below 256). */
+static double g_sent_at[256];
 static unsigned long long g_max_bytes = ~0ULL;
 /* --flood: no window of its own; counts the writes the library refuses (backpressure). */
 static int g_flood;
@@ -57,6 +65,13 @@ static int on_after_writer(unsigned int stream, unsigned long long index, const 
     (void)stream;
     (void)error_no;
     record(index, buf, size, key, 1);
+    if (g_commits) {
+        double now = wall_sec();
+        pthread_mutex_lock(&g_log_lock);
+        fprintf(g_commits, "%.3f %llu %.0f\n", now * 1e3, index, (now - g_sent_at[key & 255]) * 1e6);
+        fflush(g_commits);
+        pthread_mutex_unlock(&g_log_lock);
+    }
     if (g_outstanding > 0) g_outstanding--;
     return 0;
 }
@@ -107,7 +122,7 @@ static void *writer(void *arg)
     while (!g_stop) {
         unsigned int writable = 0;
         if (!g_writing || dcf_check_if_all_logs_applied(1, &writable) != 0 || !writable ||
-            (!g_flood && g_outstanding > 64)) {
+            (!g_flood && g_outstanding >= g_window)) {
             sleep_ms(1);
             continue;
         }
@@ -117,10 +132,15 @@ static void *writer(void *arg)
         }
         unsigned long long key = base | ++seq;
         fill_payload(buf, g_size, key);
+        g_sent_at[key & 255] = wall_sec();
+        /* counted before the write: its after_writer may run before dcf_write returns */
+        g_outstanding++;
         if (dcf_write(1, buf, g_size, key, &index) == 0) {
-            g_outstanding++;
             written += g_size;
-        } else if (g_flood) {
+            continue;
+        }
+        if (g_outstanding > 0) g_outstanding--;
+        if (g_flood) {
             g_refused++;
             sched_yield();
         } else {
@@ -134,7 +154,8 @@ static void *writer(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--max-bytes N]\n",
+        fprintf(stderr, "usage: %s <node_id> <dir> <cluster_json> [--write] [--size N] [--timeout S] [--max-bytes N]\n"
+                "       [--flood] [--trace] [--window N]\n",
                 argv[0]);
         return 2;
     }
@@ -142,13 +163,17 @@ int main(int argc, char **argv)
     snprintf(g_dir, sizeof g_dir, "%s", argv[2]);
     const char *cluster = argv[3];
     const char *timeout = "1";
+    int trace = 0;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--write")) g_writing = 1;
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) g_size = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = argv[++i];
         else if (!strcmp(argv[i], "--flood")) g_flood = 1;
         else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) g_max_bytes = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--trace")) trace = 1;
+        else if (!strcmp(argv[i], "--window") && i + 1 < argc) g_window = (unsigned)atoi(argv[++i]);
     }
+    if (g_window < 1 || g_window > 200) g_window = 64;
     char path[1200], data[1100], logs[1100];
     mkdir(g_dir, 0700);
     snprintf(data, sizeof data, "%s/data", g_dir);
@@ -158,7 +183,9 @@ int main(int argc, char **argv)
     g_applied = fopen(path, "a");
     snprintf(path, sizeof path, "%s/acked.log", g_dir);
     g_acked = fopen(path, "a");
-    if (!g_applied || !g_acked) {
+    snprintf(path, sizeof path, "%s/commits.log", g_dir);
+    if (trace) g_commits = fopen(path, "a");
+    if (!g_applied || !g_acked || (trace && !g_commits)) {
         perror("open logs");
         return 1;
     }
@@ -200,7 +227,16 @@ int main(int argc, char **argv)
         sleep_ms(100);
     }
     pthread_join(w, NULL);
+    double stop_start = now_sec();
     int rc = dcf_stop();
+    double stop_ms = (now_sec() - stop_start) * 1e3;
+    snprintf(path, sizeof path, "%s/stop_ms", g_dir);
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fprintf(f, "%.0f\n", stop_ms);
+        fclose(f);
+    }
+    if (g_commits) fclose(g_commits);
     fclose(g_applied);
     fclose(g_acked);
     return rc == 0 ? 0 : 1;

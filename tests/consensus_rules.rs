@@ -497,6 +497,44 @@ fn check_quorum_steps_down_a_cut_off_leader() {
 }
 
 #[test]
+fn a_leader_that_cannot_hear_hands_over_within_two_election_timeouts() {
+    let mut sim = cluster(followers(3));
+    let l = elect(&mut sim);
+    write(&mut sim, 2);
+    let term = sim.replica(l).unwrap().term();
+    // Nothing reaches the leader; what it sends still arrives, so its followers keep hearing
+    // heartbeats and their lease refuses ordinary campaigns.
+    for o in (1..=3).filter(|&o| o != l) {
+        sim.cut.insert((o, l));
+    }
+    let handed = sim
+        .run_until(2 * T, |s| s.leader().is_some_and(|n| n != l))
+        .unwrap();
+    assert!(
+        handed,
+        "no writable leader other than {l} within 2 election timeouts"
+    );
+    assert_ne!(role(&sim, l), Role::Leader);
+    let new = sim.leader().unwrap();
+    assert!(sim.replica(new).unwrap().term() > term);
+    let (_, _, hi) = sim
+        .propose(3)
+        .unwrap()
+        .expect("the new leader accepts writes");
+    let committed = sim
+        .run_until(T, |s| s.replica(new).unwrap().commit_index() >= hi)
+        .unwrap();
+    assert!(committed);
+    // Once it hears again, the old leader follows and catches up.
+    sim.cut.clear();
+    let caught_up = sim
+        .run_until(5 * T, |s| s.replica(l).unwrap().commit_index() >= hi)
+        .unwrap();
+    assert!(caught_up);
+    assert_eq!(sim.leader(), Some(new));
+}
+
+#[test]
 fn manual_run_mode_never_elects() {
     let mut m = followers(3);
     m[0].role = ConfRole::Leader;

@@ -174,6 +174,10 @@ fn follower_change_member_done_means_committed() {
     let c = Cluster::start(3);
     let leader = c.wait_leader(LONG);
     let f = c.node(leader % 3 + 1);
+    // The leader may be writable before this follower heard from it.
+    wait_for(LONG, "the follower to know the leader", || {
+        role_of(f, u64::from(leader)).as_deref() == Some("LEADER")
+    });
     assert_eq!(
         f.dcf
             .change_member_role(1, f.id, DcfRole::Passive, 5000)

@@ -244,12 +244,8 @@ impl Replica {
         }
         if now >= self.heartbeat_deadline {
             self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
-            // Check-quorum: a leader cut off from its majority steps down.
-            if self.cfg.run_mode == RunMode::Auto
-                && !self.minority()
-                && !self.quorum_active(now, self.cfg.election_timeout * 2)
-            {
-                self.become_follower(self.term, None, now);
+            // Check-quorum: a leader cut off from its majority steps down (stepdown.rs).
+            if self.check_quorum(now) {
                 return;
             }
             self.broadcast_heartbeat();

@@ -11,7 +11,9 @@
 //! and a follower's commit never passes the leader's. Also unlike DCF: a node answers vote
 //! requests whatever its own configured role (only the candidate's membership decides whose
 //! votes count; refusing can deadlock elections during a role change), and a node rebuilt
-//! with an unknown base term (0) abstains from votes until a leader has sent it entries.
+//! with an unknown base term (0) abstains from votes until a leader has sent it entries. A
+//! leader that has not heard from a quorum for one election timeout steps down and sends
+//! TIMEOUT_NOW to its most caught-up electable peer (see `stepdown`).
 //!
 //! The commit index reported (`commit_index`, `Ready::commit_index`) is what may be applied:
 //! held by a quorum and durable locally. A new leader accepts writes (`can_write`,
@@ -29,6 +31,7 @@ mod progress;
 mod quorum;
 mod replica;
 mod replicate;
+mod stepdown;
 #[cfg(test)]
 mod tests;
 mod types;

@@ -338,6 +338,8 @@ impl Node {
                 .saturating_add(1 << 20)
                 .max(16 << 20),
             cluster_id: 0,
+            election_timeout: p.election_timeout,
+            heartbeat_interval: p.heartbeat_interval,
         };
         let handler = Arc::new(Handler {
             shared: Arc::downgrade(shared),

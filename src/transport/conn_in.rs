@@ -2,7 +2,6 @@
 //! channel streams into frames for the handler. Anything malformed closes that connection
 //! only, with the reason logged and sent to the peer.
 
-use crate::transport::conn_out::{CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT};
 use crate::transport::endpoint::{close_code, Shared};
 use crate::transport::frame::FrameDecoder;
 use crate::transport::hello::{read_hello, Hello};
@@ -36,7 +35,7 @@ enum Ended {
 
 async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
     let remote = incoming.remote_address();
-    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, incoming).await {
+    let conn = match tokio::time::timeout(shared.timing.connect, incoming).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {
             shared.log_refusal(remote, &format!("handshake failed: {e}"));
@@ -47,7 +46,7 @@ async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
             return;
         }
     };
-    let from = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_hello(&shared, &conn)).await {
+    let from = match tokio::time::timeout(shared.timing.hello, accept_hello(&shared, &conn)).await {
         Ok(Ok(from)) => from,
         Ok(Err(why)) => {
             shared.log_refusal(remote, &why);
@@ -118,11 +117,11 @@ async fn accept_hello(shared: &Shared, conn: &quinn::Connection) -> Result<NodeI
 async fn read_channels(shared: &Shared, conn: &quinn::Connection, from: NodeId) -> Ended {
     let mut streams = Vec::with_capacity(3);
     for expected in Channel::ALL {
-        let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.accept_uni()).await;
+        let accepted = tokio::time::timeout(shared.timing.hello, conn.accept_uni()).await;
         let mut recv = match accepted {
             Ok(Ok(recv)) => recv,
             Ok(Err(e)) => return Ended::Lost(e.to_string()),
-            Err(_) => return Ended::Protocol(format!("no {expected:?} stream in time")),
+            Err(_) => return Ended::Protocol(format!("no {expected} stream in time")),
         };
         let mut tag = [0u8];
         if let Err(e) = recv.read_exact(&mut tag).await {
@@ -130,7 +129,7 @@ async fn read_channels(shared: &Shared, conn: &quinn::Connection, from: NodeId) 
         }
         if Channel::from_tag(tag[0]) != Some(expected) {
             return Ended::Protocol(format!(
-                "stream tag {} where the {expected:?} stream was expected",
+                "stream tag {} where the {expected} stream was expected",
                 tag[0]
             ));
         }
@@ -165,11 +164,11 @@ async fn read_loop(
                         handler.on_frame(from, channel, f)
                     });
                     if let Err(e) = pushed {
-                        return Ended::Protocol(format!("{channel:?} stream: {e}"));
+                        return Ended::Protocol(format!("{channel} stream: {e}"));
                     }
                 }
             }
-            Ok(None) => return Ended::Protocol(format!("{channel:?} stream finished by the peer")),
+            Ok(None) => return Ended::Protocol(format!("{channel} stream finished by the peer")),
             Err(e) => return Ended::Lost(e.to_string()),
         }
     }

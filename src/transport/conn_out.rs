@@ -19,10 +19,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Frames queued per peer and channel, whatever their size.
 const QUEUE_FRAMES: usize = 8192;
 /// Bytes written per stream write call: many small frames go out in one call.
@@ -168,7 +165,8 @@ async fn run(
                     _ = tokio::time::sleep(pause) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                // Capped low: a healed path must carry traffic again within ~100 ms.
+                backoff = (backoff * 2).min(shared.timing.max_backoff);
             }
             Ok(conn) => {
                 last_error = None;
@@ -211,11 +209,11 @@ async fn dial(
     let connecting = endpoint
         .connect(addr, SERVER_NAME)
         .map_err(|e| e.to_string())?;
-    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+    let conn = match tokio::time::timeout(shared.timing.connect, connecting).await {
         Ok(r) => r.map_err(|e| e.to_string())?,
         Err(_) => return Err("connection timed out".into()),
     };
-    let result = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(shared, peer, addr, &conn))
+    let result = tokio::time::timeout(shared.timing.hello, handshake(shared, peer, addr, &conn))
         .await
         .unwrap_or_else(|_| Err("hello timed out".into()));
     match result {
@@ -282,7 +280,7 @@ async fn serve(
         };
         match opened.await {
             Ok(s) => streams.push(s),
-            Err(e) => return format!("opening the {channel:?} stream: {e}"),
+            Err(e) => return format!("opening the {channel} stream: {e}"),
         }
     }
     let [mut control, mut data, mut message]: [quinn::SendStream; 3] = match streams.try_into() {
@@ -291,9 +289,9 @@ async fn serve(
     };
     let [qc, qd, qm] = &me.queues;
     tokio::select! {
-        r = write_loop(&mut control, &mut rx.control, &qc.bytes) => format!("Control stream: {r}"),
-        r = write_loop(&mut data, &mut rx.data, &qd.bytes) => format!("Data stream: {r}"),
-        r = write_loop(&mut message, &mut rx.message, &qm.bytes) => format!("Message stream: {r}"),
+        r = write_loop(&mut control, &mut rx.control, &qc.bytes) => format!("control stream: {r}"),
+        r = write_loop(&mut data, &mut rx.data, &qd.bytes) => format!("data stream: {r}"),
+        r = write_loop(&mut message, &mut rx.message, &qm.bytes) => format!("message stream: {r}"),
         e = conn.closed() => e.to_string(),
         _ = stop.wait_for(|s| *s) => "stopped".into(),
     }

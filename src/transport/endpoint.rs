@@ -5,7 +5,7 @@ use crate::transport::conn_out::{Outgoing, PeerSender};
 use crate::transport::error::TransportError;
 use crate::transport::log::Level;
 use crate::transport::tls;
-use crate::transport::tuning;
+use crate::transport::tuning::{self, Timing};
 use crate::transport::types::{Channel, Frame, FrameHandler, TransportConfig};
 use crate::types::NodeId;
 use bytes::Bytes;
@@ -27,8 +27,10 @@ pub(crate) mod close_code {
     pub const PEER_REMOVED: u32 = 4;
 }
 
-/// How long shutdown waits for connections to drain and the port to be released.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+/// How long shutdown waits for connections to drain and the port to be released. Short:
+/// `dcf_stop` must return within a second, and a connection still draining (its peer
+/// unreachable) is dropped with the network runtime right after anyway.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
 const CERT_CHECK_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
 /// State shared by the transport's tasks.
@@ -36,6 +38,7 @@ pub(crate) struct Shared {
     pub node_id: NodeId,
     pub cluster_id: u64,
     pub max_frame_bytes: usize,
+    pub timing: Timing,
     pub handler: Arc<dyn FrameHandler>,
     pub rt: Handle,
     /// Taken at shutdown: the UDP socket closes once every handle is gone.
@@ -116,7 +119,8 @@ impl Transport {
         let crypto = tls::build(&cfg.tls, SystemTime::now())?;
         let max_frame_bytes = cfg.max_frame_bytes.min(u32::MAX as usize);
         let socket = tuning::bind_socket(cfg.listen)?;
-        let quic = Arc::new(tuning::quic_transport_config(max_frame_bytes));
+        let timing = Timing::derive(cfg.election_timeout, cfg.heartbeat_interval);
+        let quic = Arc::new(tuning::quic_transport_config(max_frame_bytes, timing));
         let mut server = quinn::ServerConfig::with_crypto(crypto.server);
         server.transport_config(quic.clone());
         let mut client = quinn::ClientConfig::new(crypto.client);
@@ -145,6 +149,7 @@ impl Transport {
             node_id: cfg.node_id,
             cluster_id: cfg.cluster_id,
             max_frame_bytes,
+            timing,
             handler,
             rt: rt.clone(),
             endpoint: Mutex::new(Some(endpoint.clone())),
@@ -319,8 +324,8 @@ async fn shutdown_all(shared: Arc<Shared>, local_addr: SocketAddr) {
         }
         if tokio::time::Instant::now() >= deadline {
             shared.log(
-                Level::Warn,
-                format!("port {local_addr} still in use after shutdown"),
+                Level::Info,
+                format!("port {local_addr} still held by connections closing to unreachable peers"),
             );
             break;
         }

@@ -16,7 +16,7 @@ pub enum TransportError {
     UnknownPeer(NodeId),
     #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
     FrameTooBig { size: usize, limit: usize },
-    #[error("send queue to node {peer} ({channel:?}) is full")]
+    #[error("send queue to node {peer} ({channel} channel) is full")]
     QueueFull {
         peer: NodeId,
         channel: crate::transport::Channel,

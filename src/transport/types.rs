@@ -6,6 +6,7 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// `dcf_send_msg` / `dcf_broadcast_msg` carry at most this many bytes (SPEC B5).
 pub const MAX_USER_MESSAGE_BYTES: usize = 512 * 1024;
@@ -43,6 +44,16 @@ impl Channel {
 
     pub(crate) fn from_tag(tag: u8) -> Option<Channel> {
         Channel::ALL.into_iter().find(|c| c.tag() == tag)
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Channel::Control => "control",
+            Channel::Data => "data",
+            Channel::Message => "message",
+        })
     }
 }
 
@@ -96,6 +107,10 @@ pub struct TransportConfig {
     pub max_frame_bytes: usize,
     /// Nodes of different clusters refuse each other; 0 is an ordinary value.
     pub cluster_id: u64,
+    /// ELECTION_TIMEOUT: a path silent for a fraction of it is replaced (see `Timing`).
+    pub election_timeout: Duration,
+    /// HEARTBEAT_INTERVAL: keep-alives are never sparser than heartbeats.
+    pub heartbeat_interval: Duration,
 }
 
 /// Receives what the transport delivers. Called on the transport's tasks: return quickly.
@@ -108,5 +123,16 @@ pub trait FrameHandler: Send + Sync + 'static {
     /// Every log line of this transport; by default the process-wide hook.
     fn on_log(&self, level: Level, msg: &str) {
         log::emit(level, msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_named_in_plain_words() {
+        let names: Vec<String> = Channel::ALL.iter().map(|c| c.to_string()).collect();
+        assert_eq!(names, ["control", "data", "message"]);
     }
 }

@@ -762,9 +762,16 @@ impl Sim {
                 self.trace_fault(format!("partition {side:?}"));
             }
             20..=24 => {
-                // One-way link failure.
+                // One-way link failure, or a node that hears nothing but can still send.
                 let (a, b) = (pick(&mut self.rng), pick(&mut self.rng));
-                self.cut.insert((a, b));
+                if self.rng.gen_bool(0.5) {
+                    self.cut.insert((a, b));
+                } else {
+                    for &o in ids.iter().filter(|&&o| o != b) {
+                        self.cut.insert((o, b));
+                    }
+                    self.trace_fault(format!("node {b} deaf"));
+                }
                 let d = self.rng.gen_range(50 * MS..800 * MS);
                 self.push(now_us + d, Ev::Heal);
             }

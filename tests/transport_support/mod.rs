@@ -109,6 +109,8 @@ pub fn config(node_id: NodeId, tls: TlsSettings, max_frame_bytes: usize) -> Tran
         tls,
         max_frame_bytes,
         cluster_id: 42,
+        election_timeout: Duration::from_secs(1),
+        heartbeat_interval: Duration::from_millis(100),
     }
 }
 
