@@ -83,6 +83,7 @@ $(BUILD)/c_tests/%: c_tests/%.c $(C_HDRS) stage
 c-test: $(C_TESTS) $(NODE_BIN) $(OG_NODE)
 	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
 	sh c_tests/check_install.sh $(STAGE)
+	python3 c_tests/test_bench_report.py
 	$(BUILD)/c_tests/test_prototypes_c
 	$(BUILD)/c_tests/test_prototypes_cpp
 	$(BUILD)/c_tests/test_header_names_c
@@ -99,11 +100,14 @@ demo: $(BUILD)/c_tests/demo $(NODE_BIN)
 	rm -rf $(BUILD)/run/demo && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/demo $(NODE_BIN) $(abspath $(BUILD)/run/demo)
 
-# Throughput, latency and failover of three node processes (BENCH_SECS per case).
+# Throughput, latency and failover of three node processes (BENCH_SECS per case); the table
+# and the charts of build/bench/report.html (self-contained HTML with inline SVG).
 BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(NODE_BIN)
-	rm -rf $(BUILD)/run/bench && mkdir -p $(BUILD)/run
-	$(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS)
+	rm -rf $(BUILD)/run/bench $(BUILD)/bench && mkdir -p $(BUILD)/run $(BUILD)/bench
+	{ $(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS) $(abspath $(BUILD)/bench); \
+	  echo $$? > $(BUILD)/bench/rc; } | tee $(BUILD)/bench/table.txt; exit $$(cat $(BUILD)/bench/rc)
+	python3 c_tests/bench_report.py $(BUILD)/bench
 
 # Memory while the log grows on disk with a member down (BENCH_MEM_GIB of 8 KiB entries),
 # the stopped member's catch-up from disk, a restart on the long log; then a writer with
