@@ -88,7 +88,8 @@ fn clean_dir_info_verify_dump() {
     let o = run(&["info", p], "");
     let text = out(&o);
     assert!(o.status.success(), "{text}");
-    assert!(text.contains("term 3, vote 2"), "{text}");
+    // Terms as the interface reports them: one above the stored term.
+    assert!(text.contains("term 4, vote 2"), "{text}");
     assert!(text.contains(r#"[{"node_id":1},{"node_id":2}]"#), "{text}");
     assert!(text.contains(&format!("1..={N} ({N} entries)")), "{text}");
     assert!(text.contains("seg_0000000001.log"), "{text}");
@@ -121,7 +122,7 @@ fn clean_dir_info_verify_dump() {
     assert_eq!(rows[0]["kind"], "conf");
     assert_eq!(rows[1]["key"], 1002);
     assert_eq!(rows[1]["size"], PAYLOAD);
-    assert_eq!(rows[1]["term"], 3);
+    assert_eq!(rows[1]["term"], 4);
 }
 
 #[test]

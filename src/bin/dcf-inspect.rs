@@ -114,6 +114,12 @@ fn fail(e: StorageError) -> ExitCode {
     ExitCode::from(EXIT_FOUND)
 }
 
+/// Terms are shown as the interface reports them (dcf_get_current_term_and_role, the
+/// status documents): DCF's count starts one above the stored one.
+fn dcf_term(t: u64) -> u64 {
+    t.saturating_add(1)
+}
+
 fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
 }
@@ -139,15 +145,19 @@ fn print_stream(s: &StreamInfo) {
         Some(m) => {
             println!(
                 "  hard state term {}, vote {}",
-                m.hard_state.term, m.hard_state.vote
+                dcf_term(m.hard_state.term),
+                m.hard_state.vote
             );
             let members = m.membership.as_deref().map_or("none".into(), text_or_hex);
             println!("  membership {members}");
+            let before = match m.base_term {
+                0 => "unknown".to_string(),
+                t => dcf_term(t).to_string(),
+            };
             println!(
-                "  first index {} (applied base {}, term before it {})",
+                "  first index {} (applied base {}, term before it {before})",
                 m.first_index,
-                m.first_index - 1,
-                m.base_term
+                m.first_index.saturating_sub(1),
             );
         }
     }
@@ -263,7 +273,7 @@ fn dump(dir: &Path, stream: u32, from: u64, to: u64, json: bool) -> Result<ExitC
         // A closed pipe (`| head`) is not an error worth reporting.
         let _ = if json {
             let v = serde_json::json!({
-                "index": e.index, "term": e.term, "key": e.key, "kind": kind,
+                "index": e.index, "term": dcf_term(e.term), "key": e.key, "kind": kind,
                 "size": e.data.len(), "preview": preview(e),
             });
             writeln!(out, "{v}")
@@ -272,7 +282,7 @@ fn dump(dir: &Path, stream: u32, from: u64, to: u64, json: bool) -> Result<ExitC
                 out,
                 "{:>10} term {:<4} key {:<20} {kind:<6} {:>8} B  {}",
                 e.index,
-                e.term,
+                dcf_term(e.term),
                 e.key,
                 e.data.len(),
                 preview(e)
