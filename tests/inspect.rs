@@ -23,7 +23,11 @@ fn opts() -> StorageOptions {
 
 /// A stream 1 of N entries, one write each (so that only the last write can be torn).
 fn write_dir(dir: &Path) {
-    let s = Storage::open(dir, opts(), Box::new(|_, _, _| {})).unwrap();
+    write_dir_with(dir, opts());
+}
+
+fn write_dir_with(dir: &Path, opts: StorageOptions) {
+    let s = Storage::open(dir, opts, Box::new(|_, _, _| {})).unwrap();
     s.open_stream(1, None).unwrap();
     s.save_hard_state(1, HardState { term: 3, vote: 2 })
         .unwrap();
@@ -154,6 +158,43 @@ fn flipped_byte_mid_segment_is_named_and_repair_refuses() {
         Err(StorageError::Corrupt { offset, .. }) => assert_eq!(offset, (N / 2) * REC),
         r => panic!("expected corruption, got {r:?}"),
     }
+}
+
+#[test]
+fn damage_in_a_sealed_indexed_segment_is_found() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().to_str().unwrap();
+    // 4 KiB segments: the log spans several, the older ones sealed with an index.
+    write_dir_with(
+        d.path(),
+        StorageOptions {
+            segment_size: 4096,
+            ..opts()
+        },
+    );
+    let seg2 = d.path().join("stream_01/seg_0000000002.log");
+    assert!(d.path().join("stream_01/seg_0000000002.idx").exists());
+    assert!(run(&["info", p], "").status.success());
+    assert!(out(&run(&["info", p], "")).contains("indexed"));
+    assert_eq!(run(&["verify", p], "").status.code(), Some(0));
+    flip(&seg2, REC + 60, |b| b ^ 1);
+
+    let o = run(&["verify", p], "");
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("{} at offset {REC}: CRC mismatch", seg2.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("a start trusts the segment's index"),
+        "{text}"
+    );
+
+    // As said: the stream opens, and reading the damaged entry fails.
+    let s = Storage::open(d.path(), opts(), Box::new(|_, _, _| {})).unwrap();
+    s.open_stream(1, None).unwrap();
+    assert!(matches!(s.read_all(1), Err(StorageError::Corrupt { .. })));
 }
 
 #[test]

@@ -215,11 +215,16 @@ fn report(v: &StreamVerdict) -> bool {
     }
     if let Some(d) = &v.damage {
         println!(
-            "stream {}: DAMAGED: {} at offset {}: {} (a node refuses to start on this)",
+            "stream {}: DAMAGED: {} at offset {}: {} ({})",
             v.id,
             d.file.display(),
             d.offset,
-            d.reason
+            d.reason,
+            if d.refused_at_start {
+                "a node refuses to start on this"
+            } else {
+                "a start trusts the segment's index; reading these entries stops the stream"
+            }
         );
         return true;
     }

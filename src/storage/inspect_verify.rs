@@ -16,6 +16,21 @@ pub struct Damage {
     pub file: PathBuf,
     pub offset: u64,
     pub reason: String,
+    /// A start sees this damage and refuses to open the stream. False when the segment has
+    /// a matching index: a start trusts it, and reading the damaged entries fails instead.
+    pub refused_at_start: bool,
+}
+
+impl Damage {
+    fn new(file: PathBuf, offset: u64, reason: String) -> Damage {
+        let refused_at_start = seg_index::load(&file).is_none();
+        Damage {
+            file,
+            offset,
+            reason,
+            refused_at_start,
+        }
+    }
 }
 
 /// An incomplete last write, which recovery (and `repair`) cuts.
@@ -48,11 +63,7 @@ fn damage(e: StorageError) -> Result<Damage, StorageError> {
             file,
             offset,
             reason,
-        } => Ok(Damage {
-            file,
-            offset,
-            reason,
-        }),
+        } => Ok(Damage::new(file, offset, reason)),
         e => Err(e),
     }
 }
@@ -121,11 +132,7 @@ fn verify_stream(id: StreamId, dir: &Path) -> Result<StreamVerdict, StorageError
             None
         };
         if let Some((offset, reason)) = bad {
-            v.damage = Some(Damage {
-                file: s.path.clone(),
-                offset,
-                reason,
-            });
+            v.damage = Some(Damage::new(s.path.clone(), offset, reason));
             return Ok(v);
         }
     }
@@ -137,11 +144,8 @@ fn verify_stream(id: StreamId, dir: &Path) -> Result<StreamVerdict, StorageError
     for s in scans.iter().take(l + 1) {
         for (off, h) in &s.records {
             if let Some(e) = expect.filter(|&e| e != h.index) {
-                v.damage = Some(Damage {
-                    file: s.path.clone(),
-                    offset: u64::from(*off),
-                    reason: format!("record has index {}, expected {e}", h.index),
-                });
+                let reason = format!("record has index {}, expected {e}", h.index);
+                v.damage = Some(Damage::new(s.path.clone(), u64::from(*off), reason));
                 return Ok(v);
             }
             expect = Some(h.index + 1);
@@ -154,14 +158,11 @@ fn verify_stream(id: StreamId, dir: &Path) -> Result<StreamVerdict, StorageError
                 .iter()
                 .find(|s| !s.records.is_empty())
                 .unwrap_or(&scans[0]);
-            v.damage = Some(Damage {
-                file: s.path.clone(),
-                offset: 0,
-                reason: format!(
-                    "log starts at index {} but the metadata's first index is {first}",
-                    a.1.index
-                ),
-            });
+            let reason = format!(
+                "log starts at index {} but the metadata's first index is {first}",
+                a.1.index
+            );
+            v.damage = Some(Damage::new(s.path.clone(), 0, reason));
             return Ok(v);
         }
         v.range = (b.1.index >= first).then_some((a.1.index.max(first), b.1.index));
