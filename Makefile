@@ -26,7 +26,7 @@ CLUSTER_CYCLES ?= 5
 all: lib header
 
 lib:
-	$(CARGO) build --release --lib
+	$(CARGO) build --release --lib --bin dcf-inspect
 
 # Regenerates include/dcf_interface.h from the sources (commit the result).
 header:
@@ -41,10 +41,17 @@ test: rust-test c-test
 stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(abspath $(STAGE))
 
+# The installed libdcf.so is stripped; its debug info goes to libdcf.so.debug beside it,
+# found by debuggers through the .gnu_debuglink section.
 install: lib
-	install -d $(PREFIX)/lib $(PREFIX)/include $(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIBDIR)/libdcf.so $(PREFIX)/lib/libdcf.so
-	install -m 0644 $(LIBDIR)/libdcf.a $(PREFIX)/lib/libdcf.a
+	install -d $(PREFIX)/lib $(PREFIX)/include $(PREFIX)/lib/pkgconfig $(PREFIX)/bin
+	objcopy --only-keep-debug $(LIBDIR)/libdcf.so $(PREFIX)/lib/libdcf.so.debug
+	chmod 0644 $(PREFIX)/lib/libdcf.so.debug
+	strip --strip-debug --strip-unneeded -o $(PREFIX)/lib/libdcf.so.tmp $(LIBDIR)/libdcf.so
+	cd $(PREFIX)/lib && objcopy --add-gnu-debuglink=libdcf.so.debug libdcf.so.tmp && chmod 0755 libdcf.so.tmp && mv -f libdcf.so.tmp libdcf.so
+	install -m 0755 -s $(LIBDIR)/dcf-inspect $(PREFIX)/bin/dcf-inspect
+	strip --strip-debug -o $(PREFIX)/lib/libdcf.a $(LIBDIR)/libdcf.a
+	chmod 0644 $(PREFIX)/lib/libdcf.a
 	install -m 0644 include/dcf_interface.h $(PREFIX)/include/dcf_interface.h
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: dcf\nDescription: Distributed Consensus Framework (libdcf-rs)\nVersion: %s\nLibs: -L$${libdir} -ldcf\nLibs.private: -lpthread -ldl -lm\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(VERSION)' > $(PREFIX)/lib/pkgconfig/dcf.pc
@@ -75,6 +82,8 @@ $(BUILD)/c_tests/%: c_tests/%.c $(C_HDRS) stage
 
 c-test: $(C_TESTS) $(NODE_BIN) $(OG_NODE)
 	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
+	sh c_tests/check_install.sh $(STAGE)
+	python3 c_tests/test_bench_report.py
 	$(BUILD)/c_tests/test_prototypes_c
 	$(BUILD)/c_tests/test_prototypes_cpp
 	$(BUILD)/c_tests/test_header_names_c
@@ -91,11 +100,14 @@ demo: $(BUILD)/c_tests/demo $(NODE_BIN)
 	rm -rf $(BUILD)/run/demo && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/demo $(NODE_BIN) $(abspath $(BUILD)/run/demo)
 
-# Throughput, latency and failover of three node processes (BENCH_SECS per case).
+# Throughput, latency and failover of three node processes (BENCH_SECS per case); the table
+# and the charts of build/bench/report.html (self-contained HTML with inline SVG).
 BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(NODE_BIN)
-	rm -rf $(BUILD)/run/bench && mkdir -p $(BUILD)/run
-	$(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS)
+	rm -rf $(BUILD)/run/bench $(BUILD)/bench && mkdir -p $(BUILD)/run $(BUILD)/bench
+	{ $(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS) $(abspath $(BUILD)/bench); \
+	  echo $$? > $(BUILD)/bench/rc; } | tee $(BUILD)/bench/table.txt; exit $$(cat $(BUILD)/bench/rc)
+	python3 c_tests/bench_report.py $(BUILD)/bench
 
 # Network faults (cuts, a leader that cannot hear, loss, flapping, SIGKILL) between three node
 # processes in network namespaces. Needs root; installs iproute2 and nftables if missing.

@@ -3,7 +3,9 @@
  * This process is node 1 (configured LEADER); nodes 2 and 3 are dcf_node processes.
  * Prints committed entries/s and MB/s for 64 B, 1 KiB and 8 KiB entries with 1, 4 and 16
  * writer threads (each with up to 64 uncommitted writes), the single-writer commit latency
- * p50/p99, and the time from SIGKILL of a leader to the first commit on the new leader. */
+ * p50/p99, and the time from SIGKILL of a leader to the first commit on the new leader.
+ * With a fourth argument, also writes the measures behind them into that directory for
+ * the HTML report (c_tests/bench_report.py): throughput.tsv, latency.tsv, failover.tsv. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -21,6 +23,19 @@ static atomic_int g_run;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_acked_cond = PTHREAD_COND_INITIALIZER;
 static atomic_int g_waiting;
+/* Directory for the report's data files, or NULL. */
+static const char *g_out;
+
+/* Opens g_out/name for appending, or returns NULL when no report is wanted. */
+static FILE *out_file(const char *name)
+{
+    char path[1200];
+    if (!g_out) return NULL;
+    snprintf(path, sizeof path, "%s/%s", g_out, name);
+    FILE *f = fopen(path, "a");
+    if (!f) fprintf(stderr, "cannot write %s\n", path);
+    return f;
+}
 
 static int on_after_writer(unsigned int s, unsigned long long index, const char *b, unsigned int n,
                            unsigned long long key, int e)
@@ -103,6 +118,11 @@ static void throughput(unsigned size, unsigned threads, double seconds)
     printf("throughput  size=%5u B  writers=%2u  committed=%10.0f entries/s  %8.1f MB/s  (%llu entries in %.1f s)\n",
            size, threads, rate, rate * size / 1e6, a1 - a0, dt);
     fflush(stdout);
+    FILE *f = out_file("throughput.tsv");
+    if (f) {
+        fprintf(f, "%u\t%u\t%.0f\t%.3f\n", size, threads, rate, rate * size / 1e6);
+        fclose(f);
+    }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -132,6 +152,11 @@ static void latency(unsigned samples)
         pthread_mutex_unlock(&g_lock);
         lat[n++] = (now_sec() - t0) * 1e3;
     }
+    FILE *f = out_file("latency.tsv");
+    if (f) {
+        for (unsigned i = 0; i < n; i++) fprintf(f, "%.4f\n", lat[i]);
+        fclose(f);
+    }
     qsort(lat, n, sizeof *lat, cmp_double);
     if (n)
         printf("latency     size=   64 B  writers= 1  commit p50=%.3f ms  p99=%.3f ms  (%u samples)\n",
@@ -157,20 +182,38 @@ static void failover(const char *node_bin, const char *root)
     sleep_ms(1000);
     unsigned long long before[MAX_NODES + 1];
     for (int i = 1; i <= 3; i++) before[i] = delivered_last(&c, i);
+    FILE *f = out_file("failover.tsv");
     double t0 = now_sec();
     cluster_signal(&c, leader, SIGKILL);
-    double t1 = 0;
-    while (now_sec() - t0 < 20 && !t1) {
+    if (f) fprintf(f, "event\t0\t%d\tSIGKILL of leader %d\n", leader, leader);
+    double t1 = 0, t_leader = 0, t_sample = 0;
+    /* Polls until the first commit on a new leader, and samples the survivors' applied
+     * index for one second more so that the timeline shows commits resuming. */
+    while (now_sec() - t0 < 20 && (!t1 || (f && now_sec() - t1 < 1))) {
+        double t = now_sec();
+        if (f && t - t_sample >= 0.05) {
+            t_sample = t;
+            for (int i = 1; i <= 3; i++)
+                if (i != leader) fprintf(f, "sample\t%.4f\t%d\t%llu\n", t - t0, i, delivered_last(&c, i));
+        }
         int l = cluster_leader(&c);
-        if (l && l != leader) {
+        if (l && l != leader && !t_leader) {
+            t_leader = now_sec();
+            if (f) fprintf(f, "event\t%.4f\t%d\tnode %d is leader\n", t_leader - t0, l, l);
+        }
+        if (l && l != leader && !t1) {
             char path[1200];
             node_dir(&c, l, path, sizeof path);
             strcat(path, "/acked.log");
             struct stat st;
-            if (stat(path, &st) == 0 && st.st_size > 0 && delivered_last(&c, l) > before[l]) t1 = now_sec();
+            if (stat(path, &st) == 0 && st.st_size > 0 && delivered_last(&c, l) > before[l]) {
+                t1 = now_sec();
+                if (f) fprintf(f, "event\t%.4f\t%d\tfirst commit on node %d\n", t1 - t0, l, l);
+            }
         }
         sleep_ms(2);
     }
+    if (f) fclose(f);
     printf("failover    SIGKILL of leader %d to first commit on the new leader: %.3f s (election timeout 1 s)\n",
            leader, t1 ? t1 - t0 : -1.0);
     for (int i = 1; i <= 3; i++) cluster_signal(&c, i, SIGTERM);
@@ -179,10 +222,11 @@ static void failover(const char *node_bin, const char *root)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s <dcf_node> <dir> [seconds]\n", argv[0]);
+        fprintf(stderr, "usage: %s <dcf_node> <dir> [seconds [report data dir]]\n", argv[0]);
         return 2;
     }
     double seconds = argc > 3 ? atof(argv[3]) : 3;
+    g_out = argc > 4 ? argv[4] : NULL;
     cluster_t c;
     char dir[1100], data[1200], logs[1200];
     cluster_init(&c, 3, argv[1], argv[2], 21000 + (getpid() % 3000));

@@ -2,12 +2,16 @@
 //!
 //! Layout under DATA_PATH: `LOCK` (flock held while open) and one directory per stream,
 //! `stream_NN/`, holding `meta` (hard state, membership, first index; replaced atomically)
-//! and numbered segment files `seg_NNNNNNNNNN.log` of checksummed records (record.rs).
+//! and numbered segment files `seg_NNNNNNNNNN.log` of checksummed records (record.rs), each
+//! sealed one with an index `seg_NNNNNNNNNN.idx` (seg_index.rs).
 //! All writes go through one writer thread per node (writer.rs); recovery is recover.rs.
+//! inspect.rs and inspect_verify.rs read a stopped node's directory for `dcf-inspect`.
 
 mod diskops;
 mod error;
 mod fault;
+pub mod inspect;
+pub mod inspect_verify;
 mod meta;
 mod record;
 mod recover;

@@ -31,26 +31,26 @@ use super::seg_index;
 use super::segment::{self, SegInfo};
 use crate::types::{Entry, EntryKind, Index, Term};
 
-struct Scan {
-    path: PathBuf,
+pub(super) struct Scan {
+    pub(super) path: PathBuf,
     /// Intact records before the break, with their offsets; payloads are kept only for
     /// CONF entries (memberships), so that a long log does not come back into memory.
-    records: Vec<(u32, Header)>,
-    confs: Vec<Entry>,
+    pub(super) records: Vec<(u32, Header)>,
+    pub(super) confs: Vec<Entry>,
     /// Where the intact prefix ends, and why.
-    brk: u64,
-    brk_reason: Option<&'static str>,
+    pub(super) brk: u64,
+    pub(super) brk_reason: Option<&'static str>,
     /// Intact records found after the break: (offset, gen).
-    beyond: Vec<(u64, u64)>,
+    pub(super) beyond: Vec<(u64, u64)>,
 }
 
 impl Scan {
-    fn has_data(&self) -> bool {
+    pub(super) fn has_data(&self) -> bool {
         !self.records.is_empty() || !self.beyond.is_empty()
     }
 }
 
-fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
+pub(super) fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
     let path = segment::seg_path(dir, seq);
     if let Some(ix) = seg_index::load(&path) {
         return Ok(Scan {
@@ -63,6 +63,11 @@ fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
         });
     }
     let b = fs::read(&path).ctx("read", &path)?;
+    scan_bytes(path, &b)
+}
+
+/// Checks every record of the segment `b` read from `path` (no index is consulted).
+pub(super) fn scan_bytes(path: PathBuf, b: &[u8]) -> Result<Scan, StorageError> {
     let mut s = Scan {
         path,
         records: Vec::new(),
@@ -284,7 +289,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
 }
 
 /// Decide whether what follows the break in the last segment with data is a torn write.
-fn check_torn_tail(scans: &[Scan], l: usize) -> Result<(), StorageError> {
+pub(super) fn check_torn_tail(scans: &[Scan], l: usize) -> Result<(), StorageError> {
     let s = &scans[l];
     let torn_gen = if let Some(&(_, h)) = s.records.last() {
         if s.brk < h.batch_end as u64 {

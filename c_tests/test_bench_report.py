@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Checks the `make bench` report on made-up measures: every chart is well-formed SVG,
+every case and event is drawn, and the histogram counts every sample once."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_report  # noqa: E402
+
+CASES = [(64, 1, 20000), (64, 16, 80000), (1024, 4, 40000), (8192, 16, 16000)]
+
+
+class Report(unittest.TestCase):
+    def test_histogram_counts_each_sample_once(self):
+        # bins of a tenth of a decade from 0.1 ms: [0.1, 0.126), [0.126, 0.158), ...
+        samples = [0.05, 0.1, 0.11, 0.13, 0.99, 1.0, 1.1, 20.0]
+        bins = bench_report.histogram(samples, 0.1, 10)
+        self.assertEqual(sum(bins), len(samples))
+        self.assertEqual(bins[0], 3)  # 0.05 (below the first bin) counts in it
+        self.assertEqual(bins[1], 1)
+        self.assertEqual(bins[9], 1)
+        self.assertEqual(bins[10], 2)
+        self.assertEqual(len(bins), 24)
+
+    def test_fmt_keeps_ticks_apart(self):
+        self.assertEqual([bench_report.fmt(v) for v in (1600, 2000, 1500000, 0.25, 3)],
+                         ["1.6k", "2k", "1.5M", "0.25", "3"])
+
+    def test_nice_max_is_round_and_not_below(self):
+        for v, want in [(0.37, 0.5), (0.2, 0.2), (7, 10), (123, 200), (1800, 2000), (41000, 50000)]:
+            self.assertEqual(bench_report.nice_max(v), want)
+
+    def test_report_has_three_charts_with_the_data(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "latency.tsv"), "w") as f:
+                f.write("".join("%.4f\n" % (0.5 + (i % 100) / 100) for i in range(1000)))
+            with open(os.path.join(d, "throughput.tsv"), "w") as f:
+                f.write("".join("%d\t%d\t%d\t%.3f\n" % (s, w, r, r * s / 1e6) for s, w, r in CASES))
+            with open(os.path.join(d, "failover.tsv"), "w") as f:
+                f.write("event\t0\t1\tSIGKILL of leader 1\n")
+                for k in range(20):
+                    f.write("sample\t%.2f\t2\t%d\n" % (k * 0.1, 100 + max(0, k - 12) * 50))
+                f.write("event\t1.1\t2\tnode 2 is leader\nevent\t1.25\t2\tfirst commit on node 2\n")
+            with open(os.path.join(d, "table.txt"), "w") as f:
+                f.write("throughput <table>\n")
+            out = subprocess.run([sys.executable, bench_report.__file__, d], check=True,
+                                 capture_output=True, text=True).stdout
+            self.assertIn("report.html", out)
+            with open(os.path.join(d, "report.html")) as f:
+                page = f.read()
+        svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+        self.assertEqual(len(svgs), 3)
+        trees = [ET.fromstring(s) for s in svgs]
+        ns = "{http://www.w3.org/2000/svg}"
+        bars = [r for r in trees[0].iter(ns + "rect")]
+        self.assertEqual(len(bars), len(CASES))
+        self.assertTrue(list(trees[1].iter(ns + "rect")))
+        self.assertIn("16 writers: 80000 entries/s", page)
+        self.assertIn("p50 1.000 ms", page)
+        self.assertEqual(len(list(trees[2].iter(ns + "polyline"))), 1)
+        for label in ("SIGKILL of leader 1", "node 2 is leader", "first commit on node 2"):
+            self.assertIn(label, page)
+        self.assertIn("throughput &lt;table&gt;", page)
+        self.assertNotIn("http://", page.replace("http://www.w3.org/2000/svg", ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
