@@ -83,19 +83,7 @@ fn leader_on_a_full_disk_hands_over_and_rejoins_after_space_is_freed() {
         "disk full: new leader {new} acknowledged a write {:?} after the first refused write",
         refused_at.elapsed()
     );
-    let acked_old: Vec<u64> = l
-        .events
-        .lock()
-        .iter()
-        .filter_map(|e| match e {
-            Ev::Applied {
-                key,
-                leader_cb: true,
-                ..
-            } => Some(*key),
-            _ => None,
-        })
-        .collect();
+    let acked_old = l.acked_keys();
     assert!(!acked_old.is_empty());
 
     l.dcf.stop().unwrap();

@@ -12,22 +12,6 @@ use dcf::api::DcfException;
 use dcf::error::ErrorCode;
 use dcf::storage::FaultOp;
 
-/// Keys acknowledged (after_writer) by `n`.
-fn acked(n: &TestNode) -> Vec<u64> {
-    n.events
-        .lock()
-        .iter()
-        .filter_map(|e| match e {
-            Ev::Applied {
-                key,
-                leader_cb: true,
-                ..
-            } => Some(*key),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Writes keys from `next` on `n` until a write fails (or `limit` keys); returns the keys
 /// written and the error.
 fn write_until_refused(n: &TestNode, next: &mut u64, limit: u64) -> Option<dcf::error::DcfError> {
@@ -84,8 +68,8 @@ fn leader_fault_steps_down(op: FaultOp, errno: i32) {
     // It does not come back as leader while its disk fails.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!old.is_writable_leader());
-    let mut keys = acked(old);
-    keys.extend(acked(new));
+    let mut keys = old.acked_keys();
+    keys.extend(new.acked_keys());
 
     c.node(first).dcf.stop().unwrap();
     c.restart(first);
@@ -133,7 +117,7 @@ fn follower_sync_error_stops_only_that_follower() {
 
     c.node(f).dcf.stop().unwrap();
     c.restart(f);
-    check_recovered(&c, &acked(c.node(leader)));
+    check_recovered(&c, &c.node(leader).acked_keys());
 }
 
 /// The leader cannot read back entries a restarted follower needs: it stops leading rather
@@ -160,7 +144,7 @@ fn leader_read_error_for_a_lagging_follower_is_loud() {
         l.dcf.write(1, &big, 1_000_000 + k).unwrap();
     }
     wait_for(LONG, "the 40 MiB to commit", || {
-        acked(l).iter().filter(|k| **k >= 1_000_000).count() == 160
+        l.acked_keys().iter().filter(|k| **k >= 1_000_000).count() == 160
     });
     l.dcf.faults().disk.fail(FaultOp::Read, libc::EIO);
     c.restart(f);

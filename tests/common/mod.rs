@@ -64,6 +64,22 @@ impl TestNode {
             .collect()
     }
 
+    /// Keys acknowledged to this node's writers (after_writer).
+    pub fn acked_keys(&self) -> Vec<u64> {
+        self.events
+            .lock()
+            .iter()
+            .filter_map(|e| match e {
+                Ev::Applied {
+                    key,
+                    leader_cb: true,
+                    ..
+                } => Some(*key),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn applied_keys(&self) -> Vec<u64> {
         self.applied().into_iter().map(|(_, k)| k).collect()
     }
