@@ -7,6 +7,7 @@
  * With a fourth argument, also writes the measures behind them into that directory for
  * the HTML report (c_tests/bench_report.py): throughput.tsv, latency.tsv, failover.tsv. */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 
 #include "cluster.h"
@@ -98,6 +99,28 @@ static void *writer(void *arg)
     return NULL;
 }
 
+static cluster_t g_cluster;
+
+/* CPU seconds (user + system) used so far by this process (node 1) and nodes 2 and 3. */
+static double cluster_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    long tick = sysconf(_SC_CLK_TCK);
+    for (int i = 2; i <= 3; i++) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)g_cluster.pid[i]);
+        if (read_file(path, buf, sizeof buf) <= 0) continue;
+        /* fields 14 and 15 (utime, stime) follow the ")" that ends the command name */
+        char *p = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+            s += (double)(ut + st) / (double)tick;
+    }
+    return s;
+}
+
 static void throughput(unsigned size, unsigned threads, double seconds)
 {
     pthread_t th[MAX_THREADS];
@@ -108,15 +131,18 @@ static void throughput(unsigned size, unsigned threads, double seconds)
     sleep_ms(300); /* warm-up */
     unsigned long long a0 = 0, a1 = 0;
     for (unsigned t = 0; t < threads; t++) a0 += g_acked[t];
-    double t0 = now_sec();
+    double t0 = now_sec(), cpu0 = cluster_cpu();
     sleep_ms((unsigned)(seconds * 1000));
     for (unsigned t = 0; t < threads; t++) a1 += g_acked[t];
-    double dt = now_sec() - t0;
+    double dt = now_sec() - t0, cpu = cluster_cpu() - cpu0;
     g_run = 0;
     for (unsigned t = 0; t < threads; t++) pthread_join(th[t], NULL);
     double rate = (double)(a1 - a0) / dt;
-    printf("throughput  size=%5u B  writers=%2u  committed=%10.0f entries/s  %8.1f MB/s  (%llu entries in %.1f s)\n",
-           size, threads, rate, rate * size / 1e6, a1 - a0, dt);
+    double n = (double)(a1 - a0);
+    printf("throughput  size=%5u B  writers=%2u  committed=%10.0f entries/s  %8.1f MB/s  (%llu entries in %.1f s)"
+           "  cpu %.1f s/M entries %.1f s/GB\n",
+           size, threads, rate, rate * size / 1e6, a1 - a0, dt, n > 0 ? cpu / n * 1e6 : 0,
+           n > 0 ? cpu / (n * size) * 1e9 : 0);
     fflush(stdout);
     FILE *f = out_file("throughput.tsv");
     if (f) {
@@ -227,18 +253,17 @@ int main(int argc, char **argv)
     }
     double seconds = argc > 3 ? atof(argv[3]) : 3;
     g_out = argc > 4 ? argv[4] : NULL;
-    cluster_t c;
     char dir[1100], data[1200], logs[1200];
-    cluster_init(&c, 3, argv[1], argv[2], 21000 + (getpid() % 3000));
-    for (int i = 2; i <= 3; i++) cluster_start_node(&c, i);
-    node_dir(&c, 1, dir, sizeof dir);
+    cluster_init(&g_cluster, 3, argv[1], argv[2], 21000 + (getpid() % 3000));
+    for (int i = 2; i <= 3; i++) cluster_start_node(&g_cluster, i);
+    node_dir(&g_cluster, 1, dir, sizeof dir);
     mkdir(dir, 0700);
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(logs, sizeof logs, "%s/log", dir);
     dcf_register_after_writer(on_after_writer);
     dcf_register_consensus_notify(on_notify);
     if (dcf_set_param("DATA_PATH", data) || dcf_set_param("LOG_PATH", logs) ||
-        dcf_set_param("ELECTION_TIMEOUT", "1") || dcf_start(1, c.json)) {
+        dcf_set_param("ELECTION_TIMEOUT", "1") || dcf_start(1, g_cluster.json)) {
         fprintf(stderr, "start failed: %s\n", dcf_get_error(dcf_get_errorno()));
         return 1;
     }
@@ -262,7 +287,7 @@ int main(int argc, char **argv)
         for (unsigned w = 0; w < 3; w++) throughput(sizes[s], writers[w], seconds);
     latency(2000);
     dcf_stop();
-    for (int i = 2; i <= 3; i++) cluster_signal(&c, i, SIGTERM);
+    for (int i = 2; i <= 3; i++) cluster_signal(&g_cluster, i, SIGTERM);
     failover(argv[1], argv[2]);
     return 0;
 }
