@@ -170,50 +170,38 @@ impl Log {
             return Ok(Vec::new());
         }
         let first = self.cache_first();
-        let mut out = Vec::new();
+        let mut from_source = Vec::new();
         if lo < first {
             let src = self
                 .source
                 .as_ref()
                 .ok_or_else(|| format!("entry {lo} is no longer in memory and no log source"))?;
-            let got = src.read(lo, hi.min(first - 1), max_bytes)?;
-            let in_order = got
+            from_source = src.read(lo, hi.min(first - 1), max_bytes)?;
+            let in_order = from_source
                 .iter()
                 .enumerate()
                 .all(|(k, e)| e.index == lo + k as Index && e.index < first);
-            if got.is_empty() || !in_order {
+            if from_source.is_empty() || !in_order {
                 return Err(format!(
                     "the log source did not return entries from {lo} in order"
                 ));
             }
-            out = got;
         }
+        // The cache continues the batch only where the source part reached it.
+        let next = lo + from_source.len() as Index;
+        let cached = self.cached_range(next, if next >= first { hi } else { 0 });
+        let limit = max_bytes.saturating_add(ENTRY_OVERHEAD);
         let mut bytes = 0usize;
-        let mut keep = out.len();
-        for (k, e) in out.iter().enumerate() {
-            let sz = e.data.len() + ENTRY_OVERHEAD;
-            if k > 0 && bytes + sz > max_bytes.saturating_add(ENTRY_OVERHEAD) {
-                keep = k;
-                break;
-            }
-            bytes += sz;
-        }
-        if keep < out.len() {
-            out.truncate(keep);
-            return Ok(out);
-        }
-        let next = lo + out.len() as Index;
-        if next >= first {
-            for e in self.cached_range(next, hi) {
+        Ok(from_source
+            .into_iter()
+            .chain(cached.cloned())
+            .take_while(|e| {
                 let sz = e.data.len() + ENTRY_OVERHEAD;
-                if !out.is_empty() && bytes + sz > max_bytes.saturating_add(ENTRY_OVERHEAD) {
-                    break;
-                }
+                let fits = bytes == 0 || bytes + sz <= limit;
                 bytes += sz;
-                out.push(e.clone());
-            }
-        }
-        Ok(out)
+                fits
+            })
+            .collect())
     }
 
     /// Appends one entry; the caller guarantees `e.index == last_index() + 1`.

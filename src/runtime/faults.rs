@@ -2,6 +2,7 @@
 //! (DESIGN.md "Failures"). Held by the `Dcf` instance, so it outlives a restart.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -15,25 +16,36 @@ pub struct FaultSeam {
     pub disk: Arc<DiskFaults>,
     /// Peers this node neither sends to nor hears from.
     cut: Mutex<HashSet<NodeId>>,
+    /// Some link is cut: every frame checks this flag, not the lock.
+    any_cut: AtomicBool,
 }
 
 impl FaultSeam {
     /// Drops every frame to and from `peer` until `heal`.
     pub fn cut(&self, peer: NodeId) {
-        self.cut.lock().insert(peer);
+        self.update(|c| {
+            c.insert(peer);
+        });
     }
 
     pub fn heal(&self, peer: NodeId) {
-        self.cut.lock().remove(&peer);
+        self.update(|c| {
+            c.remove(&peer);
+        });
     }
 
     pub fn heal_all(&self) {
-        self.cut.lock().clear();
+        self.update(HashSet::clear);
         self.disk.clear();
     }
 
+    fn update(&self, f: impl FnOnce(&mut HashSet<NodeId>)) {
+        let mut c = self.cut.lock();
+        f(&mut c);
+        self.any_cut.store(!c.is_empty(), Ordering::Release);
+    }
+
     pub(crate) fn is_cut(&self, peer: NodeId) -> bool {
-        // Uncontended in production: nothing ever holds it but this check.
-        self.cut.lock().contains(&peer)
+        self.any_cut.load(Ordering::Acquire) && self.cut.lock().contains(&peer)
     }
 }

@@ -52,7 +52,7 @@ pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfRe
             ),
         ));
     }
-    let (entries, bytes) = stream.accepted.outstanding();
+    let (entries, bytes) = stream.outstanding();
     let p = &shared.params;
     if bytes.saturating_add(len) > p.mem_pool_max_size || entries >= MAX_PENDING_ENTRIES {
         return Err(DcfError::new(
@@ -70,7 +70,6 @@ pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfRe
         .lock()
         .propose(key, data, Instant::now())
         .map_err(propose_err)?;
-    stream.accepted.add(len);
     stream.writes.fetch_add(1, Ordering::Relaxed);
     stream.write_bytes.fetch_add(len, Ordering::Relaxed);
     stream.flush_after_propose(shared);

@@ -58,50 +58,33 @@ pub struct Stream {
     pub writes: AtomicU64,
     pub write_bytes: AtomicU64,
     /// Set once by the first storage fault (or a panic): the stream stops until restart.
-    failure: Mutex<Option<String>>,
-    failed: AtomicBool,
-    /// Backpressure: entries and bytes this leader accepted, and those it has applied.
-    pub accepted: Pending,
+    failure: OnceLock<String>,
+    /// Backpressure: how much of `writes` this leader has not applied yet.
+    accepted: Pending,
     trim: super::memory::TrimPolicy,
 }
 
 /// Entries accepted by `dcf_write` and not yet handed to after_writer, for backpressure.
-/// Counted per leadership: reset when the leader starts accepting writes.
+/// Counted per leadership: what `writes`/`write_bytes` held when the leader started
+/// accepting writes, and what after_writer took since.
 #[derive(Default)]
 pub struct Pending {
-    in_entries: AtomicU64,
-    in_bytes: AtomicU64,
+    base_entries: AtomicU64,
+    base_bytes: AtomicU64,
     out_entries: AtomicU64,
     out_bytes: AtomicU64,
 }
 
 impl Pending {
-    pub fn reset(&self) {
-        for a in [
-            &self.in_entries,
-            &self.in_bytes,
-            &self.out_entries,
-            &self.out_bytes,
-        ] {
-            a.store(0, Ordering::Relaxed);
-        }
+    fn reset(&self, entries: u64, bytes: u64) {
+        self.base_entries.store(entries, Ordering::Relaxed);
+        self.base_bytes.store(bytes, Ordering::Relaxed);
+        self.out_entries.store(0, Ordering::Relaxed);
+        self.out_bytes.store(0, Ordering::Relaxed);
     }
-    pub fn add(&self, bytes: u64) {
-        self.in_entries.fetch_add(1, Ordering::Relaxed);
-        self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-    pub fn done(&self, bytes: u64) {
+    fn done(&self, bytes: u64) {
         self.out_entries.fetch_add(1, Ordering::Relaxed);
         self.out_bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-    /// (entries, bytes) accepted and not yet applied.
-    pub fn outstanding(&self) -> (u64, u64) {
-        let e = self.in_entries.load(Ordering::Relaxed);
-        let b = self.in_bytes.load(Ordering::Relaxed);
-        (
-            e.saturating_sub(self.out_entries.load(Ordering::Relaxed)),
-            b.saturating_sub(self.out_bytes.load(Ordering::Relaxed)),
-        )
     }
 }
 
@@ -143,8 +126,7 @@ impl Stream {
             priority_stamp: Mutex::new(None),
             writes: AtomicU64::new(0),
             write_bytes: AtomicU64::new(0),
-            failure: Mutex::new(None),
-            failed: AtomicBool::new(false),
+            failure: OnceLock::new(),
             accepted: Pending::default(),
             trim: Default::default(),
         }
@@ -152,10 +134,20 @@ impl Stream {
 
     /// The storage fault (or panic) that stopped this stream, if any.
     pub fn failure(&self) -> Option<String> {
-        if !self.failed.load(Ordering::Acquire) {
-            return None;
-        }
-        self.failure.lock().clone()
+        self.failure.get().cloned()
+    }
+
+    /// (entries, bytes) this leader accepted and has not applied yet.
+    pub fn outstanding(&self) -> (u64, u64) {
+        let p = &self.accepted;
+        let left = |total: &AtomicU64, base: &AtomicU64, out: &AtomicU64| {
+            let t = total.load(Ordering::Relaxed);
+            t.saturating_sub(base.load(Ordering::Relaxed) + out.load(Ordering::Relaxed))
+        };
+        (
+            left(&self.writes, &p.base_entries, &p.out_entries),
+            left(&self.write_bytes, &p.base_bytes, &p.out_bytes),
+        )
     }
 
     /// Stops the stream after a fault that makes its log untrustworthy or unwritable: no
@@ -164,18 +156,14 @@ impl Stream {
     /// one code, MISSING_LOG: this node's log cannot go on), and the log says why, once.
     /// Only a restart brings the stream back; nothing acknowledged is lost by that.
     pub fn fail(&self, shared: &Shared, why: String) {
-        {
-            let mut f = self.failure.lock();
-            if f.is_some() {
-                return;
-            }
-            dcf_error!(
-                "stream {}: stopped (no writes, nothing sent) until the node restarts: {why}",
-                self.id
-            );
-            *f = Some(why);
+        let msg = format!(
+            "stream {}: stopped (no writes, nothing sent) until the node restarts: {why}",
+            self.id
+        );
+        if self.failure.set(why).is_err() {
+            return;
         }
-        self.failed.store(true, Ordering::Release);
+        dcf_error!("{msg}");
         self.can_write.store(false, Ordering::Release);
         self.role.store(DcfRole::Follower as u8, Ordering::Release);
         self.leader.store(0, Ordering::Release);
@@ -188,7 +176,7 @@ impl Stream {
     }
 
     pub fn is_failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire)
+        self.failure.get().is_some()
     }
 
     pub fn current_role(&self) -> DcfRole {
@@ -388,7 +376,10 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
         }
         Event::LeaderReady { term } => {
             dcf_info!("stream {}: leader of term {term} accepts writes", stream.id);
-            stream.accepted.reset();
+            stream.accepted.reset(
+                stream.writes.load(Ordering::Relaxed),
+                stream.write_bytes.load(Ordering::Relaxed),
+            );
             stream.can_write.store(true, Ordering::Release);
             stream.notified_leader.store(true, Ordering::Release);
             shared.post_status(stream.id, DcfRole::Leader);
@@ -467,7 +458,7 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             }
             stream.applied.store(e.index, Ordering::Release);
         }
-        stream.trim.observe(stream.accepted.outstanding().1);
+        stream.trim.observe(stream.outstanding().1);
         let now_applied = stream.applied.load(Ordering::Acquire);
         if now_applied > reported {
             reported = now_applied;

@@ -241,7 +241,7 @@ pub fn truncate_prefix(
     }
     if !doomed.is_empty() {
         // The log shrank: start small again, and give a large spare's space back.
-        w.next_cap = segment::MIN_PREALLOC.min(sh.seg_size);
+        w.next_cap = segment::first_cap(sh.seg_size);
         if w.spare_cap > w.next_cap {
             if let Some((seq, f)) = w.spare.take() {
                 drop(f);

@@ -8,9 +8,9 @@ use std::time::Duration;
 /// Which disk operation a fault hits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultOp {
-    /// pwrite of log records and segment preallocation.
+    /// pwrite of log records.
     Write,
-    /// fdatasync of a segment, fsync of metadata.
+    /// fdatasync of a segment.
     Sync,
     /// Reading records back (lagging followers, the apply loop, dcf_read).
     Read,

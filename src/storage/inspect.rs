@@ -11,19 +11,10 @@ use rustix::fs::FlockOperation;
 
 use super::error::{IoContext, StorageError};
 use super::{meta, record, recover, seg_index, segment, Storage, StorageOptions};
-use crate::types::{Entry, HardState, Index, StreamId, Term};
+use crate::types::{Entry, Index, StreamId};
 
 /// The metadata file of a stream, as stored.
-#[derive(Clone, Debug)]
-pub struct StoredMeta {
-    pub hard_state: HardState,
-    /// The membership blob as stored (JSON written by the runtime).
-    pub membership: Option<Vec<u8>>,
-    /// First index of the log: entries below it were truncated, or the node was seeded
-    /// with an applied index of first_index - 1.
-    pub first_index: Index,
-    pub base_term: Term,
-}
+pub use super::meta::Meta as StoredMeta;
 
 /// One segment file.
 #[derive(Clone, Debug)]
@@ -105,26 +96,18 @@ pub fn lock_shared(data: &Path) -> Result<Option<File>, StorageError> {
     Ok(Some(f))
 }
 
-pub(super) fn load_meta(dir: &Path) -> Result<Option<StoredMeta>, StorageError> {
-    Ok(meta::load(dir)?.map(|m| StoredMeta {
-        hard_state: m.hard_state,
-        membership: m.membership,
-        first_index: m.first_index,
-        base_term: m.base_term,
-    }))
-}
-
 /// Streams, stored metadata and segments of `data` (sealed segments through their index).
 pub fn info(data: &Path) -> Result<Vec<StreamInfo>, StorageError> {
     let mut out = Vec::new();
     for (id, dir) in streams(data)? {
-        let meta = load_meta(&dir)?;
+        let meta = meta::load(&dir)?;
         let mut segments = Vec::new();
         for seq in segment::list(&dir)? {
             let path = segment::seg_path(&dir, seq);
             let md = fs::metadata(&path).ctx("stat", &path)?;
-            let indexed = seg_index::load(&path).is_some();
-            let s = recover::scan(&dir, seq)?;
+            let ix = seg_index::load(&path);
+            let indexed = ix.is_some();
+            let s = recover::scan_with(path.clone(), ix)?;
             let range = match (s.records.first(), s.records.last()) {
                 (Some(a), Some(b)) => Some((a.1.index, b.1.index)),
                 _ => None,
@@ -167,7 +150,7 @@ pub fn dump(
     if !dir.is_dir() {
         return Err(StorageError::UnknownStream(stream));
     }
-    let floor = load_meta(&dir)?.map_or(1, |m| m.first_index);
+    let floor = meta::load(&dir)?.map_or(1, |m| m.first_index);
     for seq in segment::list(&dir)? {
         let s = recover::scan(&dir, seq)?;
         let wanted: Vec<_> = s

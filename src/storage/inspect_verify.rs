@@ -6,7 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::error::{IoContext, StorageError};
-use super::inspect::{load_meta, streams};
+use super::inspect::streams;
+use super::meta;
 use super::{recover, seg_index, segment};
 use crate::types::{Index, StreamId};
 
@@ -85,7 +86,7 @@ fn verify_stream(id: StreamId, dir: &Path) -> Result<StreamVerdict, StorageError
         torn: None,
         stale_indexes: Vec::new(),
     };
-    let first = match load_meta(dir) {
+    let first = match meta::load(dir) {
         Ok(m) => m.map_or(1, |m| m.first_index),
         Err(e) => {
             v.damage = Some(damage(e)?);
@@ -118,38 +119,14 @@ fn verify_stream(id: StreamId, dir: &Path) -> Result<StreamVerdict, StorageError
     let Some(l) = scans.iter().rposition(recover::Scan::has_data) else {
         return Ok(v);
     };
-    for s in &scans[..l] {
-        let bad = if let Some(why) = s.brk_reason {
-            Some((s.brk, why.to_string()))
-        } else if let Some(&(off, _)) = s.beyond.first() {
-            Some((
-                s.brk,
-                format!("records end here but an intact record follows at offset {off}"),
-            ))
-        } else if s.records.is_empty() {
-            Some((0, "segment holds no records but a later one does".into()))
-        } else {
-            None
-        };
-        if let Some((offset, reason)) = bad {
-            v.damage = Some(Damage::new(s.path.clone(), offset, reason));
-            return Ok(v);
-        }
-    }
-    if let Err(e) = recover::check_torn_tail(&scans, l) {
+    let checked = scans[..l]
+        .iter()
+        .try_for_each(recover::check_sealed)
+        .and_then(|()| recover::check_torn_tail(&scans, l))
+        .and_then(|()| recover::check_contiguous(&scans[..=l]));
+    if let Err(e) = checked {
         v.damage = Some(damage(e)?);
         return Ok(v);
-    }
-    let mut expect: Option<Index> = None;
-    for s in scans.iter().take(l + 1) {
-        for (off, h) in &s.records {
-            if let Some(e) = expect.filter(|&e| e != h.index) {
-                let reason = format!("record has index {}, expected {e}", h.index);
-                v.damage = Some(Damage::new(s.path.clone(), u64::from(*off), reason));
-                return Ok(v);
-            }
-            expect = Some(h.index + 1);
-        }
     }
     let kept: Vec<_> = scans.iter().flat_map(|s| s.records.iter()).collect();
     if let (Some(a), Some(b)) = (kept.first(), kept.last()) {

@@ -150,13 +150,13 @@ impl Storage {
 
     /// `f` is called once, on the writer thread, when the writer fails: from then on
     /// nothing more can be made durable until the node restarts.
-    pub fn on_failure(&self, f: Box<dyn Fn(&str) + Send + Sync>) {
-        *self.w.on_failure.lock() = Some(f);
-        if let Some(e) = self.w.failed.lock().clone() {
-            if let Some(f) = &*self.w.on_failure.lock() {
-                f(&e);
-            }
+    pub fn on_failure(&self, f: writer::FailureFn) {
+        // Installed under the failure lock, so that a failure either finds `f` or is seen here.
+        let failed = self.w.failed.lock();
+        if let Some(e) = &*failed {
+            f(e);
         }
+        *self.w.on_failure.lock() = Some(f);
     }
 
     /// The first failure of the writer, if any.
@@ -215,7 +215,7 @@ impl Storage {
         let spare_cap = if found.resume {
             segment::next_cap(found.cur_cap, max)
         } else {
-            segment::MIN_PREALLOC.min(max)
+            segment::first_cap(max)
         };
         let spare = segment::create(&dir, spare_seq, spare_cap, self.opts.sync)?;
         let recovered = Recovered {

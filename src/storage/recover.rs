@@ -50,17 +50,33 @@ impl Scan {
     }
 }
 
-pub(super) fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
-    let path = segment::seg_path(dir, seq);
-    if let Some(ix) = seg_index::load(&path) {
-        return Ok(Scan {
+impl Scan {
+    /// A sealed segment as its index describes it.
+    pub(super) fn from_index(path: PathBuf, ix: seg_index::Indexed) -> Scan {
+        Scan {
             path,
             records: ix.records,
             confs: ix.confs,
             brk: ix.end,
             brk_reason: None,
             beyond: Vec::new(),
-        });
+        }
+    }
+}
+
+pub(super) fn scan(dir: &Path, seq: u64) -> Result<Scan, StorageError> {
+    let path = segment::seg_path(dir, seq);
+    let ix = seg_index::load(&path);
+    scan_with(path, ix)
+}
+
+/// The segment at `path` through its index if it has a valid one, else by reading it whole.
+pub(super) fn scan_with(
+    path: PathBuf,
+    ix: Option<seg_index::Indexed>,
+) -> Result<Scan, StorageError> {
+    if let Some(ix) = ix {
+        return Ok(Scan::from_index(path, ix));
     }
     let b = fs::read(&path).ctx("read", &path)?;
     scan_bytes(path, &b)
@@ -152,25 +168,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let mut dir_changed = false;
 
     if let Some(l) = last_data {
-        for s in &scans[..l] {
-            if let Some(why) = s.brk_reason {
-                return Err(StorageError::corrupt(&s.path, s.brk, why));
-            }
-            if let Some(&(off, _)) = s.beyond.first() {
-                return Err(StorageError::corrupt(
-                    &s.path,
-                    s.brk,
-                    format!("records end here but an intact record follows at offset {off}"),
-                ));
-            }
-            if s.records.is_empty() {
-                return Err(StorageError::corrupt(
-                    &s.path,
-                    0,
-                    "segment holds no records but a later one does",
-                ));
-            }
-        }
+        scans[..l].iter().try_for_each(check_sealed)?;
         check_torn_tail(&scans, l)?;
     }
 
@@ -185,24 +183,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         }
     }
 
-    // Indexes must run on without a gap, within and across segments.
-    let mut expect: Option<Index> = None;
-    for s in &kept {
-        for (off, h) in &s.records {
-            if expect.is_some_and(|e| e != h.index) {
-                return Err(StorageError::corrupt(
-                    &s.path,
-                    *off as u64,
-                    format!(
-                        "record has index {}, expected {}",
-                        h.index,
-                        expect.unwrap_or(0)
-                    ),
-                ));
-            }
-            expect = Some(h.index + 1);
-        }
-    }
+    check_contiguous(&kept)?;
 
     // Prefix truncation: segments wholly below first_index go; the rest must reach it.
     let first = meta.first_index;
@@ -251,7 +232,9 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
                 file.sync_all().ctx("fsync", &s.path)?;
             }
         }
-        for (_, h) in &s.records {
+        let mut g = SegInfo::new(s.path, Some(Arc::new(file)));
+        for (off, h) in &s.records {
+            g.note(h.index, h.term, h.kind, *off);
             if h.index + 1 == first {
                 base_term = h.term;
             }
@@ -263,10 +246,6 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             }
         }
         conf_entries.extend(s.confs.into_iter().filter(|e| e.index >= first));
-        let mut g = SegInfo::new(s.path, Some(Arc::new(file)));
-        for (off, h) in &s.records {
-            g.note(h.index, h.term, h.kind, *off);
-        }
         g.end = s.brk;
         segs.push(g);
     }
@@ -286,6 +265,46 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         cur_cap,
         next_seq,
     })
+}
+
+/// A segment before the last one with data must end cleanly and hold records.
+pub(super) fn check_sealed(s: &Scan) -> Result<(), StorageError> {
+    if let Some(why) = s.brk_reason {
+        return Err(StorageError::corrupt(&s.path, s.brk, why));
+    }
+    if let Some(&(off, _)) = s.beyond.first() {
+        return Err(StorageError::corrupt(
+            &s.path,
+            s.brk,
+            format!("records end here but an intact record follows at offset {off}"),
+        ));
+    }
+    if s.records.is_empty() {
+        return Err(StorageError::corrupt(
+            &s.path,
+            0,
+            "segment holds no records but a later one does",
+        ));
+    }
+    Ok(())
+}
+
+/// Indexes must run on without a gap, within and across segments.
+pub(super) fn check_contiguous(scans: &[Scan]) -> Result<(), StorageError> {
+    let mut expect: Option<Index> = None;
+    for s in scans {
+        for (off, h) in &s.records {
+            if let Some(e) = expect.filter(|&e| e != h.index) {
+                return Err(StorageError::corrupt(
+                    &s.path,
+                    u64::from(*off),
+                    format!("record has index {}, expected {e}", h.index),
+                ));
+            }
+            expect = Some(h.index + 1);
+        }
+    }
+    Ok(())
 }
 
 /// Decide whether what follows the break in the last segment with data is a torn write.

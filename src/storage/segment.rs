@@ -50,6 +50,11 @@ pub fn open_rw(path: &Path) -> Result<File, StorageError> {
 /// configuration data) takes little disk and a busy one soon gets full-size segments.
 pub const MIN_PREALLOC: u64 = 1 << 20;
 
+/// Size of a stream's first segment (and the first after a truncation).
+pub fn first_cap(max: u64) -> u64 {
+    MIN_PREALLOC.min(max)
+}
+
 /// Size of the segment after one of `cap` bytes.
 pub fn next_cap(cap: u64, max: u64) -> u64 {
     cap.saturating_mul(2).min(max)
@@ -57,9 +62,7 @@ pub fn next_cap(cap: u64, max: u64) -> u64 {
 
 /// Capacity for writes that resume in a segment whose records end at `len`.
 pub fn resume_cap(len: u64, max: u64) -> u64 {
-    len.max(1)
-        .next_power_of_two()
-        .clamp(MIN_PREALLOC.min(max), max)
+    len.max(1).next_power_of_two().clamp(first_cap(max), max)
 }
 
 /// Give `file` `size` bytes of allocated, zero-reading space so that later writes and their
@@ -134,6 +137,14 @@ pub struct SegInfo {
     pub last_term: Term,
 }
 
+/// `file` if the segment is open, else the segment at `path` opened anew.
+pub fn open_or(file: &Option<Arc<File>>, path: &Path) -> Result<Arc<File>, StorageError> {
+    match file {
+        Some(f) => Ok(f.clone()),
+        None => open_rw(path).map(Arc::new),
+    }
+}
+
 /// Segments at the end of the log whose files stay open.
 pub const KEEP_OPEN: usize = 2;
 
@@ -191,10 +202,7 @@ impl SegInfo {
 
     /// The open file, or the segment opened anew if it was closed.
     pub fn handle(&self) -> Result<Arc<File>, StorageError> {
-        match &self.file {
-            Some(f) => Ok(f.clone()),
-            None => open_rw(&self.path).map(Arc::new),
-        }
+        open_or(&self.file, &self.path)
     }
 
     pub fn last(&self) -> Option<Index> {

@@ -233,10 +233,7 @@ impl StreamState {
 
 fn read_records(r: &DiskRead, out: &mut Vec<Entry>) -> Result<(), StorageError> {
     let mut buf = vec![0u8; (r.end - r.start) as usize];
-    let file = match &r.file {
-        Some(f) => f.clone(),
-        None => Arc::new(super::segment::open_rw(&r.path)?),
-    };
+    let file = super::segment::open_or(&r.file, &r.path)?;
     file.read_exact_at(&mut buf, r.start).ctx("read", &r.path)?;
     let mut pos = 0usize;
     for idx in r.lo..=r.hi {

@@ -132,16 +132,10 @@ pub fn run(sh: Arc<Shared>, on_durable: DurableFn) {
 /// Records the writer's first failure and tells the owner once. Nothing is retried: after
 /// a failed fdatasync the page cache may have dropped the data it claimed to hold.
 fn mark_failed(sh: &Shared, why: &str) {
-    let first = {
-        let mut f = sh.failed.lock();
-        if f.is_some() {
-            false
-        } else {
-            *f = Some(why.to_string());
-            true
-        }
-    };
-    if first {
+    // The hook runs under the failure lock, as `Storage::on_failure` installs it: once.
+    let mut failed = sh.failed.lock();
+    if failed.is_none() {
+        *failed = Some(why.to_string());
         if let Some(f) = &*sh.on_failure.lock() {
             f(why);
         }
