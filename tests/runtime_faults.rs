@@ -216,3 +216,23 @@ fn stop_starts_no_callback_after_it_was_called() {
     );
     assert!(took < Duration::from_secs(3), "stop took {took:?}");
 }
+
+/// The network seam: a leader cut off from both peers is replaced, and after the heal it
+/// follows again and receives what was written meanwhile.
+#[test]
+fn a_leader_cut_off_through_the_seam_is_replaced_and_rejoins() {
+    let c = Cluster::start(3);
+    let first = c.wait_leader(LONG);
+    let old = c.node(first);
+    write_keys(old, 1..11);
+    wait_keys(old, &(1..11).collect::<Vec<_>>(), LONG);
+    for p in (1..=3).filter(|p| *p != first) {
+        old.dcf.faults().cut(p);
+    }
+    let second = c.wait_leader_except(first, LONG);
+    write_keys(c.node(second), 11..21);
+    old.dcf.faults().heal_all();
+    wait_keys(old, &(11..21).collect::<Vec<_>>(), LONG);
+    assert!(!old.is_writable_leader());
+    check_in_order(old);
+}
