@@ -236,3 +236,29 @@ fn a_leader_cut_off_through_the_seam_is_replaced_and_rejoins() {
     assert!(!old.is_writable_leader());
     check_in_order(old);
 }
+
+/// Only the stream's driver waits for the disk: with every fdatasync of the leader taking
+/// 4 s, writes and queries on the leader return at once; the entries are applied once the
+/// leader's own sync covers them (a leader applies only what is durable locally).
+#[test]
+fn a_stalled_leader_disk_blocks_no_caller() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let l = c.node(leader);
+    write_keys(l, 1..11);
+    wait_keys(l, &(1..11).collect::<Vec<_>>(), LONG);
+    let stall = Duration::from_secs(4);
+    l.dcf.faults().disk.slow_sync(stall);
+    std::thread::sleep(Duration::from_millis(50));
+    let t0 = Instant::now();
+    write_keys(l, 11..111);
+    let last = l.dcf.last_index(1).unwrap();
+    assert!(l.dcf.leader_info(1).unwrap().is_some());
+    let took = t0.elapsed();
+    assert!(last >= 110, "last index {last}");
+    // Well under the stall: nothing on these paths waited for the leader's fdatasync.
+    assert!(took < stall - Duration::from_millis(1500), "took {took:?}");
+    l.dcf.faults().disk.slow_sync(Duration::ZERO);
+    wait_keys(l, &(11..111).collect::<Vec<_>>(), LONG);
+    check_in_order(l);
+}

@@ -37,8 +37,9 @@ pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> 
         group: c.group,
         priority: c.priority,
     };
+    // Also served on the network thread, so it does not wait for the driver (and the disk).
     let i = stream
-        .act(shared, |r| r.propose_conf_change(change, Instant::now()))
+        .input(|r| r.propose_conf_change(change, Instant::now()))
         .map_err(propose_err)?;
     Ok(i)
 }

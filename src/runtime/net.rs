@@ -40,7 +40,7 @@ impl FrameHandler for Handler {
             Incoming::Consensus(s, msg) => match shared.stream(s) {
                 Some(stream) => {
                     super::stats::on_consensus_in(s, from, &msg);
-                    stream.deliver(&shared, from, msg)
+                    stream.deliver(from, msg)
                 }
                 None => dcf_debug!("node {from}: message for unknown stream {s}"),
             },

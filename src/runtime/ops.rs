@@ -66,13 +66,10 @@ pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfRe
         ));
     }
     let index = stream
-        .replica
-        .lock()
-        .propose(key, data, Instant::now())
+        .input(|r| r.propose(key, data, Instant::now()))
         .map_err(propose_err)?;
     stream.writes.fetch_add(1, Ordering::Relaxed);
     stream.write_bytes.fetch_add(len, Ordering::Relaxed);
-    stream.flush_after_propose(shared);
     Ok(index)
 }
 

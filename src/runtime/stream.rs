@@ -1,11 +1,11 @@
-//! One stream: its replica behind a short-held lock, the driver loop that feeds it and does
-//! its I/O, and the apply loop that hands committed entries to the application.
+//! One stream: its replica behind a short-held lock, the driver thread that alone steps it
+//! and carries out its readies, and the apply loop that hands committed entries to the application.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::signal::Signal;
 use super::Shared;
@@ -17,8 +17,8 @@ use crate::{dcf_error, dcf_info, dcf_warn};
 /// Entries and payload bytes the apply loop reads from the log at a time.
 const APPLY_BATCH: u64 = 1024;
 const APPLY_BYTES: usize = 4 << 20;
-/// Readies one thread carries out in a row before leaving the rest to the driver.
-const DRAIN_ROUNDS: usize = 4;
+/// Readies the driver carries out in a row before it checks its timers again.
+const MAX_ROUNDS: usize = 64;
 /// The driver wakes at least this often even with no timer due (stop checks).
 const MAX_IDLE: Duration = Duration::from_millis(100);
 
@@ -33,10 +33,13 @@ pub struct Stream {
     driver_until: AtomicU64,
     epoch: Instant,
     pub apply_wake: Signal,
-    /// Held while a `Ready` is taken and carried out, so that readies reach storage and the
-    /// network in the order the replica produced them, whichever thread handles them.
-    io: Mutex<()>,
-    /// The node, for carrying out readies on the storage writer's thread.
+    /// Messages from peers, stepped by the driver in arrival order.
+    inbox: Mutex<Vec<(NodeId, Message)>>,
+    /// `act` tickets handed out, and the newest one whose readies the driver carried out.
+    asked: AtomicU64,
+    carried: Mutex<u64>,
+    carried_cond: Condvar,
+    /// The node, for failing the stream from the storage writer's failure report.
     pub shared: OnceLock<Weak<Shared>>,
     durable: Mutex<Option<(Index, Term)>>,
     /// Writes accepted: set once a new leader applied everything before its term.
@@ -111,7 +114,10 @@ impl Stream {
             driver_until: AtomicU64::new(0),
             epoch: Instant::now(),
             apply_wake: Signal::default(),
-            io: Mutex::new(()),
+            inbox: Mutex::new(Vec::new()),
+            asked: AtomicU64::new(0),
+            carried: Mutex::new(0),
+            carried_cond: Condvar::new(),
             shared: OnceLock::new(),
             durable: Mutex::new(None),
             can_write: AtomicBool::new(false),
@@ -193,42 +199,38 @@ impl Stream {
         self.nanos_since_epoch(r.next_deadline()) < self.driver_until.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` on the replica and carries out what it produced on the calling thread, so
-    /// that its effects (role, messages, durable state) are in place when the caller returns.
+    /// Runs `f` on the replica and waits until the driver has carried out what it produced,
+    /// so that its effects (role, messages, durable state) are in place when the caller
+    /// returns. Not for the network thread: this waits for the disk (see `input`).
     pub fn act<T>(&self, shared: &Shared, f: impl FnOnce(&mut Replica) -> T) -> T {
-        let _io = self.io.lock();
         let out = f(&mut self.replica.lock());
-        self.drain(shared, true);
+        let ticket = self.asked.fetch_add(1, Ordering::AcqRel) + 1;
+        self.driver_wake.notify();
+        let mut done = self.carried.lock();
+        while *done < ticket && !shared.stopping() && !self.is_failed() {
+            self.carried_cond.wait_for(&mut done, MAX_IDLE);
+        }
         out
     }
 
-    /// A message from a peer, stepped on the calling (network) thread. What it produced is
-    /// sent from here unless it must first be made durable (a vote, a term change): the
-    /// driver does that, so the network thread never waits for the disk.
-    pub fn deliver(&self, shared: &Shared, from: NodeId, msg: Message) {
+    /// Runs `f` on the replica and leaves what it produced to the driver, without waiting.
+    pub fn input<T>(&self, f: impl FnOnce(&mut Replica) -> T) -> T {
+        let out = f(&mut self.replica.lock());
+        self.driver_wake.notify();
+        out
+    }
+
+    /// A message from a peer (on a network thread): queued for the driver, which steps it.
+    pub fn deliver(&self, from: NodeId, msg: Message) {
         if self.is_failed() {
             return;
         }
-        let _io = self.io.lock();
-        self.replica.lock().step(from, msg, Instant::now());
-        self.drain(shared, false);
+        self.inbox.lock().push((from, msg));
+        self.driver_wake.notify();
     }
 
-    /// After a proposal: send and persist at once on the caller's thread when nobody else is
-    /// doing I/O for this stream; otherwise the thread doing it picks it up (see `drain`),
-    /// or the driver (and batches).
-    pub fn flush_after_propose(&self, shared: &Shared) {
-        let Some(_io) = self.io.try_lock() else {
-            self.driver_wake.notify();
-            return;
-        };
-        self.drain(shared, false);
-    }
-
-    /// Storage made the log durable up to `index` (called on the storage writer thread).
-    /// When nobody else is doing this stream's I/O, the replica learns it here and the
-    /// acknowledgement (or commit) goes out at once; otherwise the thread doing it or the
-    /// driver takes it.
+    /// Storage made the log durable up to `index` (on the storage writer thread): the driver
+    /// tells the replica, which then acknowledges or commits.
     pub fn on_durable(&self, index: Index, term: Term) {
         {
             let mut d = self.durable.lock();
@@ -236,42 +238,30 @@ impl Stream {
                 *d = Some((index, term));
             }
         }
-        if let (Some(shared), Some(_io)) = (
-            self.shared.get().and_then(Weak::upgrade),
-            self.io.try_lock(),
-        ) {
-            self.drain(&shared, false);
-            return;
-        }
         self.driver_wake.notify();
     }
 
-    /// With `io` held: carries out readies (and durable reports) until there are none left,
-    /// so that a proposal or report that found `io` busy meanwhile goes out now rather than
-    /// one more thread hop later, through the driver. Without `may_wait` (network, storage
-    /// writer and writing threads) a ready that must wait for the disk (hard state,
-    /// membership) is left to the driver. Bounded, so that a busy stream's proposals cannot
-    /// keep a network thread from reading. A failed stream's readies are dropped.
-    fn drain(&self, shared: &Shared, may_wait: bool) {
-        for _ in 0..DRAIN_ROUNDS {
+    /// Driver only: steps queued messages and durable reports and carries out the readies
+    /// they produce, in order, until none is left or `MAX_ROUNDS` passed (the caller ticks
+    /// in between, so a flood of messages cannot starve the timers). True when more is
+    /// waiting. A failed stream's readies are dropped.
+    fn drain(&self, shared: &Shared, spare: &mut Vec<(NodeId, Message)>) -> bool {
+        for _ in 0..MAX_ROUNDS {
+            std::mem::swap(&mut *self.inbox.lock(), spare);
             let durable = self.durable.lock().take();
             let ready = {
                 let mut r = self.replica.lock();
+                if !spare.is_empty() {
+                    let now = Instant::now();
+                    for (from, msg) in spare.drain(..) {
+                        r.step(from, msg, now);
+                    }
+                }
                 if let Some((index, term)) = durable {
                     r.persisted(index, term);
                 }
-                let p = r.peek_ready();
-                let waits_on_storage = p.hard_state.is_some()
-                    || p.events
-                        .iter()
-                        .any(|e| matches!(e, Event::MembershipChanged(_)));
-                if !r.has_ready() || (!may_wait && waits_on_storage) {
-                    let wake = (!may_wait && waits_on_storage) || self.due_before_driver(&r);
-                    drop(r);
-                    if wake {
-                        self.driver_wake.notify();
-                    }
-                    return;
+                if !r.has_ready() {
+                    return false;
                 }
                 r.take_ready()
             };
@@ -282,7 +272,7 @@ impl Stream {
                 self.fail(shared, why);
             }
         }
-        self.driver_wake.notify();
+        true
     }
 
     /// `dcf_set_applied_index` while running: deliver again from `index + 1`.
@@ -297,28 +287,37 @@ impl Stream {
     }
 }
 
-/// Fires the replica's timers and carries out what is pending (durable reports, readies
-/// left by other threads), then sleeps until the next timer or a wake-up.
+/// The stream's one owner of I/O: fires the replica's timers, steps what peers sent, and
+/// carries out every Ready (persist, send, commit, events), then sleeps until the next timer
+/// or a wake-up (a message, a proposal, a durable report, an `act`).
 pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
     let mut deadline = Instant::now();
+    let mut spare = Vec::new();
     while !shared.stopping() {
+        let asked = stream.asked.load(Ordering::Acquire);
         let now = Instant::now();
-        let io = stream.io.lock();
-        {
-            let mut r = stream.replica.lock();
-            if now >= deadline {
-                r.tick(now);
-            }
-            deadline = r.next_deadline();
-            // Set before the replica is unlocked: whoever moves the deadline earlier after
-            // this point sees it and wakes the driver.
-            let until = stream.nanos_since_epoch(deadline.min(now + MAX_IDLE));
-            stream.driver_until.store(until, Ordering::Relaxed);
+        if now >= deadline {
+            stream.replica.lock().tick(now);
         }
-        stream.drain(&shared, true);
-        drop(io);
-        stream.driver_wake.wait_until(deadline.min(now + MAX_IDLE));
+        let more = stream.drain(&shared, &mut spare);
+        let wake_at = {
+            let r = stream.replica.lock();
+            deadline = r.next_deadline();
+            let until = deadline.min(now + MAX_IDLE);
+            stream
+                .driver_until
+                .store(stream.nanos_since_epoch(until), Ordering::Relaxed);
+            until
+        };
+        if asked > *stream.carried.lock() {
+            *stream.carried.lock() = asked;
+            stream.carried_cond.notify_all();
+        }
+        if !more {
+            stream.driver_wake.wait_until(wake_at);
+        }
     }
+    stream.carried_cond.notify_all();
 }
 
 /// Carries out one Ready in the order its parts depend on each other. An error stops the
