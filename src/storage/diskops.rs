@@ -90,11 +90,15 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
             file.set_len(w.cur_off).ctx("truncate", &path)?;
             // Sealed: it never changes again, so restarts can trust its index.
             let idx = {
-                let s = st.shared.lock();
+                let mut s = st.shared.lock();
                 s.segments
-                    .last()
+                    .last_mut()
                     .filter(|g| g.path == path)
-                    .and_then(|g| seg_index::encode(g, w.gen))
+                    .and_then(|g| {
+                        let b = seg_index::encode(g, w.gen);
+                        g.offsets.seal();
+                        b
+                    })
             };
             if let Some(b) = idx {
                 seg_index::store(&path, &b, sh.sync);
@@ -156,8 +160,8 @@ pub fn cut_suffix(
             .map(|g| {
                 // Its index goes before the segment changes.
                 seg_index::remove(&g.path).ctx("remove", &g.path)?;
-                g.cut_at(from);
-                let last_off = g.offsets[g.offsets.len() - 1] as u64;
+                g.cut_at(from)?;
+                let last_off = g.locate(g.offsets.len() - 1)?;
                 g.handle().map(|f| (f, g.path.clone(), g.end, last_off))
             })
             .transpose()?;

@@ -108,8 +108,8 @@ pub fn info(data: &Path) -> Result<Vec<StreamInfo>, StorageError> {
             let ix = seg_index::load(&path);
             let indexed = ix.is_some();
             let s = recover::scan_with(path.clone(), ix)?;
-            let range = match (s.records.first(), s.records.last()) {
-                (Some(a), Some(b)) => Some((a.1.index, b.1.index)),
+            let range = match (s.first(), s.last()) {
+                (Some(a), Some(b)) => Some((a.index, b.index)),
                 _ => None,
             };
             segments.push(SegmentFile {
@@ -152,9 +152,12 @@ pub fn dump(
     }
     let floor = meta::load(&dir)?.map_or(1, |m| m.first_index);
     for seq in segment::list(&dir)? {
-        let s = recover::scan(&dir, seq)?;
-        let wanted: Vec<_> = s
-            .records
+        // Every record's offset: read the segment whole rather than through its index.
+        let s = recover::scan_with(segment::seg_path(&dir, seq), None)?;
+        let recover::Records::Scanned(records) = &s.records else {
+            continue;
+        };
+        let wanted: Vec<_> = records
             .iter()
             .filter(|(_, h)| h.index >= from.max(floor) && h.index <= to)
             .collect();

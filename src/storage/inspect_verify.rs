@@ -115,7 +115,7 @@ fn verify_stream(id: StreamId, dir: &Path) -> Result<StreamVerdict, StorageError
         scans.push(s);
         ends.push(end);
     }
-    v.records = scans.iter().map(|s| s.records.len() as u64).sum();
+    v.records = scans.iter().map(recover::Scan::count).sum();
     let Some(l) = scans.iter().rposition(recover::Scan::has_data) else {
         return Ok(v);
     };
@@ -128,21 +128,19 @@ fn verify_stream(id: StreamId, dir: &Path) -> Result<StreamVerdict, StorageError
         v.damage = Some(damage(e)?);
         return Ok(v);
     }
-    let kept: Vec<_> = scans.iter().flat_map(|s| s.records.iter()).collect();
-    if let (Some(a), Some(b)) = (kept.first(), kept.last()) {
-        if b.1.index >= first && a.1.index > first {
-            let s = scans
-                .iter()
-                .find(|s| !s.records.is_empty())
-                .unwrap_or(&scans[0]);
+    let first_scan = scans.iter().find(|s| !s.is_empty());
+    let first_kept = first_scan.and_then(recover::Scan::first);
+    let last_kept = scans.iter().rev().find_map(recover::Scan::last);
+    if let (Some(a), Some(b), Some(s)) = (first_kept, last_kept, first_scan) {
+        if b.index >= first && a.index > first {
             let reason = format!(
                 "log starts at index {} but the metadata's first index is {first}",
-                a.1.index
+                a.index
             );
             v.damage = Some(Damage::new(s.path.clone(), 0, reason));
             return Ok(v);
         }
-        v.range = (b.1.index >= first).then_some((a.1.index.max(first), b.1.index));
+        v.range = (b.index >= first).then_some((a.index.max(first), b.index));
     }
     let (s, end) = (&scans[l], ends[l]);
     if s.brk_reason.is_some() || !s.beyond.is_empty() {

@@ -13,6 +13,7 @@ mod fault;
 pub mod inspect;
 pub mod inspect_verify;
 mod meta;
+mod offsets;
 mod record;
 mod recover;
 mod seg_index;

@@ -20,7 +20,7 @@
 //! In any segment before the last one with data, every break that is not a clean end is
 //! corruption.
 
-use std::fs;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,9 +33,9 @@ use crate::types::{Entry, EntryKind, Index, Term};
 
 pub(super) struct Scan {
     pub(super) path: PathBuf,
-    /// Intact records before the break, with their offsets; payloads are kept only for
-    /// CONF entries (memberships), so that a long log does not come back into memory.
-    pub(super) records: Vec<(u32, Header)>,
+    /// Intact records before the break; payloads are kept only for CONF entries
+    /// (memberships), so that a long log does not come back into memory.
+    pub(super) records: Records,
     pub(super) confs: Vec<Entry>,
     /// Where the intact prefix ends, and why.
     pub(super) brk: u64,
@@ -44,23 +44,76 @@ pub(super) struct Scan {
     pub(super) beyond: Vec<(u64, u64)>,
 }
 
-impl Scan {
-    pub(super) fn has_data(&self) -> bool {
-        !self.records.is_empty() || !self.beyond.is_empty()
-    }
+pub(super) enum Records {
+    /// Every record with its offset, from reading the segment.
+    Scanned(Vec<(u32, Header)>),
+    /// A sealed segment as its index describes it (contiguous from `first` to `last`).
+    Indexed(Box<seg_index::Indexed>),
 }
 
 impl Scan {
+    pub(super) fn has_data(&self) -> bool {
+        !self.is_empty() || !self.beyond.is_empty()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    pub(super) fn count(&self) -> u64 {
+        match &self.records {
+            Records::Scanned(v) => v.len() as u64,
+            Records::Indexed(ix) => ix.last.index - ix.first.index + 1,
+        }
+    }
+
+    pub(super) fn first(&self) -> Option<Header> {
+        match &self.records {
+            Records::Scanned(v) => v.first().map(|r| r.1),
+            Records::Indexed(ix) => Some(ix.first),
+        }
+    }
+
+    pub(super) fn last(&self) -> Option<Header> {
+        match &self.records {
+            Records::Scanned(v) => v.last().map(|r| r.1),
+            Records::Indexed(ix) => Some(ix.last),
+        }
+    }
+
     /// A sealed segment as its index describes it.
-    pub(super) fn from_index(path: PathBuf, ix: seg_index::Indexed) -> Scan {
+    pub(super) fn from_index(path: PathBuf, mut ix: seg_index::Indexed) -> Scan {
         Scan {
             path,
-            records: ix.records,
-            confs: ix.confs,
+            confs: std::mem::take(&mut ix.confs),
             brk: ix.end,
             brk_reason: None,
             beyond: Vec::new(),
+            records: Records::Indexed(Box::new(ix)),
         }
+    }
+
+    /// The segment's in-memory index, for entries from `first` on (terms of earlier ones
+    /// stay in the runs: the segment still holds them).
+    fn seg_info(self, file: File) -> (SegInfo, Vec<Entry>) {
+        let mut g = SegInfo::new(self.path, Some(Arc::new(file)));
+        match self.records {
+            Records::Scanned(v) => {
+                for (off, h) in &v {
+                    g.note(h.index, h.term, h.kind, *off);
+                }
+            }
+            Records::Indexed(ix) => {
+                let ix = *ix;
+                g.first = ix.first.index;
+                g.offsets = ix.offsets;
+                g.runs = ix.runs;
+                g.confs = ix.conf_offs;
+                g.last_term = ix.last.term;
+            }
+        }
+        g.end = self.brk;
+        (g, self.confs)
     }
 }
 
@@ -84,9 +137,10 @@ pub(super) fn scan_with(
 
 /// Checks every record of the segment `b` read from `path` (no index is consulted).
 pub(super) fn scan_bytes(path: PathBuf, b: &[u8]) -> Result<Scan, StorageError> {
+    let mut records = Vec::new();
     let mut s = Scan {
         path,
-        records: Vec::new(),
+        records: Records::Scanned(Vec::new()),
         confs: Vec::new(),
         brk: 0,
         brk_reason: None,
@@ -106,7 +160,7 @@ pub(super) fn scan_bytes(path: PathBuf, b: &[u8]) -> Result<Scan, StorageError> 
                 if h.kind == EntryKind::Conf {
                     s.confs.push(record::to_entry(&h, &b[pos..]));
                 }
-                s.records.push((pos as u32, h));
+                records.push((pos as u32, h));
                 pos += h.record_len();
             }
             Err(Bad::End) => break,
@@ -116,6 +170,7 @@ pub(super) fn scan_bytes(path: PathBuf, b: &[u8]) -> Result<Scan, StorageError> 
             }
         }
     }
+    s.records = Records::Scanned(records);
     s.brk = pos.min(b.len()) as u64;
     // Look for intact records after the break; records are 8-byte aligned.
     let mut off = (s.brk as usize + 8) & !7;
@@ -175,7 +230,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     // Drop segments without records (preallocated spares, or holding only a torn write).
     let mut kept: Vec<Scan> = Vec::new();
     for s in scans {
-        if s.records.is_empty() {
+        if s.is_empty() {
             segment::remove_segment(&s.path)?;
             dir_changed = true;
         } else {
@@ -197,7 +252,9 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
     let mut cur_cap = 0;
     let n = kept.len();
     for (i, s) in kept.into_iter().enumerate() {
-        let (_, lh) = s.records[s.records.len() - 1];
+        let (Some(fh), Some(lh)) = (s.first(), s.last()) else {
+            continue;
+        };
         last_gen = lh.gen;
         if lh.index < first {
             if lh.index + 1 == first {
@@ -207,7 +264,6 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             dir_changed = true;
             continue;
         }
-        let (_, fh) = s.records[0];
         if segs.is_empty() && fh.index > first {
             return Err(StorageError::corrupt(
                 &s.path,
@@ -219,7 +275,8 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             ));
         }
         let file = segment::open_rw(&s.path)?;
-        if i + 1 == n {
+        let writable = i + 1 == n;
+        if writable {
             // Writes may go on in it: its index would no longer describe it.
             seg_index::remove(&s.path).ctx("remove", &s.path)?;
             // Zero everything after the kept records. Writes continue in this segment only
@@ -232,21 +289,21 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
                 file.sync_all().ctx("fsync", &s.path)?;
             }
         }
-        let mut g = SegInfo::new(s.path, Some(Arc::new(file)));
-        for (off, h) in &s.records {
-            g.note(h.index, h.term, h.kind, *off);
-            if h.index + 1 == first {
-                base_term = h.term;
-            }
-            if h.index >= first {
-                if terms.last().is_none_or(|r| r.1 != h.term) {
-                    terms.push((h.index, h.term));
-                }
-                last_index = h.index;
+        let (mut g, confs) = s.seg_info(file);
+        if fh.index < first {
+            base_term = g.term_of(first - 1);
+        }
+        for (k, &(at, term)) in g.runs.iter().enumerate() {
+            let run_end = g.runs.get(k + 1).map_or(lh.index, |r| r.0 - 1);
+            if run_end >= first && terms.last().is_none_or(|r| r.1 != term) {
+                terms.push((at.max(first), term));
             }
         }
-        conf_entries.extend(s.confs.into_iter().filter(|e| e.index >= first));
-        g.end = s.brk;
+        last_index = lh.index;
+        conf_entries.extend(confs.into_iter().filter(|e| e.index >= first));
+        if !(writable && resume) {
+            g.offsets.seal();
+        }
         segs.push(g);
     }
     if dir_changed && sync {
@@ -279,7 +336,7 @@ pub(super) fn check_sealed(s: &Scan) -> Result<(), StorageError> {
             format!("records end here but an intact record follows at offset {off}"),
         ));
     }
-    if s.records.is_empty() {
+    if s.is_empty() {
         return Err(StorageError::corrupt(
             &s.path,
             0,
@@ -292,16 +349,27 @@ pub(super) fn check_sealed(s: &Scan) -> Result<(), StorageError> {
 /// Indexes must run on without a gap, within and across segments.
 pub(super) fn check_contiguous(scans: &[Scan]) -> Result<(), StorageError> {
     let mut expect: Option<Index> = None;
+    let check = |expect: Option<Index>, path: &Path, off: u64, index: Index| match expect {
+        Some(e) if e != index => Err(StorageError::corrupt(
+            path,
+            off,
+            format!("record has index {index}, expected {e}"),
+        )),
+        _ => Ok(()),
+    };
     for s in scans {
-        for (off, h) in &s.records {
-            if let Some(e) = expect.filter(|&e| e != h.index) {
-                return Err(StorageError::corrupt(
-                    &s.path,
-                    u64::from(*off),
-                    format!("record has index {}, expected {e}", h.index),
-                ));
+        match &s.records {
+            Records::Scanned(v) => {
+                for (off, h) in v {
+                    check(expect, &s.path, u64::from(*off), h.index)?;
+                    expect = Some(h.index + 1);
+                }
             }
-            expect = Some(h.index + 1);
+            // An index is only trusted if it is contiguous (see seg_index::load).
+            Records::Indexed(ix) => {
+                check(expect, &s.path, 0, ix.first.index)?;
+                expect = Some(ix.last.index + 1);
+            }
         }
     }
     Ok(())
@@ -310,13 +378,13 @@ pub(super) fn check_contiguous(scans: &[Scan]) -> Result<(), StorageError> {
 /// Decide whether what follows the break in the last segment with data is a torn write.
 pub(super) fn check_torn_tail(scans: &[Scan], l: usize) -> Result<(), StorageError> {
     let s = &scans[l];
-    let torn_gen = if let Some(&(_, h)) = s.records.last() {
+    let torn_gen = if let Some(h) = s.last() {
         if s.brk < h.batch_end as u64 {
             h.gen
         } else {
             h.gen + 1
         }
-    } else if let Some(&(_, h)) = l.checked_sub(1).and_then(|p| scans[p].records.last()) {
+    } else if let Some(h) = l.checked_sub(1).and_then(|p| scans[p].last()) {
         h.gen + 1
     } else {
         // The very first write of the log: only the oldest write found can be the torn one.

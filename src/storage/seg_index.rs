@@ -21,6 +21,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::offsets::{Offsets, SparseBuilder};
 use super::record::{self, Header};
 use super::segment::SegInfo;
 use crate::types::{Entry, EntryKind, Index, Term};
@@ -34,7 +35,8 @@ pub fn idx_path(seg: &Path) -> PathBuf {
 /// The index of a sealed segment, encoded (cheap enough to do under the stream's lock).
 pub fn encode(seg: &SegInfo, last_gen: u64) -> Option<Vec<u8>> {
     let last = seg.last()?;
-    let mut b = Vec::with_capacity(64 + seg.offsets.len() * 4 + seg.runs.len() * 16);
+    let offsets = seg.offsets.dense()?;
+    let mut b = Vec::with_capacity(64 + offsets.len() * 4 + seg.runs.len() * 16);
     b.extend_from_slice(MAGIC);
     for v in [seg.first, last - seg.first + 1, seg.end, last_gen] {
         b.extend_from_slice(&v.to_le_bytes());
@@ -45,7 +47,7 @@ pub fn encode(seg: &SegInfo, last_gen: u64) -> Option<Vec<u8>> {
         b.extend_from_slice(&t.to_le_bytes());
     }
     b.extend_from_slice(&(seg.confs.len() as u64).to_le_bytes());
-    for &o in seg.confs.iter().chain(&seg.offsets) {
+    for &o in seg.confs.iter().chain(offsets) {
         b.extend_from_slice(&o.to_le_bytes());
     }
     let crc = crc32c::crc32c(&b);
@@ -82,11 +84,16 @@ pub fn remove(seg: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// What an index says about its segment, checked against the segment file.
+/// What an index says about its segment, checked against the segment file. Offsets come
+/// back sparse: a restart holds a few bytes per thousand records, not the index.
 pub struct Indexed {
-    /// Offset and header of each record; only the first and last headers were read from
-    /// disk, the others carry index, term and kind.
-    pub records: Vec<(u32, Header)>,
+    /// Headers of the first and last records, read from the segment.
+    pub first: Header,
+    pub last: Header,
+    pub offsets: Offsets,
+    pub runs: Vec<(Index, Term)>,
+    /// Offsets of the CONF records, and the records.
+    pub conf_offs: Vec<u32>,
     pub confs: Vec<Entry>,
     pub end: u64,
 }
@@ -129,7 +136,8 @@ pub fn load(seg: &Path) -> Option<Indexed> {
         return None;
     }
     let confs: Vec<u32> = (0..nconfs).map(|_| r.u32()).collect::<Option<_>>()?;
-    let offsets: Vec<u32> = (0..count).map(|_| r.u32()).collect::<Option<_>>()?;
+    let offsets = r.0;
+    let off_at = |k: usize| u32::from_le_bytes([0, 1, 2, 3].map(|j| offsets[k * 4 + j]));
     let file = File::open(seg).ok()?;
     if file.metadata().ok()?.len() != end {
         return None;
@@ -141,13 +149,13 @@ pub fn load(seg: &Path) -> Option<Indexed> {
     };
     let last = first + count as u64 - 1;
     let term_of = |i: Index| runs[runs.partition_point(|r| r.0 <= i) - 1].1;
-    let (fh, lh) = (header_at(offsets[0])?, header_at(offsets[count - 1])?);
+    let (fh, lh) = (header_at(off_at(0))?, header_at(off_at(count - 1))?);
     if fh.index != first
         || lh.index != last
         || lh.gen != last_gen
         || fh.term != term_of(first)
         || lh.term != term_of(last)
-        || u64::from(offsets[count - 1]) + lh.record_len() as u64 != end
+        || u64::from(off_at(count - 1)) + lh.record_len() as u64 != end
     {
         return None;
     }
@@ -162,29 +170,22 @@ pub fn load(seg: &Path) -> Option<Indexed> {
         }
         conf_entries.push(record::to_entry(&h, &buf));
     }
-    let mut records = Vec::with_capacity(count);
-    for (k, &off) in offsets.iter().enumerate() {
-        let index = first + k as u64;
-        let h = if k == 0 {
-            fh
-        } else if k + 1 == count {
-            lh
-        } else {
-            Header {
-                index,
-                term: term_of(index),
-                kind: EntryKind::Normal,
-                ..lh
-            }
-        };
-        records.push((off, h));
-    }
-    for e in &conf_entries {
-        let k = (e.index - first) as usize;
-        records[k].1.kind = EntryKind::Conf;
+    let mut sparse = SparseBuilder::default();
+    let mut prev = None;
+    for k in 0..count {
+        let off = off_at(k);
+        if prev.is_some_and(|p| off <= p) {
+            return None;
+        }
+        prev = Some(off);
+        sparse.push(off);
     }
     Some(Indexed {
-        records,
+        first: fh,
+        last: lh,
+        offsets: sparse.finish(),
+        runs,
+        conf_offs: confs,
         confs: conf_entries,
         end,
     })

@@ -8,6 +8,7 @@ use rustix::fs::FallocateFlags;
 
 use super::error::{IoContext, StorageError};
 use super::meta::fsync_dir;
+use super::offsets::Offsets;
 use crate::types::{Index, Term};
 
 /// `seg_0000000042.log`: numbered in creation order, not by index, because a segment is
@@ -126,8 +127,9 @@ pub struct SegInfo {
     pub file: Option<Arc<File>>,
     /// Index of the first record (meaningful when `offsets` is not empty).
     pub first: Index,
-    /// Start offset of each record, in index order.
-    pub offsets: Vec<u32>,
+    /// Where the records start: every one while the segment is written, anchors once
+    /// sealed.
+    pub offsets: Offsets,
     /// (first index, term) of each run of records of one term.
     pub runs: Vec<(Index, Term)>,
     /// Offsets of the CONF records.
@@ -163,7 +165,7 @@ impl SegInfo {
             path,
             file,
             first: 0,
-            offsets: Vec::new(),
+            offsets: Offsets::default(),
             runs: Vec::new(),
             confs: Vec::new(),
             end: 0,
@@ -186,18 +188,21 @@ impl SegInfo {
         self.last_term = term;
     }
 
-    /// Keeps the records before `index` only.
-    pub fn cut_at(&mut self, index: Index) {
+    /// Keeps the records before `index` only; the segment is sealed (writes go on in a new
+    /// one).
+    pub fn cut_at(&mut self, index: Index) -> Result<(), StorageError> {
         if !self.contains(index) {
-            return;
+            return Ok(());
         }
-        let n = (index - self.first) as usize;
-        self.end = u64::from(self.offsets[n]);
+        let n = index - self.first;
+        self.end = self.locate(n)?;
         self.offsets.truncate(n);
+        self.offsets.seal();
         self.runs.retain(|r| r.0 < index);
         let end = self.end;
         self.confs.retain(|&o| u64::from(o) < end);
         self.last_term = self.runs.last().map_or(0, |r| r.1);
+        Ok(())
     }
 
     /// The open file, or the segment opened anew if it was closed.
@@ -206,7 +211,7 @@ impl SegInfo {
     }
 
     pub fn last(&self) -> Option<Index> {
-        (!self.offsets.is_empty()).then(|| self.first + self.offsets.len() as u64 - 1)
+        (!self.offsets.is_empty()).then(|| self.first + self.offsets.len() - 1)
     }
 
     pub fn contains(&self, index: Index) -> bool {
@@ -214,12 +219,33 @@ impl SegInfo {
             .is_some_and(|l| index >= self.first && index <= l)
     }
 
-    /// Byte range [start, end) of records lo..=hi, which must be in this segment.
-    pub fn range(&self, lo: Index, hi: Index) -> (u64, u64) {
-        let a = (lo - self.first) as usize;
-        let b = (hi - self.first) as usize + 1;
-        let end = self.offsets.get(b).map_or(self.end, |&o| o as u64);
-        (self.offsets[a] as u64, end)
+    /// Term of `index`, which must be in this segment.
+    pub fn term_of(&self, index: Index) -> Term {
+        self.runs[self
+            .runs
+            .partition_point(|r| r.0 <= index)
+            .saturating_sub(1)]
+        .1
+    }
+
+    /// Offset of the record with number `k` in this segment (reads headers when sealed).
+    pub fn locate(&self, k: u64) -> Result<u64, StorageError> {
+        match &self.offsets {
+            Offsets::Dense(v) => Ok(v.get(k as usize).map_or(self.end, |&o| u64::from(o))),
+            Offsets::Sparse { .. } => {
+                let f = self.handle()?;
+                self.offsets.locate(k, self.end, &f, &self.path)
+            }
+        }
+    }
+
+    /// What to read for records lo..=hi of about `budget` bytes: (start offset, index of
+    /// the record there, end offset). See `Offsets::span`.
+    pub fn span(&self, lo: Index, hi: Index, budget: usize) -> (u64, Index, u64) {
+        let (start, rec, end) =
+            self.offsets
+                .span(lo - self.first, hi - self.first, budget, self.end);
+        (start, self.first + rec, end)
     }
 }
 

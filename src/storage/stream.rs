@@ -112,6 +112,8 @@ struct DiskRead {
     path: PathBuf,
     start: u64,
     end: u64,
+    /// Index of the record at `start` (records before `lo` are skipped).
+    at: Index,
     lo: Index,
     hi: Index,
 }
@@ -159,28 +161,16 @@ impl StreamState {
                     .ok_or_else(|| {
                         StorageError::corrupt(&self.dir, 0, format!("index {idx} is in no segment"))
                     })?;
-                let mut seg_hi = seg.last().unwrap_or(idx).min(hi).min(cache_first - 1);
-                // Stop early at max_bytes, keeping at least the first record.
-                let (start, _) = seg.range(idx, idx);
-                let mut i = idx;
-                while i <= seg_hi {
-                    let (_, e) = seg.range(i, i);
-                    if bytes + (e - start) as usize > max_bytes && (i > idx || bytes > 0) {
-                        seg_hi = i - 1;
-                        break;
-                    }
-                    i += 1;
-                }
-                if seg_hi < idx {
-                    break;
-                }
-                let (start, end) = seg.range(idx, seg_hi);
+                let seg_hi = seg.last().unwrap_or(idx).min(hi).min(cache_first - 1);
+                let budget = max_bytes.saturating_sub(bytes);
+                let (start, at, end) = seg.span(idx, seg_hi, budget);
                 bytes += (end - start) as usize;
                 plan.push(DiskRead {
                     file: seg.file.clone(),
                     path: seg.path.clone(),
                     start,
                     end,
+                    at,
                     lo: idx,
                     hi: seg_hi,
                 });
@@ -200,11 +190,15 @@ impl StreamState {
             return Ok(out);
         }
         let mut disk = Vec::new();
+        let mut taken = 0;
         for r in plan {
             self.faults
                 .check(super::FaultOp::Read)
                 .ctx("read", &r.path)?;
-            read_records(&r, &mut disk)?;
+            if !read_records(&r, &mut disk, &mut taken, max_bytes)? {
+                // Stopped short (the byte budget): the rest would leave a gap.
+                return Ok(disk);
+            }
         }
         disk.extend(out);
         Ok(disk)
@@ -212,32 +206,37 @@ impl StreamState {
 }
 
 impl StreamState {
-    /// Term of `idx` from the cache or the record header on disk, ignoring first_index.
+    /// Term of `idx` from the cache or the segment's term runs, ignoring first_index.
     pub fn term_at(&self, idx: Index) -> Option<Term> {
-        let (file, off) = {
-            let sh = self.shared.lock();
-            if let Some(e) = sh.cache.iter().find(|e| e.index == idx) {
-                return Some(e.term);
-            }
-            let seg = sh.segments.iter().find(|s| s.contains(idx))?;
-            (seg.handle().ok()?, seg.range(idx, idx).0)
-        };
-        let mut hb = [0u8; record::HEADER_LEN];
-        file.read_exact_at(&mut hb, off).ok()?;
-        record::parse_header(&hb)
-            .ok()
-            .filter(|h| h.index == idx)
-            .map(|h| h.term)
+        let sh = self.shared.lock();
+        if let Some(e) = sh.cache.iter().find(|e| e.index == idx) {
+            return Some(e.term);
+        }
+        sh.segments
+            .iter()
+            .find(|s| s.contains(idx))
+            .map(|s| s.term_of(idx))
     }
 }
 
-fn read_records(r: &DiskRead, out: &mut Vec<Entry>) -> Result<(), StorageError> {
+/// Reads the records of `r` into `out` while the payload bytes `taken` so far stay within
+/// `max_bytes` (the first entry is always taken); false if it stopped before `r.hi`.
+fn read_records(
+    r: &DiskRead,
+    out: &mut Vec<Entry>,
+    taken: &mut usize,
+    max_bytes: usize,
+) -> Result<bool, StorageError> {
     let mut buf = vec![0u8; (r.end - r.start) as usize];
     let file = super::segment::open_or(&r.file, &r.path)?;
     file.read_exact_at(&mut buf, r.start).ctx("read", &r.path)?;
     let mut pos = 0usize;
-    for idx in r.lo..=r.hi {
+    for idx in r.at..=r.hi {
         let off = r.start + pos as u64;
+        if pos >= buf.len() {
+            // The span ended (sparse offsets, budget): the caller reads on from here.
+            return Ok(false);
+        }
         let h = record::check(&buf[pos..]).map_err(|b| {
             let why = match b {
                 record::Bad::End => "unexpected end of records",
@@ -252,8 +251,14 @@ fn read_records(r: &DiskRead, out: &mut Vec<Entry>) -> Result<(), StorageError> 
                 format!("record has index {}, expected {idx}", h.index),
             ));
         }
-        out.push(record::to_entry(&h, &buf[pos..]));
+        if idx >= r.lo {
+            if !out.is_empty() && *taken + h.len as usize > max_bytes {
+                return Ok(false);
+            }
+            *taken += h.len as usize;
+            out.push(record::to_entry(&h, &buf[pos..]));
+        }
         pos += h.record_len();
     }
-    Ok(())
+    Ok(true)
 }
