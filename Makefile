@@ -26,14 +26,15 @@ CLUSTER_CYCLES ?= 5
 all: lib header
 
 lib:
-	$(CARGO) build --release --lib --bin dcf-inspect
+	$(CARGO) build --release -p dcf --lib
+	$(CARGO) build --release -p dcf-runtime --bin dcf-inspect
 
 # Regenerates include/dcf_interface.h from the sources (commit the result).
 header:
 	DCF_BLESS_HEADER=1 $(CARGO) test --test header
 
 rust-test:
-	$(CARGO) test
+	$(CARGO) test --workspace
 
 test: rust-test c-test
 
