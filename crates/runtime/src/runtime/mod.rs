@@ -7,7 +7,9 @@
 //! which calls thread_memctx_init once before anything else, and never with a lock held.
 
 mod admin;
+mod apply;
 mod callbacks;
+mod driver;
 mod faults;
 mod info;
 pub mod memory;

@@ -12,7 +12,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::net::{Handler, Rpc};
-use super::stream::{self, Stream};
+use super::stream::Stream;
 use super::{callbacks, ExceptionSlot, Shared};
 use crate::api::CallbackRegistry;
 use crate::config::{self, ConfRoleName, MemberConfig, Params};
@@ -386,13 +386,13 @@ impl Node {
                 format!("dcf-drive-{}", s.id),
                 Box::new(move || {
                     super::OWN_THREAD.with(|c| c.set(true));
-                    stream::run_driver(sh, st)
+                    super::driver::run_driver(sh, st)
                 }),
             )?);
             let (sh, st) = (self.shared.clone(), s.clone());
             threads.push(spawn(
                 format!("dcf-apply-{}", s.id),
-                Box::new(move || stream::run_apply(sh, st)),
+                Box::new(move || super::apply::run_apply(sh, st)),
             )?);
         }
         let sh = self.shared.clone();

@@ -1,0 +1,131 @@
+//! The stream's apply thread: hands committed entries to after_writer / consensus_notify,
+//! in index order, once each.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::stream::{Stream, MAX_IDLE};
+use super::Shared;
+use crate::api::DcfRole;
+use crate::types::{Entry, EntryKind, Index};
+
+/// Entries and payload bytes the apply loop reads from the log at a time.
+const APPLY_BATCH: u64 = 1024;
+const APPLY_BYTES: usize = 4 << 20;
+
+/// Hands committed entries to after_writer / consensus_notify, in index order, once each;
+/// an entry the application refuses (non-zero) is offered again.
+pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
+    shared.init_callback_thread();
+    let mut reported = stream.applied.load(Ordering::Acquire);
+    while !shared.stopping() {
+        if let Some(x) = stream.rewind.lock().take() {
+            stream.applied.store(x, Ordering::Release);
+            // The leader's cluster minimum must see the rewind: these entries are needed again.
+            reported = x;
+            report_applied(&stream, x);
+        }
+        let applied = stream.applied.load(Ordering::Acquire);
+        let commit = stream.commit.load(Ordering::Acquire);
+        if commit <= applied {
+            stream.apply_wake.wait_for(MAX_IDLE);
+            continue;
+        }
+        if stream.is_failed() {
+            stream.apply_wake.wait_for(MAX_IDLE);
+            continue;
+        }
+        let hi = commit.min(applied + APPLY_BATCH);
+        if stream.is_logger {
+            // A LOGGER stores and votes but never applies: no need to read payloads back.
+            stream.applied.store(hi, Ordering::Release);
+            reported = hi;
+            report_applied(&stream, hi);
+            continue;
+        }
+        let batch = match shared.storage.read(stream.id, applied + 1, hi, APPLY_BYTES) {
+            Ok(b) if b.first().map(|e| e.index) == Some(applied + 1) => b,
+            Ok(_) => {
+                let why = format!("entry {} to apply was not returned by the log", applied + 1);
+                stream.fail(&shared, why);
+                continue;
+            }
+            Err(e) => {
+                stream.fail(
+                    &shared,
+                    format!("reading entry {} to apply: {e}", applied + 1),
+                );
+                continue;
+            }
+        };
+        for e in &batch {
+            if !apply_one(&shared, &stream, e, &mut reported) {
+                break;
+            }
+            stream.applied.store(e.index, Ordering::Release);
+        }
+        stream.trim.observe(stream.outstanding().1);
+        let now_applied = stream.applied.load(Ordering::Acquire);
+        if now_applied > reported {
+            reported = now_applied;
+            report_applied(&stream, now_applied);
+        }
+    }
+}
+
+/// Tells the replica how far the application got (cluster minimum, a new leader's writes).
+fn report_applied(stream: &Stream, applied: Index) {
+    let wake = {
+        let mut r = stream.replica.lock();
+        r.applied(applied);
+        r.has_ready() || stream.due_before_driver(&r)
+    };
+    if wake {
+        stream.driver_wake.notify();
+    }
+}
+
+/// Delivers one entry, retrying while the application refuses it. False when interrupted
+/// (stop or rewind).
+fn apply_one(shared: &Shared, stream: &Stream, e: &Entry, reported: &mut Index) -> bool {
+    if e.kind == EntryKind::Conf || stream.is_logger {
+        return true;
+    }
+    let mut backoff = Duration::from_micros(100);
+    loop {
+        // Nothing new is handed to the application once dcf_stop was called.
+        if shared.stopping() {
+            return false;
+        }
+        let cbs = shared.callbacks.snapshot();
+        let own_term = stream.current_role() == DcfRole::Leader
+            && e.term == stream.term.load(Ordering::Acquire);
+        let rc = if own_term {
+            let rc = cbs
+                .after_writer
+                .map_or(0, |f| f(stream.id, e.index, &e.data, e.key, 0));
+            if rc == 0 {
+                stream.accepted.done(e.data.len() as u64);
+            }
+            rc
+        } else {
+            cbs.consensus_notify
+                .map_or(0, |f| f(stream.id, e.index, &e.data, e.key))
+        };
+        if rc == 0 {
+            return true;
+        }
+        if shared.stopping() || stream.rewind.lock().is_some() {
+            return false;
+        }
+        // Refused: what came before is applied; say so before waiting (may be for long).
+        let before = e.index - 1;
+        if before > *reported {
+            *reported = before;
+            report_applied(stream, before);
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_millis(20));
+    }
+}

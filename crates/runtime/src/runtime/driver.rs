@@ -1,0 +1,169 @@
+//! The stream's driver thread: the one owner of its replica's I/O. It fires the timers,
+//! steps what peers sent, and carries out every Ready in dependency order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::stream::{dcf_role, Stream, MAX_IDLE};
+use super::Shared;
+use crate::api::{DcfException, DcfRole};
+use crate::consensus::{Event, Exception, Message, Ready, Role};
+use crate::types::NodeId;
+use crate::{dcf_info, dcf_warn};
+
+/// Readies the driver carries out in a row before it checks its timers again.
+const MAX_ROUNDS: usize = 64;
+
+/// The stream's one owner of I/O: fires the replica's timers, steps what peers sent, and
+/// carries out every Ready (persist, send, commit, events), then sleeps until the next timer
+/// or a wake-up (a message, a proposal, a durable report, an `act`).
+pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
+    let mut deadline = Instant::now();
+    let mut spare = Vec::new();
+    while !shared.stopping() {
+        let asked = stream.asked.load(Ordering::Acquire);
+        let now = Instant::now();
+        if now >= deadline {
+            stream.replica.lock().tick(now);
+        }
+        let more = drain(&stream, &shared, &mut spare);
+        let wake_at = {
+            let r = stream.replica.lock();
+            deadline = r.next_deadline();
+            let until = deadline.min(now + MAX_IDLE);
+            stream
+                .driver_until
+                .store(stream.nanos_since_epoch(until), Ordering::Relaxed);
+            until
+        };
+        if asked > *stream.carried.lock() {
+            *stream.carried.lock() = asked;
+            stream.carried_cond.notify_all();
+        }
+        if !more {
+            stream.driver_wake.wait_until(wake_at);
+        }
+    }
+    stream.carried_cond.notify_all();
+}
+
+/// Carries out one Ready in the order its parts depend on each other. An error stops the
+/// stream (the caller fails it): nothing that depends on a failed write may go out.
+fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) -> Result<(), String> {
+    let storage = &shared.storage;
+    if let Some(hs) = ready.hard_state {
+        // Votes and term changes must be on disk before any message that depends on them.
+        storage
+            .save_hard_state(stream.id, hs)
+            .map_err(|e| format!("saving term {} and vote: {e}", hs.term))?;
+    }
+    if let Some(from) = ready.truncate_from {
+        storage
+            .truncate_suffix(stream.id, from)
+            .map_err(|e| format!("cutting the log from index {from}: {e}"))?;
+    }
+    if let Some(first) = ready.entries.first().map(|e| e.index) {
+        storage
+            .append(stream.id, ready.entries)
+            .map_err(|e| format!("appending entries from index {first}: {e}"))?;
+    }
+    for (to, msg) in ready.messages {
+        shared.send_consensus(stream.id, to, &msg);
+    }
+    if let Some(c) = ready.commit_index {
+        stream.commit.fetch_max(c, Ordering::AcqRel);
+        stream.apply_wake.notify();
+    }
+    for ev in ready.events {
+        on_event(shared, stream, ev)?;
+    }
+    Ok(())
+}
+
+fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
+    match ev {
+        Event::RoleChanged { role, term } => {
+            dcf_info!("stream {}: role {:?} in term {term}", stream.id, role);
+            stream.role.store(dcf_role(role) as u8, Ordering::Release);
+            stream.term.store(term, Ordering::Release);
+            if role != Role::Leader {
+                stream.can_write.store(false, Ordering::Release);
+                if stream.notified_leader.swap(false, Ordering::AcqRel) {
+                    shared.post_status(stream.id, DcfRole::Follower);
+                }
+            }
+        }
+        Event::LeaderChanged { leader } => {
+            let id = leader.unwrap_or(0);
+            let old = stream.leader.swap(id, Ordering::AcqRel);
+            if id != 0 && id != old && id != shared.id {
+                shared.post_election(stream.id, id);
+            }
+        }
+        Event::LeaderReady { term } => {
+            dcf_info!("stream {}: leader of term {term} accepts writes", stream.id);
+            stream.accepted.reset(
+                stream.writes.load(Ordering::Relaxed),
+                stream.write_bytes.load(Ordering::Relaxed),
+            );
+            stream.can_write.store(true, Ordering::Release);
+            stream.notified_leader.store(true, Ordering::Release);
+            shared.post_status(stream.id, DcfRole::Leader);
+        }
+        Event::Exception(Exception::MissingLog) => {
+            dcf_warn!(
+                "stream {}: entries this node needs were truncated on the leader",
+                stream.id
+            );
+            shared.raise_exception(stream.id, DcfException::MissingLog);
+        }
+        Event::MembershipChanged(m) => {
+            shared
+                .storage
+                .save_membership(stream.id, &m.to_json())
+                .map_err(|e| format!("saving the membership: {e}"))?;
+            shared.refresh_peers();
+        }
+        Event::LogReadFailed { index, error } => {
+            return Err(format!(
+                "reading entry {index} back for a follower: {error}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Driver only: steps queued messages and durable reports and carries out the readies
+/// they produce, in order, until none is left or `MAX_ROUNDS` passed (the caller ticks
+/// in between, so a flood of messages cannot starve the timers). True when more is
+/// waiting. A failed stream's readies are dropped.
+fn drain(stream: &Stream, shared: &Shared, spare: &mut Vec<(NodeId, Message)>) -> bool {
+    for _ in 0..MAX_ROUNDS {
+        std::mem::swap(&mut *stream.inbox.lock(), spare);
+        let durable = stream.durable.lock().take();
+        let ready = {
+            let mut r = stream.replica.lock();
+            if !spare.is_empty() {
+                let now = Instant::now();
+                for (from, msg) in spare.drain(..) {
+                    r.step(from, msg, now);
+                }
+            }
+            if let Some((index, term)) = durable {
+                r.persisted(index, term);
+            }
+            if !r.has_ready() {
+                return false;
+            }
+            r.take_ready()
+        };
+        if stream.is_failed() {
+            continue;
+        }
+        if let Err(why) = handle_ready(shared, stream, ready) {
+            stream.fail(shared, why);
+        }
+    }
+    true
+}
