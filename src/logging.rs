@@ -14,7 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
@@ -422,44 +422,32 @@ fn rotate(path: &Path, backups: u32) -> io::Result<()> {
     fs::rename(path, numbered(path, 1))
 }
 
-/// "YYYY-MM-DD HH:MM:SS.mmm" in UTC, without a date crate.
+/// "YYYY-MM-DD HH:MM:SS.mmm" in UTC.
 fn utc_timestamp(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
+    let t = time::OffsetDateTime::from(t);
     format!(
-        "{y:04}-{m:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's civil calendar algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn utc_timestamps() {
+        let day = |d: u64| UNIX_EPOCH + std::time::Duration::from_secs(d * 86_400);
+        assert_eq!(utc_timestamp(day(0)), "1970-01-01 00:00:00.000");
+        assert_eq!(utc_timestamp(day(19_723)), "2024-01-01 00:00:00.000");
+        assert_eq!(utc_timestamp(day(11_016)), "2000-02-29 00:00:00.000");
         let t = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123);
         assert_eq!(utc_timestamp(t), "2023-11-14 22:13:20.123");
     }
