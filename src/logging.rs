@@ -109,7 +109,7 @@ pub fn level_bit(ty: LogType, level: LogLevel) -> u32 {
     }
 }
 
-/// What `init` needs; see [`LogConfig::from_params`].
+/// What `init` needs (`config::Params::log_config` makes one from the parameters).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogConfig {
     /// LOG_PATH, else DATA_PATH; `None` = no files.
@@ -124,20 +124,6 @@ pub struct LogConfig {
     /// How many rotated files (`dcf.rlog.1` ...) are kept.
     pub backup_count: u32,
     pub instance_name: String,
-}
-
-impl LogConfig {
-    pub fn from_params(p: &crate::config::Params) -> LogConfig {
-        LogConfig {
-            path: p.effective_log_path(),
-            level_mask: p.log_level,
-            file_permission: p.log_file_permission,
-            path_permission: p.log_path_permission,
-            max_file_size: p.max_log_file_size,
-            backup_count: p.log_backup_file_count,
-            instance_name: p.instance_name.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Error)]
@@ -512,22 +498,6 @@ mod tests {
         assert_eq!(utc_timestamp(day(11_016)), "2000-02-29 00:00:00.000");
         let t = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123);
         assert_eq!(utc_timestamp(t), "2023-11-14 22:13:20.123");
-    }
-
-    #[test]
-    fn config_from_params() {
-        let mut p = crate::config::Params::default();
-        let c = LogConfig::from_params(&p);
-        assert_eq!(c.path, None);
-        assert_eq!((c.file_permission, c.path_permission), (0o600, 0o700));
-        assert_eq!((c.max_file_size, c.backup_count), (10 << 20, 10));
-        assert!(matches!(Logger::open(&c), Err(LogError::NoPath)));
-        p.set("DATA_PATH", "/data").unwrap();
-        p.set("LOG_FILE_PERMISSION", "640").unwrap();
-        p.set("LOG_LEVEL", "NONE").unwrap();
-        let c = LogConfig::from_params(&p);
-        assert_eq!(c.path, Some(PathBuf::from("/data")));
-        assert_eq!((c.file_permission, c.level_mask), (0o640, 0));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::error::ParamError;
 use super::secret::Secret;
 use super::table::{self, ParamDef, Setter};
 use super::values;
+use crate::logging::LogConfig;
 
 /// DCF's RUN_MODE (numeric on the wire, as DCF's verifier wants).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +209,19 @@ impl Params {
             .into_iter()
             .find(|p| !p.as_os_str().is_empty())
             .cloned()
+    }
+
+    /// The logger's settings; config depends on logging, never the reverse.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            path: self.effective_log_path(),
+            level_mask: self.log_level,
+            file_permission: self.log_file_permission,
+            path_permission: self.log_path_permission,
+            max_file_size: self.max_log_file_size,
+            backup_count: self.log_backup_file_count,
+            instance_name: self.instance_name.clone(),
+        }
     }
 
     /// COMPRESS_LEVEL as used: LZ4 accepts at most 9. DCF clamped only when LZ4 was set
