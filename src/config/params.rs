@@ -247,7 +247,7 @@ impl Params {
 }
 
 /// The definition of a parameter, for documentation and for callers that want to know
-/// units or whether a change applies while running.
+/// its units and default.
 pub fn param_def(name: &str) -> Option<&'static ParamDef> {
     table::lookup(name).ok()
 }

@@ -1,5 +1,5 @@
 //! The parameter table (SPEC Part C §2): name, set format and unit, get format, default,
-//! range, and whether a change takes effect while running.
+//! range.
 //!
 //! Differences from DCF, on purpose:
 //! - HEARTBEAT_INTERVAL can be set (ms, 10..=ELECTION_TIMEOUT/2); DCF refused it. Setting
@@ -8,8 +8,9 @@
 //! - LOG_LEVEL also accepts the decimal mask that get returns.
 //! - Numbers beyond u32 are OutOfRange errors; the C interface reports them with DCF's code
 //!   for that case (107, see `ParamError::is_beyond_u32`).
-//! - Changes are never refused while running (DCF never enforced is_dynamic either);
-//!   `live == false` means the new value is only read at the next start.
+//! - Changes are never refused while running (DCF never enforced is_dynamic either); which
+//!   of them a running node notices is up to their readers (`config::apply_live`, the
+//!   runtime), not recorded here.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,8 +27,6 @@ pub struct ParamDef {
     pub get_format: &'static str,
     /// What `get` returns before any set.
     pub default: &'static str,
-    /// True if a running node picks up a change; false if it is read at start only.
-    pub live: bool,
     pub(crate) setter: Setter,
     /// `None` = write-only.
     pub(crate) render: fn(&Params) -> Option<String>,
@@ -81,7 +80,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "seconds, 1..=600; also sets HEARTBEAT_INTERVAL to a third of it",
         get_format: "milliseconds",
         default: "3000",
-        live: true,
         setter: Setter::Number {
             min: 1,
             max: 600,
@@ -98,7 +96,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "milliseconds, 10..=ELECTION_TIMEOUT/2 (not settable in DCF)",
         get_format: "milliseconds",
         default: "1000",
-        live: true,
         setter: Setter::Number {
             min: 10,
             max: 300_000,
@@ -123,7 +120,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "0 = off, any other u32 = on",
         get_format: "0 or 1",
         default: "1",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: U32,
@@ -139,7 +135,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "seconds, any u32",
         get_format: "seconds",
         default: "0",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: U32,
@@ -155,7 +150,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "0 auto, 1 manual, 2 disable",
         get_format: "0, 1 or 2",
         default: "0",
-        live: true,
         setter: Setter::OneOf {
             allowed: &[0, 1, 2],
             text: "0 (auto), 1 (manual), 2 (disable)",
@@ -174,7 +168,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "string, at most 63 bytes",
         get_format: "string",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 63,
             apply: |p, v| {
@@ -189,7 +182,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "path, at most 183 bytes",
         get_format: "path",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 183,
             apply: |p, v| {
@@ -204,7 +196,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "path, at most 163 bytes; empty = DATA_PATH",
         get_format: "path",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 163,
             apply: |p, v| {
@@ -219,7 +210,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "tokens joined by '|' (RUN_ERR RUN_WAR RUN_INF DEBUG_ERR DEBUG_WAR DEBUG_INF MEC OPER TRACE PROFILE, any case), NONE, a decimal mask, or empty for the default",
         get_format: "decimal bit mask",
         default: "1303",
-        live: true,
         setter: Setter::LogLevel,
         render: |p| Some(p.log_level.to_string()),
     },
@@ -228,7 +218,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "0 or 1",
         get_format: "0 or 1",
         default: "0",
-        live: false,
         setter: Setter::Number {
             min: 0,
             max: 1,
@@ -244,7 +233,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "count, 1..=100",
         get_format: "count",
         default: "10",
-        live: true,
         setter: Setter::Number {
             min: 1,
             max: 100,
@@ -260,7 +248,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "MB, 1..=1000",
         get_format: "bytes",
         default: "10485760",
-        live: true,
         setter: Setter::Number {
             min: 1,
             max: 1000,
@@ -276,7 +263,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "600 or 640",
         get_format: "600 or 640",
         default: "600",
-        live: false,
         setter: Setter::OneOf {
             allowed: &[600, 640],
             text: "600 or 640",
@@ -289,7 +275,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "700 or 750",
         get_format: "700 or 750",
         default: "700",
-        live: false,
         setter: Setter::OneOf {
             allowed: &[700, 750],
             text: "700 or 750",
@@ -302,7 +287,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "0 or 1",
         get_format: "0 or 1",
         default: "0",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: 1,
@@ -318,7 +302,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "count, 1..=1000",
         get_format: "count",
         default: "10",
-        live: false,
         setter: Setter::Number {
             min: 1,
             max: 1000,
@@ -334,7 +317,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "count, 1..=100",
         get_format: "count",
         default: "1",
-        live: false,
         setter: Setter::Number {
             min: 1,
             max: 100,
@@ -350,7 +332,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "count, 1..=64",
         get_format: "count",
         default: "1",
-        live: false,
         setter: Setter::Number {
             min: 1,
             max: 64,
@@ -366,7 +347,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "MB, 32..=2147483647",
         get_format: "bytes",
         default: "104857600",
-        live: false,
         setter: Setter::Number {
             min: 32,
             max: I32,
@@ -382,7 +362,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "MB, 32..=2147483647",
         get_format: "bytes",
         default: "33554432",
-        live: false,
         setter: Setter::Number {
             min: 32,
             max: I32,
@@ -398,7 +377,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "MB, 32..=2147483647; a quarter of it is the largest dcf_write",
         get_format: "bytes",
         default: "268435456",
-        live: false,
         setter: Setter::Number {
             min: 32,
             max: I32,
@@ -414,7 +392,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "MB, 32..=2147483647",
         get_format: "bytes",
         default: "33554432",
-        live: false,
         setter: Setter::Number {
             min: 32,
             max: I32,
@@ -430,7 +407,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "MB, 32..=2147483647",
         get_format: "bytes",
         default: "209715200",
-        live: false,
         setter: Setter::Number {
             min: 32,
             max: I32,
@@ -446,7 +422,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "0 none, 1 zstd, 2 lz4",
         get_format: "0, 1 or 2",
         default: "0",
-        live: false,
         setter: Setter::OneOf {
             allowed: &[0, 1, 2],
             text: "0 (none), 1 (zstd), 2 (lz4)",
@@ -465,7 +440,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "1..=22 (lz4 uses at most 9)",
         get_format: "level as set",
         default: "1",
-        live: false,
         setter: Setter::Number {
             min: 1,
             max: 22,
@@ -481,7 +455,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "milliseconds, 10..=600000",
         get_format: "milliseconds",
         default: "5000",
-        live: false,
         setter: Setter::Number {
             min: 10,
             max: 600_000,
@@ -497,7 +470,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "milliseconds, 10..=600000",
         get_format: "milliseconds",
         default: "60000",
-        live: false,
         setter: Setter::Number {
             min: 10,
             max: 600_000,
@@ -513,7 +485,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "count, 1..=1000",
         get_format: "count",
         default: "2",
-        live: false,
         setter: Setter::Number {
             min: 1,
             max: 1000,
@@ -529,7 +500,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "KB, 32..=10240",
         get_format: "bytes",
         default: "65536",
-        live: false,
         setter: Setter::Number {
             min: 32,
             max: 10240,
@@ -545,7 +515,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "messages per packet, 0..=1024",
         get_format: "count",
         default: "0",
-        live: false,
         setter: Setter::Number {
             min: 0,
             max: 1024,
@@ -561,7 +530,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "percent, any u32",
         get_format: "percent",
         default: "100",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: U32,
@@ -577,7 +545,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "messages, any u32",
         get_format: "messages",
         default: "1024",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: U32,
@@ -593,7 +560,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "microseconds, any u32",
         get_format: "microseconds",
         default: "100000",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: U32,
@@ -609,7 +575,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "path, at most 255 bytes",
         get_format: "path",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 255,
             apply: |p, v| {
@@ -624,7 +589,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "path, at most 255 bytes",
         get_format: "path",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 255,
             apply: |p, v| {
@@ -639,7 +603,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "path, at most 255 bytes",
         get_format: "path",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 255,
             apply: |p, v| {
@@ -654,7 +617,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "path, at most 255 bytes",
         get_format: "path",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 255,
             apply: |p, v| {
@@ -669,7 +631,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "':'-separated cipher list, at most 1023 bytes (names checked at start)",
         get_format: "string",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 1023,
             apply: |p, v| {
@@ -684,7 +645,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "key passphrase, at most 64 bytes; refused while SSL_PWD_CIPHERTEXT is set",
         get_format: "write-only (get fails)",
         default: "",
-        live: false,
         setter: Setter::Secret { max_len: 64 },
         render: |_| None,
     },
@@ -693,7 +653,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "ciphertext, at most 511 bytes; refused while SSL_PWD_PLAINTEXT is set",
         get_format: "string",
         default: "",
-        live: false,
         setter: Setter::Text {
             max_len: 511,
             apply: |p, v| {
@@ -714,7 +673,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "days, 7..=180",
         get_format: "days",
         default: "30",
-        live: false,
         setter: Setter::Number {
             min: 7,
             max: 180,
@@ -730,7 +688,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "MB, 10..=2048",
         get_format: "bytes",
         default: "524288000",
-        live: false,
         setter: Setter::Number {
             min: 10,
             max: 2048,
@@ -746,7 +703,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "seconds, any u32 (stored for openGauss, unused by DCF)",
         get_format: "seconds",
         default: "0",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: U32,
@@ -762,7 +718,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "seconds, any u32 (stored for openGauss, unused by DCF)",
         get_format: "seconds",
         default: "0",
-        live: true,
         setter: Setter::Number {
             min: 0,
             max: U32,
@@ -778,7 +733,6 @@ pub(crate) static PARAMS: &[ParamDef] = &[
         set_format: "comma-separated group ids (u32), at most 1023 bytes, duplicates dropped; empty = none",
         get_format: "the distinct ids joined by ','",
         default: "",
-        live: true,
         setter: Setter::Groups,
         render: |p| {
             let ids: Vec<String> = p.majority_groups.iter().map(u32::to_string).collect();
