@@ -1,5 +1,5 @@
 //! The typed parameter snapshot (`Params`) and its text interface (`set` / `get`), which is
-//! what `dcf_set_param` / `dcf_get_param` expose. The per-parameter rules live in `table.rs`.
+//! what `dcf_set_param` / `dcf_get_param` expose. The per-parameter rules live in `table/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -253,6 +253,6 @@ pub fn param_def(name: &str) -> Option<&'static ParamDef> {
 }
 
 /// Every parameter, in the order of SPEC Part C §2.
-pub fn param_defs() -> &'static [ParamDef] {
-    table::PARAMS
+pub fn param_defs() -> Vec<&'static ParamDef> {
+    table::all().collect()
 }
