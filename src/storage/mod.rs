@@ -34,6 +34,7 @@ pub use error::StorageError;
 pub use fault::{FaultOp, Faults};
 pub use record::MAX_PAYLOAD;
 
+use diskops::{DiskEnv, Stats};
 use error::IoContext;
 use stream::{Shared, StreamState, WriterSide};
 use writer::{Done, Op, Queued, Waiter};
@@ -94,7 +95,7 @@ pub struct StorageStats {
 pub struct Storage {
     data_path: PathBuf,
     opts: StorageOptions,
-    w: Arc<writer::Shared>,
+    w: Arc<writer::WriterState>,
     streams: RwLock<HashMap<StreamId, Arc<StreamState>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     _lock: File,
@@ -123,15 +124,17 @@ impl Storage {
             .ctx("open", &lock_path)?;
         rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive)
             .map_err(|_| StorageError::Locked(data_path.to_path_buf()))?;
-        let w = Arc::new(writer::Shared {
+        let w = Arc::new(writer::WriterState {
             queue: Mutex::new(writer::Queue::default()),
             cv: Condvar::new(),
             failed: Mutex::new(None),
             on_failure: Mutex::new(None),
-            faults: opts.faults.clone(),
-            stats: writer::Stats::default(),
-            seg_size: opts.segment_size,
-            sync: opts.sync,
+            disk: DiskEnv {
+                faults: opts.faults.clone(),
+                stats: Stats::default(),
+                seg_size: opts.segment_size,
+                sync: opts.sync,
+            },
         });
         let ws = w.clone();
         let thread = std::thread::Builder::new()
@@ -421,7 +424,7 @@ impl Storage {
     }
 
     pub fn stats(&self) -> StorageStats {
-        let s = &self.w.stats;
+        let s = &self.w.disk.stats;
         StorageStats {
             syncs: s.syncs.load(Ordering::Relaxed),
             rounds: s.rounds.load(Ordering::Relaxed),
