@@ -36,7 +36,7 @@ pub use record::MAX_PAYLOAD;
 
 use diskops::{DiskEnv, Stats};
 use error::IoContext;
-use stream::{Shared, StreamState, WriterSide};
+use stream::{LogState, StreamState, WriterSide};
 use writer::{Done, Op, Queued, Waiter};
 
 use crate::types::{Entry, HardState, Index, StreamId, Term};
@@ -234,7 +234,7 @@ impl Storage {
             id: stream,
             dir,
             faults: self.opts.faults.clone(),
-            shared: Mutex::new(Shared {
+            shared: Mutex::new(LogState {
                 first_index: first,
                 last_index: last,
                 written_index: last,
@@ -475,7 +475,7 @@ impl Storage {
             .ok_or(StorageError::UnknownStream(stream))
     }
 
-    fn get(&self, stream: StreamId, f: impl Fn(&Shared) -> Index) -> Index {
+    fn get(&self, stream: StreamId, f: impl Fn(&LogState) -> Index) -> Index {
         self.streams
             .read()
             .get(&stream)
@@ -484,7 +484,12 @@ impl Storage {
 
     /// Queue an op; called with the stream's lock held so that queue order is index order.
     /// The caller wakes the writer after unlocking.
-    fn enqueue(&self, st: &Arc<StreamState>, sh: &mut Shared, op: Op) -> Result<(), StorageError> {
+    fn enqueue(
+        &self,
+        st: &Arc<StreamState>,
+        sh: &mut LogState,
+        op: Op,
+    ) -> Result<(), StorageError> {
         self.check_failed()?;
         sh.op_seq += 1;
         let mut q = self.w.queue.lock();
