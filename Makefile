@@ -33,6 +33,8 @@ lib:
 header:
 	DCF_BLESS_HEADER=1 $(CARGO) test --test header
 
+# Also checks the source rules (tests/source_rules.rs): unsafe only in src/ffi, no I/O,
+# threads or clocks in src/consensus.
 rust-test:
 	$(CARGO) test --workspace
 

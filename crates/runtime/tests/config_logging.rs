@@ -229,3 +229,27 @@ fn init_writes_files_and_sink_replaces_them() {
     logging::init(c).unwrap();
     logging::shutdown();
 }
+
+#[test]
+fn log_crate_lines_reach_the_dcf_log() {
+    let _g = GLOBAL.lock();
+    let seen = collecting_sink();
+    logging::forward_log_crate();
+    logging::set_level_mask(bits::DEFAULT);
+    log::warn!(target: "quinn_proto", "path lost");
+    log::info!(target: "rustls", "not wanted by default");
+    logging::set_level_mask(bits::DEFAULT | bits::TRACE);
+    log::trace!(target: "rustls", "handshake step");
+    let got = seen.lock().clone();
+    let msgs: Vec<(LogType, LogLevel, &str)> =
+        got.iter().map(|m| (m.0, m.1, m.4.as_str())).collect();
+    assert_eq!(
+        msgs,
+        [
+            (LogType::Run, LogLevel::Warn, "quinn_proto: path lost"),
+            (LogType::Trace, LogLevel::Info, "rustls: handshake step"),
+        ]
+    );
+    logging::set_level_mask(bits::DEFAULT);
+    logging::set_sink(None);
+}

@@ -1,6 +1,8 @@
 //! Wire form of `Message`: a kind byte, a bincode header, and entry payloads sent raw (never
 //! copied into the header). Decoding is strict: bounded sizes, no trailing bytes, checked
-//! arithmetic; it never panics on hostile input.
+//! arithmetic; it never panics on hostile input. Headers are bincode 1 with fixed-width
+//! little-endian integers, vectors prefixed by a u64 length, bools as one byte (README,
+//! "Dependencies", says why bincode 1).
 
 use bincode::Options;
 use bytes::Bytes;

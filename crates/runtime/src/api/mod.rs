@@ -195,7 +195,7 @@ impl Dcf {
             Some(p) => p.clone(),
             None => {
                 let p = crate::config::snapshot();
-                crate::logging::init(crate::logging::LogConfig::from_params(&p)).map_err(|e| {
+                crate::logging::init(p.log_config()).map_err(|e| {
                     DcfError::new(
                         ErrorCode::InitLogger,
                         format!("Failed to init logger module: {e}"),

@@ -1,5 +1,5 @@
 //! The typed parameter snapshot (`Params`) and its text interface (`set` / `get`), which is
-//! what `dcf_set_param` / `dcf_get_param` expose. The per-parameter rules live in `table.rs`.
+//! what `dcf_set_param` / `dcf_get_param` expose. The per-parameter rules live in `table/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use super::error::ParamError;
 use super::secret::Secret;
 use super::table::{self, ParamDef, Setter};
 use super::values;
+use crate::logging::LogConfig;
 
 /// DCF's RUN_MODE (numeric on the wire, as DCF's verifier wants).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,6 +211,19 @@ impl Params {
             .cloned()
     }
 
+    /// The logger's settings; config depends on logging, never the reverse.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            path: self.effective_log_path(),
+            level_mask: self.log_level,
+            file_permission: self.log_file_permission,
+            path_permission: self.log_path_permission,
+            max_file_size: self.max_log_file_size,
+            backup_count: self.log_backup_file_count,
+            instance_name: self.instance_name.clone(),
+        }
+    }
+
     /// COMPRESS_LEVEL as used: LZ4 accepts at most 9. DCF clamped only when LZ4 was set
     /// before the level; here the order does not matter.
     pub fn effective_compress_level(&self) -> u32 {
@@ -233,12 +247,12 @@ impl Params {
 }
 
 /// The definition of a parameter, for documentation and for callers that want to know
-/// units or whether a change applies while running.
+/// its units and default.
 pub fn param_def(name: &str) -> Option<&'static ParamDef> {
     table::lookup(name).ok()
 }
 
 /// Every parameter, in the order of SPEC Part C §2.
-pub fn param_defs() -> &'static [ParamDef] {
-    table::PARAMS
+pub fn param_defs() -> Vec<&'static ParamDef> {
+    table::all().collect()
 }

@@ -400,3 +400,22 @@ fn global_store_is_shared_and_thread_safe() {
     reset();
     assert_eq!(get_param("DN_FLOW_CONTROL_RTO").unwrap(), "0");
 }
+
+#[test]
+fn log_config_from_params() {
+    let mut p = Params::default();
+    let c = p.log_config();
+    assert_eq!(c.path, None);
+    assert_eq!((c.file_permission, c.path_permission), (0o600, 0o700));
+    assert_eq!((c.max_file_size, c.backup_count), (10 << 20, 10));
+    assert!(matches!(
+        crate::logging::Logger::open(&c),
+        Err(crate::logging::LogError::NoPath)
+    ));
+    p.set("DATA_PATH", "/data").unwrap();
+    p.set("LOG_FILE_PERMISSION", "640").unwrap();
+    p.set("LOG_LEVEL", "NONE").unwrap();
+    let c = p.log_config();
+    assert_eq!(c.path, Some(std::path::PathBuf::from("/data")));
+    assert_eq!((c.file_permission, c.level_mask), (0o640, 0));
+}

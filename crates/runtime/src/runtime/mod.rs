@@ -67,7 +67,7 @@ pub struct Shared {
     events: Mutex<Option<Sender<EventItem>>>,
     messages: Mutex<Option<Sender<(StreamId, NodeId, Bytes)>>>,
     pub rpc: net::Rpc,
-    /// Peers' byte order, learnt from their NodeInfo (true = big endian).
+    /// Peers' byte order, learnt from their PeerFacts (true = big endian).
     pub peer_big_endian: Mutex<HashMap<NodeId, bool>>,
     stop: AtomicBool,
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::wire::{self, Incoming, NodeInfo, Request, RequestHeader, Response, ResponseHeader};
+use super::wire::{self, Incoming, PeerFacts, Request, RequestHeader, Response, ResponseHeader};
 use super::Shared;
 use crate::transport::{Channel, FrameHandler, ReceivedFrame};
 use crate::types::{NodeId, StreamId};
@@ -51,7 +51,7 @@ impl FrameHandler for Handler {
             }
             Incoming::Request(s, header, payload) => serve(&shared, s, from, header, payload),
             Incoming::Response(_, header) => shared.rpc.complete(header.id, header.response),
-            Incoming::NodeInfo(info) => {
+            Incoming::PeerFacts(info) => {
                 shared.peer_big_endian.lock().insert(from, info.big_endian);
             }
         }
@@ -63,10 +63,10 @@ impl FrameHandler for Handler {
             return;
         };
         if connected {
-            let info = NodeInfo {
+            let info = PeerFacts {
                 big_endian: cfg!(target_endian = "big"),
             };
-            shared.send(peer, Channel::Control, wire::node_info_frame(&info));
+            shared.send(peer, Channel::Control, wire::peer_facts_frame(&info));
         }
     }
 }

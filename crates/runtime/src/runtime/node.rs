@@ -461,6 +461,7 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 
 /// The transport's log lines go to the library's log.
 fn route_transport_log() {
+    crate::logging::forward_log_crate();
     use crate::logging::{write, LogLevel, LogType};
     use crate::transport::Level;
     crate::transport::set_log_sink(Some(Arc::new(|level: Level, msg: &str| {

@@ -14,7 +14,7 @@ pub const RUNTIME_KIND_BASE: u8 = 200;
 pub const KIND_USER_MSG: u8 = 200;
 pub const KIND_REQUEST: u8 = 201;
 pub const KIND_RESPONSE: u8 = 202;
-pub const KIND_NODE_INFO: u8 = 203;
+pub const KIND_PEER_FACTS: u8 = 203;
 
 /// Requests a node sends to the leader on behalf of a caller, answered by `Response`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +49,7 @@ pub struct ResponseHeader {
 
 /// Sent once a connection is up: facts a peer asks about (`dcf_is_diff_endian`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeInfo {
+pub struct PeerFacts {
     pub big_endian: bool,
 }
 
@@ -60,7 +60,7 @@ pub enum Incoming {
     UserMsg(StreamId, Bytes),
     Request(StreamId, RequestHeader, Bytes),
     Response(StreamId, ResponseHeader),
-    NodeInfo(NodeInfo),
+    PeerFacts(PeerFacts),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,9 +134,9 @@ pub fn response_frame(stream: StreamId, header: &ResponseHeader) -> Frame {
     }
 }
 
-pub fn node_info_frame(info: &NodeInfo) -> Frame {
+pub fn peer_facts_frame(info: &PeerFacts) -> Frame {
     Frame {
-        kind: KIND_NODE_INFO,
+        kind: KIND_PEER_FACTS,
         header: bincode_header(0, info),
         payload: Vec::new(),
     }
@@ -162,7 +162,7 @@ pub fn decode(kind: u8, header: &Bytes, payload: Bytes) -> Result<Incoming, Wire
         KIND_USER_MSG => Ok(Incoming::UserMsg(stream, payload)),
         KIND_REQUEST => Ok(Incoming::Request(stream, decode_header(body)?, payload)),
         KIND_RESPONSE => Ok(Incoming::Response(stream, decode_header(body)?)),
-        KIND_NODE_INFO => Ok(Incoming::NodeInfo(decode_header(body)?)),
+        KIND_PEER_FACTS => Ok(Incoming::PeerFacts(decode_header(body)?)),
         k if k < RUNTIME_KIND_BASE => codec::decode(k, body, payload)
             .map(|m| Incoming::Consensus(stream, m))
             .map_err(|e| WireError::Consensus(e.to_string())),

@@ -4,7 +4,7 @@
 //! next one is written; a suffix cut is synced, and later writes go to a new segment.
 
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::error::{IoContext, StorageError};
@@ -14,12 +14,31 @@ use super::record;
 use super::seg_index;
 use super::segment::{self, SegInfo};
 use super::stream::{StreamState, WriterSide};
-use super::writer::Shared;
 use crate::types::{Entry, Index, Term};
+
+/// Writer counters (StorageStats), bumped by the operations here and by the writer's rounds.
+#[derive(Default)]
+pub struct Stats {
+    pub syncs: AtomicU64,
+    pub rounds: AtomicU64,
+    pub entries: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Time spent in successful rounds (writes and syncs), for DiskWrite statistics.
+    pub round_ns: AtomicU64,
+}
+
+/// What the operations here need from their caller: fault injection, counters, the segment
+/// size limit, and whether to fsync at all.
+pub struct DiskEnv {
+    pub faults: Arc<super::Faults>,
+    pub stats: Stats,
+    pub seg_size: u64,
+    pub sync: bool,
+}
 
 /// Write the pending records of a stream to its current segment with one pwrite.
 pub fn flush(
-    sh: &Shared,
+    disk: &DiskEnv,
     st: &StreamState,
     w: &mut WriterSide,
     pend: &mut Vec<Entry>,
@@ -40,17 +59,17 @@ pub fn flush(
         offsets.push((start + buf.len() as u64) as u32);
         record::encode(buf, e, w.gen, end as u32);
     }
-    sh.faults
+    disk.faults
         .check(FaultOp::Write)
         .and_then(|()| file.write_all_at(buf, start))
         .ctx("write", &path)?;
     w.unsynced = true;
     w.cur_off = end;
     w.last_written = (last_idx, last_term);
-    sh.stats
+    disk.stats
         .entries
         .fetch_add(pend.len() as u64, Ordering::Relaxed);
-    sh.stats.bytes.fetch_add(*pend_bytes, Ordering::Relaxed);
+    disk.stats.bytes.fetch_add(*pend_bytes, Ordering::Relaxed);
     {
         let mut s = st.shared.lock();
         if let Some(seg) = s.segments.last_mut() {
@@ -67,14 +86,14 @@ pub fn flush(
     Ok(true)
 }
 
-pub fn sync_current(sh: &Shared, w: &mut WriterSide) -> Result<(), StorageError> {
+pub fn sync_current(disk: &DiskEnv, w: &mut WriterSide) -> Result<(), StorageError> {
     if w.unsynced {
         if let Some((file, path)) = &w.cur {
-            sh.faults.check(FaultOp::Sync).ctx("fdatasync", path)?;
-            if sh.sync {
+            disk.faults.check(FaultOp::Sync).ctx("fdatasync", path)?;
+            if disk.sync {
                 file.sync_data().ctx("fdatasync", path)?;
             }
-            sh.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            disk.stats.syncs.fetch_add(1, Ordering::Relaxed);
         }
         w.unsynced = false;
     }
@@ -83,8 +102,8 @@ pub fn sync_current(sh: &Shared, w: &mut WriterSide) -> Result<(), StorageError>
 
 /// Continue in the next (preallocated) segment; the current one is synced and trimmed first
 /// so that a segment never holds data after an unsynced tail of its predecessor.
-pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), StorageError> {
-    sync_current(sh, w)?;
+pub fn roll(disk: &DiskEnv, st: &StreamState, w: &mut WriterSide) -> Result<(), StorageError> {
+    sync_current(disk, w)?;
     if let Some((file, path)) = w.cur.take() {
         if w.cur_off > 0 {
             file.set_len(w.cur_off).ctx("truncate", &path)?;
@@ -101,7 +120,7 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
                     })
             };
             if let Some(b) = idx {
-                seg_index::store(&path, &b, sh.sync);
+                seg_index::store(&path, &b, disk.sync);
             }
         }
     }
@@ -114,9 +133,9 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
             let seq = w.next_seq;
             w.next_seq += 1;
             let cap = w.next_cap;
-            let f = segment::create(&st.dir, seq, cap, sh.sync)?;
+            let f = segment::create(&st.dir, seq, cap, disk.sync)?;
             w.cur_cap = cap;
-            w.next_cap = segment::next_cap(cap, sh.seg_size);
+            w.next_cap = segment::next_cap(cap, disk.seg_size);
             (seq, f)
         }
     };
@@ -135,13 +154,13 @@ pub fn roll(sh: &Shared, st: &StreamState, w: &mut WriterSide) -> Result<(), Sto
 /// Drop every entry >= from on disk: whole segments from the back, then cut the segment
 /// holding from-1, synced before anything is written after it, which is in a new segment.
 pub fn cut_suffix(
-    sh: &Shared,
+    disk: &DiskEnv,
     st: &StreamState,
     w: &mut WriterSide,
     seq: u64,
     from: Index,
 ) -> Result<(), StorageError> {
-    sync_current(sh, w)?;
+    sync_current(disk, w)?;
     let mut doomed = Vec::new();
     let keep = {
         let mut s = st.shared.lock();
@@ -171,14 +190,14 @@ pub fn cut_suffix(
     };
     for p in &doomed {
         segment::remove_segment(p)?;
-        if sh.sync {
+        if disk.sync {
             meta::fsync_dir(&st.dir)?;
         }
     }
     match keep {
         Some((file, path, end, last_off)) => {
             segment::cut(&file, &path, end, end)?;
-            if sh.sync {
+            if disk.sync {
                 file.sync_data().ctx("fdatasync", &path)?;
             }
             // Gens stay consecutive: the next write, in a new segment, follows the last
@@ -205,7 +224,7 @@ pub fn cut_suffix(
 /// dcf_truncate: first_kept becomes the first index (durably, in the metadata), then the
 /// segments wholly below it are deleted.
 pub fn truncate_prefix(
-    sh: &Shared,
+    disk: &DiskEnv,
     st: &StreamState,
     w: &mut WriterSide,
     k: Index,
@@ -245,7 +264,7 @@ pub fn truncate_prefix(
     }
     if !doomed.is_empty() {
         // The log shrank: start small again, and give a large spare's space back.
-        w.next_cap = segment::first_cap(sh.seg_size);
+        w.next_cap = segment::first_cap(disk.seg_size);
         if w.spare_cap > w.next_cap {
             if let Some((seq, f)) = w.spare.take() {
                 drop(f);
@@ -253,7 +272,7 @@ pub fn truncate_prefix(
             }
         }
     }
-    if !doomed.is_empty() && sh.sync {
+    if !doomed.is_empty() && disk.sync {
         meta::fsync_dir(&st.dir)?;
     }
     Ok(())

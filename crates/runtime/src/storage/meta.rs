@@ -1,7 +1,9 @@
 //! The per-stream metadata file, replaced atomically: write `meta.tmp`, fsync it, rename it
 //! over `meta`, fsync the directory. A crash leaves either the old or the new file.
 //!
-//! Format: `DCFM` | u32 version | u32 body length | u32 CRC32C(body) | body (bincode).
+//! Format: `DCFM` | u32 version | u32 body length | u32 CRC32C(body) | body. Version 1's
+//! body is bincode 1 with fixed-width little-endian integers: term u64, vote u32, membership
+//! (u8 0 = none, or 1, u64 length, bytes), first_index u64, base_term u64.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -123,6 +125,23 @@ mod tests {
         store(d.path(), &m).unwrap();
         assert_eq!(load(d.path()).unwrap(), Some(m));
         assert!(!d.path().join(TMP_FILE).exists());
+    }
+
+    /// `encode(&sample())` as version 1 writes it: the bytes of existing `meta` files, which
+    /// must stay readable whatever encoder a later version uses.
+    const VERSION_1_SAMPLE: &str = "4443464d0100000036000000e13aa1e1\
+        07000000000000000200000001110000000000000\
+        07b226e6f646573223a5b312c322c335d7d64000000000000000600000000000000";
+
+    #[test]
+    fn version_1_files_stay_readable() {
+        let text: String = VERSION_1_SAMPLE.split_whitespace().collect();
+        let bytes: Vec<u8> = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(decode(&bytes, Path::new("meta")).unwrap(), sample());
+        assert_eq!(encode(&sample()), bytes);
     }
 
     #[test]

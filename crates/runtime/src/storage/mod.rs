@@ -35,8 +35,9 @@ pub use error::StorageError;
 pub use fault::{FaultOp, Faults};
 pub use record::MAX_PAYLOAD;
 
+use diskops::{DiskEnv, Stats};
 use error::IoContext;
-use stream::{Shared, StreamState, WriterSide};
+use stream::{LogState, StreamState, WriterSide};
 use writer::{Done, Op, Queued, Waiter};
 
 use crate::types::{Entry, HardState, Index, StreamId, Term};
@@ -95,7 +96,7 @@ pub struct StorageStats {
 pub struct Storage {
     data_path: PathBuf,
     opts: StorageOptions,
-    w: Arc<writer::Shared>,
+    w: Arc<writer::WriterState>,
     streams: RwLock<HashMap<StreamId, Arc<StreamState>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     _lock: File,
@@ -124,15 +125,17 @@ impl Storage {
             .ctx("open", &lock_path)?;
         rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive)
             .map_err(|_| StorageError::Locked(data_path.to_path_buf()))?;
-        let w = Arc::new(writer::Shared {
+        let w = Arc::new(writer::WriterState {
             queue: Mutex::new(writer::Queue::default()),
             cv: Condvar::new(),
             failed: Mutex::new(None),
             on_failure: Mutex::new(None),
-            faults: opts.faults.clone(),
-            stats: writer::Stats::default(),
-            seg_size: opts.segment_size,
-            sync: opts.sync,
+            disk: DiskEnv {
+                faults: opts.faults.clone(),
+                stats: Stats::default(),
+                seg_size: opts.segment_size,
+                sync: opts.sync,
+            },
         });
         let ws = w.clone();
         let thread = std::thread::Builder::new()
@@ -232,7 +235,7 @@ impl Storage {
             id: stream,
             dir,
             faults: self.opts.faults.clone(),
-            shared: Mutex::new(Shared {
+            shared: Mutex::new(LogState {
                 first_index: first,
                 last_index: last,
                 written_index: last,
@@ -422,7 +425,7 @@ impl Storage {
     }
 
     pub fn stats(&self) -> StorageStats {
-        let s = &self.w.stats;
+        let s = &self.w.disk.stats;
         StorageStats {
             syncs: s.syncs.load(Ordering::Relaxed),
             rounds: s.rounds.load(Ordering::Relaxed),
@@ -473,7 +476,7 @@ impl Storage {
             .ok_or(StorageError::UnknownStream(stream))
     }
 
-    fn get(&self, stream: StreamId, f: impl Fn(&Shared) -> Index) -> Index {
+    fn get(&self, stream: StreamId, f: impl Fn(&LogState) -> Index) -> Index {
         self.streams
             .read()
             .get(&stream)
@@ -482,7 +485,12 @@ impl Storage {
 
     /// Queue an op; called with the stream's lock held so that queue order is index order.
     /// The caller wakes the writer after unlocking.
-    fn enqueue(&self, st: &Arc<StreamState>, sh: &mut Shared, op: Op) -> Result<(), StorageError> {
+    fn enqueue(
+        &self,
+        st: &Arc<StreamState>,
+        sh: &mut LogState,
+        op: Op,
+    ) -> Result<(), StorageError> {
         self.check_failed()?;
         sh.op_seq += 1;
         let mut q = self.w.queue.lock();

@@ -1,4 +1,4 @@
-//! One stream's state: what readers share with the writer (`Shared`) and what only the
+//! One stream's state: what readers share with the writer (`LogState`) and what only the
 //! writer touches (`WriterSide`), plus the read path (cache, then disk).
 
 use std::collections::VecDeque;
@@ -15,7 +15,7 @@ use super::record;
 use super::segment::SegInfo;
 use crate::types::{Entry, Index, StreamId, Term};
 
-pub struct Shared {
+pub struct LogState {
     pub first_index: Index,
     /// Last index including queued entries.
     pub last_index: Index,
@@ -34,7 +34,7 @@ pub struct Shared {
     pub pending_truncs: Vec<(u64, Index)>,
 }
 
-impl Shared {
+impl LogState {
     /// `idx` lowered below any suffix truncation still queued.
     pub fn clamp(&self, idx: Index) -> Index {
         self.pending_truncs
@@ -82,7 +82,7 @@ pub struct WriterSide {
     pub meta: Meta,
     /// Gen of the last write issued.
     pub gen: u64,
-    /// The segment being appended to (the last of `Shared::segments`) and the write offset.
+    /// The segment being appended to (the last of `LogState::segments`) and the write offset.
     pub cur: Option<(Arc<File>, PathBuf)>,
     pub cur_off: u64,
     pub spare: Option<(u64, File)>,
@@ -101,7 +101,7 @@ pub struct StreamState {
     pub id: StreamId,
     pub dir: PathBuf,
     pub faults: Arc<super::Faults>,
-    pub shared: Mutex<Shared>,
+    pub shared: Mutex<LogState>,
     pub w: Mutex<WriterSide>,
 }
 

@@ -4,12 +4,12 @@
 //! issues one fdatasync per file written, replaces metadata files that changed, and then
 //! reports the durable index per stream. What is done to the files is in diskops.rs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::diskops::{cut_suffix, flush, roll, sync_current, truncate_prefix};
+use super::diskops::{cut_suffix, flush, roll, sync_current, truncate_prefix, DiskEnv};
 use super::error::StorageError;
 use super::meta;
 use super::record;
@@ -82,28 +82,15 @@ pub struct Queue {
 }
 
 /// Counters for benchmarks and tests.
-#[derive(Default)]
-pub struct Stats {
-    pub syncs: AtomicU64,
-    pub rounds: AtomicU64,
-    pub entries: AtomicU64,
-    pub bytes: AtomicU64,
-    /// Time spent in successful rounds (writes and syncs), for DiskWrite statistics.
-    pub round_ns: AtomicU64,
-}
-
-pub struct Shared {
+pub struct WriterState {
     pub queue: Mutex<Queue>,
     pub cv: Condvar,
     pub failed: Mutex<Option<String>>,
     pub on_failure: Mutex<Option<FailureFn>>,
-    pub faults: Arc<super::Faults>,
-    pub stats: Stats,
-    pub seg_size: u64,
-    pub sync: bool,
+    pub disk: DiskEnv,
 }
 
-pub fn run(sh: Arc<Shared>, on_durable: DurableFn) {
+pub fn run(sh: Arc<WriterState>, on_durable: DurableFn) {
     let mut buf = Vec::new();
     loop {
         let ops = {
@@ -131,7 +118,7 @@ pub fn run(sh: Arc<Shared>, on_durable: DurableFn) {
 
 /// Records the writer's first failure and tells the owner once. Nothing is retried: after
 /// a failed fdatasync the page cache may have dropped the data it claimed to hold.
-fn mark_failed(sh: &Shared, why: &str) {
+fn mark_failed(sh: &WriterState, why: &str) {
     // The hook runs under the failure lock, as `Storage::on_failure` installs it: once.
     let mut failed = sh.failed.lock();
     if failed.is_none() {
@@ -150,8 +137,8 @@ struct Touched {
     waiters: Vec<Waiter>,
 }
 
-fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8>) {
-    sh.stats.rounds.fetch_add(1, Ordering::Relaxed);
+fn round(sh: &WriterState, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8>) {
+    sh.disk.stats.rounds.fetch_add(1, Ordering::Relaxed);
     let t0 = std::time::Instant::now();
     // Group by stream, keeping each stream's order.
     let mut groups: Vec<(Touched, Vec<(u64, Op)>)> = Vec::new();
@@ -189,7 +176,7 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
             break;
         }
         let mut w = t.st.w.lock();
-        if let Err(e) = sync_current(sh, &mut w) {
+        if let Err(e) = sync_current(&sh.disk, &mut w) {
             failure = Some(e.to_string());
         } else if t.meta_dirty {
             if let Err(e) = meta::store(&t.st.dir, &w.meta) {
@@ -207,7 +194,7 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         return;
     }
     let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    sh.stats.round_ns.fetch_add(ns, Ordering::Relaxed);
+    sh.disk.stats.round_ns.fetch_add(ns, Ordering::Relaxed);
     for t in &touched {
         if t.wrote {
             let (idx, term) = t.st.w.lock().last_written;
@@ -231,11 +218,11 @@ fn round(sh: &Shared, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8
         if w.spare.is_none() {
             let seq = w.next_seq;
             let cap = w.next_cap;
-            match segment::create(&t.st.dir, seq, cap, sh.sync) {
+            match segment::create(&t.st.dir, seq, cap, sh.disk.sync) {
                 Ok(f) => {
                     w.spare = Some((seq, f));
                     w.spare_cap = cap;
-                    w.next_cap = segment::next_cap(cap, sh.seg_size);
+                    w.next_cap = segment::next_cap(cap, sh.disk.seg_size);
                     w.next_seq += 1;
                 }
                 Err(e) => mark_failed(sh, &e.to_string()),
@@ -256,7 +243,7 @@ fn collect_waiters(t: &mut Touched, ops: Vec<(u64, Op)>) {
 }
 
 fn process(
-    sh: &Shared,
+    sh: &WriterState,
     t: &mut Touched,
     ops: Vec<(u64, Op)>,
     buf: &mut Vec<u8>,
@@ -274,8 +261,8 @@ fn process(
                     let full =
                         w.cur_off + pend_bytes > 0 && w.cur_off + pend_bytes + rl > w.cur_cap;
                     if w.cur.is_none() || full {
-                        t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
-                        roll(sh, &st, &mut w)?;
+                        t.wrote |= flush(&sh.disk, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+                        roll(&sh.disk, &st, &mut w)?;
                     }
                     pend_bytes += rl;
                     pend.push(e);
@@ -283,8 +270,8 @@ fn process(
                 Ok(())
             }
             Op::TruncSuffix(from) => {
-                t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
-                cut_suffix(sh, &st, &mut w, seq, from)
+                t.wrote |= flush(&sh.disk, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+                cut_suffix(&sh.disk, &st, &mut w, seq, from)
             }
             Op::HardState(hs, d) => {
                 w.meta.hard_state = hs;
@@ -300,8 +287,8 @@ fn process(
             }
             Op::TruncPrefix(k, d) => {
                 t.waiters.push(d);
-                t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
-                truncate_prefix(sh, &st, &mut w, k)
+                t.wrote |= flush(&sh.disk, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+                truncate_prefix(&sh.disk, &st, &mut w, k)
             }
             Op::Barrier(d) => {
                 t.waiters.push(d);
@@ -313,6 +300,6 @@ fn process(
             return Err(e);
         }
     }
-    t.wrote |= flush(sh, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
+    t.wrote |= flush(&sh.disk, &st, &mut w, &mut pend, &mut pend_bytes, buf)?;
     Ok(())
 }

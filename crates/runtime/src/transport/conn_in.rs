@@ -2,7 +2,7 @@
 //! channel streams into frames for the handler. Anything malformed closes that connection
 //! only, with the reason logged and sent to the peer.
 
-use crate::transport::endpoint::{close_code, Shared};
+use crate::transport::endpoint::{close_code, TransportState};
 use crate::transport::frame::FrameDecoder;
 use crate::transport::hello::{read_hello, Hello};
 use crate::transport::log::Level;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// Chunks taken from quinn per read; frames inside one chunk are sliced, not copied.
 const READ_CHUNKS: usize = 64;
 
-pub(crate) async fn accept_loop(shared: Arc<Shared>, endpoint: quinn::Endpoint) {
+pub(crate) async fn accept_loop(shared: Arc<TransportState>, endpoint: quinn::Endpoint) {
     while let Some(incoming) = endpoint.accept().await {
         if shared.is_shut() {
             incoming.refuse();
@@ -33,7 +33,7 @@ enum Ended {
     Lost(String),
 }
 
-async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
+async fn serve_inbound(shared: Arc<TransportState>, incoming: quinn::Incoming) {
     let remote = incoming.remote_address();
     let conn = match tokio::time::timeout(shared.timing.connect, incoming).await {
         Ok(Ok(conn)) => conn,
@@ -92,7 +92,7 @@ async fn serve_inbound(shared: Arc<Shared>, incoming: quinn::Incoming) {
 }
 
 /// Reads the dialer's hello, answers it, and returns the dialer's node id.
-async fn accept_hello(shared: &Shared, conn: &quinn::Connection) -> Result<NodeId, String> {
+async fn accept_hello(shared: &TransportState, conn: &quinn::Connection) -> Result<NodeId, String> {
     let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
     let hello = read_hello(&mut recv).await?;
     if let Some(why) = hello.mismatch(shared.cluster_id) {
@@ -114,7 +114,7 @@ async fn accept_hello(shared: &Shared, conn: &quinn::Connection) -> Result<NodeI
     Ok(hello.node_id)
 }
 
-async fn read_channels(shared: &Shared, conn: &quinn::Connection, from: NodeId) -> Ended {
+async fn read_channels(shared: &TransportState, conn: &quinn::Connection, from: NodeId) -> Ended {
     let mut streams = Vec::with_capacity(3);
     for expected in Channel::ALL {
         let accepted = tokio::time::timeout(shared.timing.hello, conn.accept_uni()).await;
@@ -147,7 +147,7 @@ async fn read_channels(shared: &Shared, conn: &quinn::Connection, from: NodeId) 
 }
 
 async fn read_loop(
-    shared: &Shared,
+    shared: &TransportState,
     recv: &mut quinn::RecvStream,
     from: NodeId,
     channel: Channel,

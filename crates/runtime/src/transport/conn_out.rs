@@ -1,7 +1,7 @@
 //! The sending side: per peer, bounded queues per channel and a task that dials the peer,
 //! redials with backoff after a loss, and writes each channel's frames on its own stream.
 
-use crate::transport::endpoint::{close_code, Shared};
+use crate::transport::endpoint::{close_code, TransportState};
 use crate::transport::error::TransportError;
 use crate::transport::frame::Batch;
 use crate::transport::hello::{read_hello, Hello};
@@ -62,7 +62,7 @@ struct Receivers {
 }
 
 impl PeerSender {
-    pub fn spawn(shared: &Arc<Shared>, peer: NodeId, addr: SocketAddr) -> Arc<PeerSender> {
+    pub fn spawn(shared: &Arc<TransportState>, peer: NodeId, addr: SocketAddr) -> Arc<PeerSender> {
         let mk = |channel| {
             let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
             let queue = Queue {
@@ -135,7 +135,7 @@ impl PeerSender {
 }
 
 async fn run(
-    shared: Arc<Shared>,
+    shared: Arc<TransportState>,
     peer: NodeId,
     me: Arc<PeerSender>,
     mut rx: Receivers,
@@ -201,7 +201,7 @@ async fn run(
 }
 
 async fn dial(
-    shared: &Shared,
+    shared: &TransportState,
     peer: NodeId,
     addr: SocketAddr,
 ) -> Result<quinn::Connection, String> {
@@ -231,7 +231,7 @@ async fn dial(
 }
 
 async fn handshake(
-    shared: &Shared,
+    shared: &TransportState,
     peer: NodeId,
     addr: SocketAddr,
     conn: &quinn::Connection,

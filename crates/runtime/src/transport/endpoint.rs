@@ -34,7 +34,7 @@ const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
 const CERT_CHECK_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
 /// State shared by the transport's tasks.
-pub(crate) struct Shared {
+pub(crate) struct TransportState {
     pub node_id: NodeId,
     pub cluster_id: u64,
     pub max_frame_bytes: usize,
@@ -56,7 +56,7 @@ pub(crate) struct Shared {
     shut: AtomicBool,
 }
 
-impl Shared {
+impl TransportState {
     pub fn log(&self, level: Level, msg: impl AsRef<str>) {
         self.handler.on_log(
             level,
@@ -105,7 +105,7 @@ impl Shared {
 
 /// One node's QUIC transport. See the module documentation.
 pub struct Transport {
-    shared: Arc<Shared>,
+    shared: Arc<TransportState>,
     local_addr: SocketAddr,
 }
 
@@ -145,7 +145,7 @@ impl Transport {
                 addr: cfg.listen,
                 source,
             })?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(TransportState {
             node_id: cfg.node_id,
             cluster_id: cfg.cluster_id,
             max_frame_bytes,
@@ -289,7 +289,7 @@ impl Drop for Transport {
     }
 }
 
-async fn shutdown_all(shared: Arc<Shared>, local_addr: SocketAddr) {
+async fn shutdown_all(shared: Arc<TransportState>, local_addr: SocketAddr) {
     let peers: Vec<_> = shared.peers.write().drain().map(|(_, p)| p).collect();
     for p in &peers {
         p.stop();
@@ -334,7 +334,7 @@ async fn shutdown_all(shared: Arc<Shared>, local_addr: SocketAddr) {
     shared.log(Level::Info, "shut down");
 }
 
-async fn check_certs_daily(shared: Arc<Shared>, tls: crate::transport::TlsSettings) {
+async fn check_certs_daily(shared: Arc<TransportState>, tls: crate::transport::TlsSettings) {
     let paths: Vec<_> = [tls.cert, tls.ca].into_iter().flatten().collect();
     let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
     loop {

@@ -1,5 +1,6 @@
 //! The handshake at connection start, on the connection's one bidirectional stream:
-//! `len u32 LE | bincode(Hello)` each way.
+//! `len u32 LE | bincode(Hello)` each way, bincode 1 with fixed-width little-endian integers
+//! (the field order of `Hello`, no padding).
 
 use crate::types::NodeId;
 use bincode::Options;
@@ -130,6 +131,22 @@ mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             let _ = Hello::decode(&bytes);
         }
+    }
+
+    #[test]
+    fn the_wire_bytes_are_fixed() {
+        // Every released node speaks this: a change needs a new PROTOCOL_VERSION.
+        let wire = Hello::new(7, 1, 2).encode();
+        let expected = [
+            0x17, 0, 0, 0, // body length 23
+            0x31, 0x46, 0x43, 0x44, // magic
+            1, 0, // version
+            7, 0, 0, 0, 0, 0, 0, 0, // cluster id
+            1, 0, 0, 0, // node id
+            2, 0, 0, 0, // to
+            7, // channels
+        ];
+        assert_eq!(wire, expected);
     }
 
     #[test]

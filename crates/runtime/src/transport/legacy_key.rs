@@ -22,32 +22,19 @@ pub fn is_legacy_encrypted(pem: &str) -> bool {
     pem.contains("Proc-Type: 4,ENCRYPTED")
 }
 
-/// Decrypts the first traditional encrypted key block of `pem` with `password`.
+/// Decrypts the first PEM block of `pem`, a traditional encrypted key, with `password`.
 pub fn decrypt(pem: &str, password: &str) -> Result<PrivateKeyDer<'static>, String> {
-    let begin = pem.find("-----BEGIN ").ok_or("no PEM block")?;
-    let rest = &pem[begin + "-----BEGIN ".len()..];
-    let label_end = rest.find("-----").ok_or("bad PEM header")?;
-    let label = &rest[..label_end];
-    let end_marker = format!("-----END {label}-----");
-    let body_end = rest.find(&end_marker).ok_or("unterminated PEM block")?;
-    let block = &rest[label_end + 5..body_end];
-    let mut dek_info = None;
-    let mut base64 = String::new();
-    for line in block.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("DEK-Info:") {
-            dek_info = Some(v.trim());
-        } else if !line.contains(':') {
-            base64.push_str(line);
-        }
-    }
-    let (cipher, iv_hex) = dek_info
+    let block = pem::parse(pem).map_err(|e| format!("bad PEM: {e}"))?;
+    let label = block.tag();
+    let (cipher, iv_hex) = block
+        .headers()
+        .get("DEK-Info")
         .ok_or("no DEK-Info header")?
         .split_once(',')
         .ok_or("bad DEK-Info header")?;
     let iv = hex(iv_hex.trim()).ok_or("bad IV in DEK-Info")?;
     let iv: [u8; 16] = iv.try_into().map_err(|_| "IV is not 16 bytes")?;
-    let mut data = <base64ct::Base64 as base64ct::Encoding>::decode_vec(&base64)
-        .map_err(|e| format!("bad base64: {e}"))?;
+    let mut data = block.contents().to_vec();
     let key_len = match cipher.trim() {
         "AES-128-CBC" => 16,
         "AES-192-CBC" => 24,

@@ -9,6 +9,7 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{Error as PemError, PemObject};
 use rustls::pki_types::{
     CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
     UnixTime,
@@ -18,6 +19,8 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
+use x509_cert::der::Decode;
+use x509_cert::Certificate;
 
 /// The name the dialer asks for. Certificates are not checked against it (see the module doc).
 pub const SERVER_NAME: &str = "dcf-node";
@@ -47,7 +50,7 @@ fn read(path: &Path) -> Result<Vec<u8>, TransportError> {
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
     let data = read(path)?;
-    let certs = rustls_pemfile::certs(&mut data.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&data)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_err(path, format!("bad PEM: {e}")))?;
     if certs.is_empty() {
@@ -58,7 +61,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportErro
 
 fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TransportError> {
     let data = read(path)?;
-    let crls = rustls_pemfile::crls(&mut data.as_slice())
+    let crls = CertificateRevocationListDer::pem_slice_iter(&data)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_err(path, format!("bad PEM: {e}")))?;
     if crls.is_empty() {
@@ -106,9 +109,10 @@ pub fn load_private_key(
         })?;
         return legacy_key::decrypt(&text, password).map_err(|e| file_err(path, e));
     }
-    rustls_pemfile::private_key(&mut data.as_slice())
-        .map_err(|e| file_err(path, format!("bad PEM: {e}")))?
-        .ok_or_else(|| file_err(path, "no private key in the file"))
+    PrivateKeyDer::from_pem_slice(&data).map_err(|e| match e {
+        PemError::NoItemsFound => file_err(path, "no private key in the file"),
+        e => file_err(path, format!("bad PEM: {e}")),
+    })
 }
 
 /// The `decrypt_pwd` callback: ciphertext in, plaintext or the reason it failed out.
@@ -156,11 +160,12 @@ pub fn cert_expiry_warnings(paths: &[&Path], notify_days: u32, now: SystemTime) 
             continue;
         };
         for der in certs {
-            let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+            let Ok(cert) = Certificate::from_der(&der) else {
                 continue;
             };
-            let not_after = cert.validity().not_after.timestamp();
-            let subject = cert.subject().to_string();
+            let tbs = &cert.tbs_certificate;
+            let not_after = tbs.validity.not_after.to_unix_duration().as_secs() as i64;
+            let subject = tbs.subject.to_string();
             if not_after <= now {
                 out.push(format!(
                     "certificate {} ({subject}) has expired",
