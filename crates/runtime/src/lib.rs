@@ -11,6 +11,7 @@ pub use dcf_core::{consensus, types};
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod host;
 pub mod logging;
 pub mod query;
 pub mod runtime;

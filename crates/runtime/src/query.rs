@@ -8,23 +8,9 @@ use std::fmt::Write as _;
 
 use crate::types::{Index, NodeId, StreamId, Term};
 
-/// The role names of the documents, indexed by `dcf_role_t` value (0 UNKNOWN .. 6 CANDIDATE).
-pub const ROLE_NAMES: [&str; 7] = [
-    "UNKNOWN",
-    "LEADER",
-    "FOLLOWER",
-    "LOGGER",
-    "PASSIVE",
-    "PRE_CANDIDATE",
-    "CANDIDATE",
-];
-
 /// The name of a `dcf_role_t` value; out-of-range values are "UNKNOWN".
 pub fn role_name(dcf_role: u32) -> &'static str {
-    ROLE_NAMES
-        .get(dcf_role as usize)
-        .copied()
-        .unwrap_or("UNKNOWN")
+    crate::host::DcfRole::name_of(i64::from(dcf_role))
 }
 
 /// One stream as seen by the local node (DCF's `append_stream_info`).

@@ -1,8 +1,7 @@
 //! The cluster JSON of dcf_start and the change document of dcf_change_member.
 
-use dcf_runtime::config::{
-    parse_change_member, parse_cluster, ClusterError, ConfRoleName, MemberChange,
-};
+use dcf_runtime::config::{parse_change_member, parse_cluster, ClusterError, MemberChange};
+use dcf_runtime::consensus::ConfRole;
 
 const THREE: &str = r#"[
   {"stream_id":1,"node_id":1,"ip":"10.0.0.1","port":17001,"role":"LEADER"},
@@ -18,10 +17,10 @@ fn err(json: &str) -> String {
 fn three_node_cluster() {
     let m = parse_cluster(THREE).unwrap();
     assert_eq!(m.len(), 3);
-    assert_eq!(m[0].role, ConfRoleName::Leader);
+    assert_eq!(m[0].role, ConfRole::Leader);
     assert_eq!((m[0].weight, m[0].group, m[0].priority), (1, 0, 0));
     assert_eq!((m[1].group, m[1].priority), (1, 10));
-    assert_eq!(m[2].role, ConfRoleName::Follower);
+    assert_eq!(m[2].role, ConfRole::Follower);
     assert_eq!(m[2].weight, 2);
     assert_eq!(m[2].ip, "10.0.0.3");
     assert_eq!(m[2].port, 17001);
@@ -33,7 +32,7 @@ fn keys_are_case_insensitive_and_unknown_keys_ignored() {
     let m = parse_cluster(json).unwrap();
     assert_eq!(m[0].node_id, 4);
     assert_eq!(m[0].ip, "::1");
-    assert_eq!(m[0].role, ConfRoleName::Logger);
+    assert_eq!(m[0].role, ConfRole::Logger);
     assert_eq!(m[0].weight, 3);
 }
 
@@ -45,7 +44,7 @@ fn several_streams_share_node_addresses() {
       {"stream_id":2,"node_id":2,"ip":"127.0.0.1","port":5002,"role":"LEADER"}
     ]"#;
     let m = parse_cluster(json).unwrap();
-    assert_eq!(m[1].role, ConfRoleName::Passive);
+    assert_eq!(m[1].role, ConfRole::Passive);
 }
 
 #[test]
@@ -188,14 +187,14 @@ fn change_member_with_whitespace() {
             node_id: 2,
             group: None,
             priority: None,
-            role: Some(ConfRoleName::Passive)
+            role: Some(ConfRole::Passive)
         }
     );
     let c =
         parse_change_member(r#"[{"stream_id":1,"node_id":3,"group":2,"priority":99}]"#).unwrap();
     assert_eq!((c.group, c.priority, c.role), (Some(2), Some(99), None));
     let c = parse_change_member(r#"[{"Stream_Id":1,"NODE_ID":3,"role":"follower"}]"#).unwrap();
-    assert_eq!(c.role, Some(ConfRoleName::Follower));
+    assert_eq!(c.role, Some(ConfRole::Follower));
 }
 
 #[test]

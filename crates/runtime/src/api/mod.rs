@@ -2,8 +2,6 @@
 //! holds what must exist before `dcf_start` (callbacks, the applied-index seeds, priorities)
 //! and the running node, if any.
 
-pub mod callbacks;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -11,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 
-pub use callbacks::*;
+pub use crate::host::*;
 
 use crate::config::Params;
 use crate::error::{DcfError, DcfResult, ErrorCode};
@@ -24,32 +22,6 @@ pub const MAX_STREAM_ID: u32 = 63;
 pub const MAX_NODE_ID: u32 = 255;
 /// Largest message for `dcf_send_msg` / `dcf_broadcast_msg` (SPEC B5).
 pub const MAX_MSG_SIZE: usize = 512 * 1024;
-
-/// Outcome of a call that waits with a timeout: C gets 0 or 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Waited {
-    Done,
-    TimedOut,
-}
-
-/// `dcf_commit_index_type_t`, checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommitIndexKind {
-    Local,
-    Leader,
-    Consensus,
-}
-
-impl CommitIndexKind {
-    pub fn from_i32(v: i32) -> Option<CommitIndexKind> {
-        match v {
-            1 => Some(CommitIndexKind::Local),
-            2 => Some(CommitIndexKind::Leader),
-            3 => Some(CommitIndexKind::Consensus),
-            _ => None,
-        }
-    }
-}
 
 /// The log_output bridge: (log type, level, file, line, message).
 pub type LogSinkFn = dyn Fn(i32, i32, &str, u32, &str) + Send + Sync;

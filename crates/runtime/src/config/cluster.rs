@@ -11,55 +11,8 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::consensus::ConfRole;
 use crate::types::{NodeId, StreamId};
-
-/// A role as configured (DCF's metadata role). Runtime roles (PRE_CANDIDATE...) live elsewhere.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConfRoleName {
-    Leader,
-    Follower,
-    Logger,
-    Passive,
-}
-
-impl ConfRoleName {
-    /// DCF's spelling, as in the JSON documents.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConfRoleName::Leader => "LEADER",
-            ConfRoleName::Follower => "FOLLOWER",
-            ConfRoleName::Logger => "LOGGER",
-            ConfRoleName::Passive => "PASSIVE",
-        }
-    }
-
-    /// Case-insensitive, like DCF.
-    pub fn parse(s: &str) -> Option<ConfRoleName> {
-        [
-            ConfRoleName::Leader,
-            ConfRoleName::Follower,
-            ConfRoleName::Logger,
-            ConfRoleName::Passive,
-        ]
-        .into_iter()
-        .find(|r| r.as_str().eq_ignore_ascii_case(s))
-    }
-
-    /// The `dcf_role_t` value (LEADER=1 .. PASSIVE=4).
-    pub fn dcf_role(self) -> u32 {
-        match self {
-            ConfRoleName::Leader => 1,
-            ConfRoleName::Follower => 2,
-            ConfRoleName::Logger => 3,
-            ConfRoleName::Passive => 4,
-        }
-    }
-
-    /// True for the roles counted in quorums (LEADER, FOLLOWER, LOGGER).
-    pub fn is_voter(self) -> bool {
-        self != ConfRoleName::Passive
-    }
-}
 
 /// One node's membership in one stream, from the `dcf_start` cluster JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +21,7 @@ pub struct MemberConfig {
     pub node_id: NodeId,
     pub ip: String,
     pub port: u16,
-    pub role: ConfRoleName,
+    pub role: ConfRole,
     pub weight: u32,
     pub group: u32,
     pub priority: u64,
@@ -82,7 +35,7 @@ pub struct MemberChange {
     pub group: Option<u32>,
     pub priority: Option<u64>,
     /// Only FOLLOWER or PASSIVE.
-    pub role: Option<ConfRoleName>,
+    pub role: Option<ConfRole>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -382,13 +335,13 @@ impl<'a> Element<'a> {
         key: &'static str,
         expected: &'static str,
         all_roles: bool,
-    ) -> Result<Option<ConfRoleName>, ClusterError> {
+    ) -> Result<Option<ConfRole>, ClusterError> {
         let Some(v) = self.lookup(key)? else {
             return Ok(None);
         };
-        let role = v.as_str().and_then(ConfRoleName::parse);
+        let role = v.as_str().and_then(crate::host::conf_role_named);
         match role {
-            Some(r) if all_roles || matches!(r, ConfRoleName::Follower | ConfRoleName::Passive) => {
+            Some(r) if all_roles || matches!(r, ConfRole::Follower | ConfRole::Passive) => {
                 Ok(Some(r))
             }
             _ => Err(self.bad(key, expected, v)),

@@ -16,9 +16,7 @@ use std::sync::LazyLock;
 
 use parking_lot::RwLock;
 
-pub use cluster::{
-    parse_change_member, parse_cluster, ClusterError, ConfRoleName, MemberChange, MemberConfig,
-};
+pub use cluster::{parse_change_member, parse_cluster, ClusterError, MemberChange, MemberConfig};
 pub use error::ParamError;
 pub use params::{param_def, param_defs, Compression, Params, RunMode};
 pub use secret::Secret;

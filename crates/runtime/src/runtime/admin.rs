@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::node::{conf_role, Node};
+use super::node::Node;
 use super::ops::{admin_err, propose_err, unknown_stream};
 use super::stream::Stream;
 use super::wire::{Request, Response};
 use super::Shared;
-use crate::api::{DcfRole, Waited};
 use crate::config;
 use crate::consensus::{ConfChange, ConfRole, Member, WorkMode};
 use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::host::{DcfRole, Waited};
 use crate::types::{Index, NodeId, StreamId};
 
 /// DCF waits at least this long for a membership change to apply.
@@ -33,7 +33,7 @@ pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> 
         .ok_or_else(|| unknown_stream(c.stream_id))?;
     let change = ConfChange::Update {
         id: c.node_id,
-        role: c.role.map(conf_role),
+        role: c.role,
         group: c.group,
         priority: c.priority,
     };
@@ -113,8 +113,7 @@ impl Node {
         wait_ms: u32,
     ) -> DcfResult<Waited> {
         let name = match role {
-            DcfRole::Follower => "FOLLOWER",
-            DcfRole::Passive => "PASSIVE",
+            DcfRole::Follower | DcfRole::Passive => role.name(),
             other => {
                 return Err(DcfError::invalid(format!(
                     "role can change only to FOLLOWER or PASSIVE, not {}",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::stream::{Stream, MAX_IDLE};
 use super::Shared;
-use crate::api::DcfRole;
+use crate::host::DcfRole;
 use crate::types::{Entry, EntryKind, Index};
 
 /// Entries and payload bytes the apply loop reads from the log at a time.

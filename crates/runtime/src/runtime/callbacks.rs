@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::Shared;
-use crate::api::DcfRole;
+use crate::host::DcfRole;
 use crate::types::{NodeId, StreamId};
 
 /// Exceptions are reported again this often while they stand (as DCF).

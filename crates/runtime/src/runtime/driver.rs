@@ -5,10 +5,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::stream::{dcf_role, Stream, MAX_IDLE};
+use super::stream::{Stream, MAX_IDLE};
 use super::Shared;
-use crate::api::{DcfException, DcfRole};
 use crate::consensus::{Event, Exception, Message, Ready, Role};
+use crate::host::{DcfException, DcfRole};
 use crate::types::NodeId;
 use crate::{dcf_info, dcf_warn};
 
@@ -85,7 +85,9 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
     match ev {
         Event::RoleChanged { role, term } => {
             dcf_info!("stream {}: role {:?} in term {term}", stream.id, role);
-            stream.role.store(dcf_role(role) as u8, Ordering::Release);
+            stream
+                .role
+                .store(DcfRole::from(role) as u8, Ordering::Release);
             stream.term.store(term, Ordering::Release);
             if role != Role::Leader {
                 stream.can_write.store(false, Ordering::Release);

@@ -5,18 +5,19 @@ use std::time::{Duration, Instant};
 
 use super::node::Node;
 use super::stats;
-use super::stream::{dcf_role, Stream};
-use crate::api::DcfRole;
+use super::stream::Stream;
 use crate::consensus::{ConfRole, Role, WorkMode};
 use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::host::DcfRole;
 use crate::query::{self, NodeInfo, Statistics, StreamInfo};
 use crate::types::{NodeId, StreamId, Term};
 
+/// A member's configured role in the documents: DCF shows a configured LEADER as FOLLOWER
+/// (the confirmed leader is marked LEADER separately).
 fn role_name(r: ConfRole) -> &'static str {
     match r {
-        ConfRole::Leader | ConfRole::Follower => "FOLLOWER",
-        ConfRole::Logger => "LOGGER",
-        ConfRole::Passive => "PASSIVE",
+        ConfRole::Leader => DcfRole::Follower.name(),
+        r => DcfRole::from(r).name(),
     }
 }
 
@@ -79,12 +80,12 @@ impl Node {
 
     pub fn term_and_role(&self, s: StreamId) -> DcfResult<(Term, DcfRole)> {
         let r = self.stream(s)?.replica.lock();
-        Ok((dcf_term(r.term()), dcf_role(r.role())))
+        Ok((dcf_term(r.term()), DcfRole::from(r.role())))
     }
 
     pub fn node_is_healthy(&self, s: StreamId) -> DcfResult<(DcfRole, bool)> {
         let r = self.stream(s)?.replica.lock();
-        Ok((dcf_role(r.role()), r.is_healthy(Instant::now())))
+        Ok((DcfRole::from(r.role()), r.is_healthy(Instant::now())))
     }
 
     /// Lock-free: a leader that applied everything and accepts writes.
@@ -219,7 +220,7 @@ impl Node {
         StreamInfo {
             stream_id: stream.id,
             local_node_id: self.shared.id,
-            role: dcf_role(r.role()).name(),
+            role: DcfRole::from(r.role()).name(),
             term: dcf_term(r.term()),
             run_mode: p.run_mode as u32,
             work_mode,

@@ -32,10 +32,10 @@ use parking_lot::Mutex;
 pub use faults::FaultSeam;
 pub use node::{Node, NodeConfig};
 
-use crate::api::{CallbackRegistry, DcfException, DcfRole};
 use crate::config::Params;
 use crate::consensus::Message;
 use crate::dcf_debug;
+use crate::host::{CallbackRegistry, DcfException, DcfRole};
 use crate::storage::Storage;
 use crate::transport::{Channel, Frame, Transport};
 use crate::types::{NodeId, StreamId};

@@ -14,13 +14,13 @@ use parking_lot::Mutex;
 use super::net::{Handler, Rpc};
 use super::stream::Stream;
 use super::{callbacks, ExceptionSlot, Shared};
-use crate::api::CallbackRegistry;
-use crate::config::{self, ConfRoleName, MemberConfig, Params};
+use crate::config::{self, MemberConfig, Params};
 use crate::consensus::{
     ConfRole, LogSource, Member, Membership, RecoveredLog, Replica, ReplicaConfig, RunMode,
 };
 use crate::dcf_info;
 use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::host::CallbackRegistry;
 use crate::storage::{Storage, StorageOptions};
 use crate::transport::{TlsSettings, Transport, TransportConfig};
 use crate::types::{Entry, Index, NodeId, StreamId};
@@ -81,20 +81,10 @@ fn storage_err(e: impl std::fmt::Display) -> DcfError {
     DcfError::new(ErrorCode::Storage, e.to_string())
 }
 
-/// The configured role of the cluster JSON as the consensus core names it.
-pub(super) fn conf_role(r: ConfRoleName) -> ConfRole {
-    match r {
-        ConfRoleName::Leader => ConfRole::Leader,
-        ConfRoleName::Follower => ConfRole::Follower,
-        ConfRoleName::Logger => ConfRole::Logger,
-        ConfRoleName::Passive => ConfRole::Passive,
-    }
-}
-
 pub fn member_of(m: &MemberConfig) -> Member {
     Member {
         id: m.node_id,
-        role: conf_role(m.role),
+        role: m.role,
         weight: m.weight,
         group: m.group,
         priority: m.priority,

@@ -10,9 +10,9 @@ use super::node::Node;
 use super::stream::Stream;
 use super::wire::{Request, Response};
 use super::Shared;
-use crate::api::{CommitIndexKind, DcfRole};
 use crate::consensus::{AdminError, ProposeError, Replica, Role};
 use crate::error::{DcfError, DcfResult, ErrorCode};
+use crate::host::{CommitIndexKind, DcfRole};
 use crate::transport::Channel;
 use crate::types::{Index, NodeId, StreamId};
 

@@ -9,9 +9,9 @@ use parking_lot::{Condvar, Mutex};
 
 use super::signal::Signal;
 use super::Shared;
-use crate::api::{DcfException, DcfRole};
-use crate::consensus::{Message, Replica, Role};
+use crate::consensus::{Message, Replica};
 use crate::dcf_error;
+use crate::host::{DcfException, DcfRole};
 use crate::types::{Index, NodeId, StreamId, Term};
 
 /// The driver and apply threads wake at least this often (stop checks).
@@ -86,20 +86,9 @@ impl Pending {
     }
 }
 
-pub fn dcf_role(role: Role) -> DcfRole {
-    match role {
-        Role::Leader => DcfRole::Leader,
-        Role::Follower => DcfRole::Follower,
-        Role::Logger => DcfRole::Logger,
-        Role::Passive => DcfRole::Passive,
-        Role::PreCandidate => DcfRole::PreCandidate,
-        Role::Candidate => DcfRole::Candidate,
-    }
-}
-
 impl Stream {
     pub fn new(id: StreamId, replica: Replica, applied: Index, is_logger: bool) -> Stream {
-        let role = dcf_role(replica.role()) as u8;
+        let role = DcfRole::from(replica.role()) as u8;
         let term = replica.term();
         let commit = replica.commit_index();
         Stream {
