@@ -1,10 +1,12 @@
 //! Deterministic cluster simulator for `dcf_core::consensus`: N replicas, a virtual clock, a
 //! seeded network (drop, delay, duplicate, reorder, partition), storage that loses what was
-//! not reported durable on a crash, and invariant checks after every step.
+//! not reported durable on a crash, and invariant checks after every step. `Pump` is the
+//! hand-driven cluster beside it: instant delivery and durability, no faults, no checks.
 
 #![allow(dead_code)]
 
 pub mod check;
+pub mod pump;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -20,6 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use check::Checker;
+pub use pump::Pump;
 
 pub const MS: u64 = 1000;
 
