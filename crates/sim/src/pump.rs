@@ -69,11 +69,15 @@ impl Pump {
     pub fn settle(&mut self) {
         let mut queue = std::mem::take(&mut self.queue);
         loop {
+            // Output taken this round may lead to more (a durability report, a delivery):
+            // quiet means a round that found nothing.
+            let mut busy = false;
             for k in 0..self.r.len() {
                 let id = k as NodeId + 1;
                 if self.down.contains(&id) || !self.r[k].has_ready() {
                     continue;
                 }
+                busy = true;
                 let r = &mut self.r[k];
                 let ready = r.take_ready();
                 if let Some(hs) = ready.hard_state {
@@ -96,10 +100,6 @@ impl Pump {
                     }
                 }
             }
-            let live_ready = |(k, r): (usize, &Replica)| {
-                !self.down.contains(&(k as NodeId + 1)) && r.has_ready()
-            };
-            let busy = !queue.is_empty() || self.r.iter().enumerate().any(live_ready);
             let now = self.now;
             for (from, to, msg) in queue.drain(..) {
                 self.r[to as usize - 1].step(from, msg, now);
