@@ -32,8 +32,6 @@ mod quorum;
 mod replica;
 mod replicate;
 mod stepdown;
-#[cfg(test)]
-mod tests;
 mod types;
 
 pub use log::{LogSource, RecoveredLog};

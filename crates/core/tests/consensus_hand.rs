@@ -1,154 +1,53 @@
 //! Interaction tests of single rules on hand-driven replicas (the simulator covers the
 //! rules together, under faults).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-
-use super::*;
-use crate::types::{HardState, Index, NodeId, Term};
+use dcf_core::consensus::{
+    AppendHeader, AppendResponse, Message, ProposeError, ReplicaConfig, Role, RunMode, VoteRequest,
+};
+use dcf_core::types::{HardState, Index, NodeId};
+use dcf_sim::Pump;
 
 const T: Duration = Duration::from_millis(100);
 
-struct Harness {
-    r: Vec<Replica>,
-    now: Instant,
-    /// Nodes whose storage does not report durability (reports held back here).
-    hold: BTreeSet<NodeId>,
-    held: BTreeMap<NodeId, (Index, Term)>,
-    down: BTreeSet<NodeId>,
-    hard_states: Vec<(NodeId, HardState)>,
+fn cluster(n: u32) -> Pump {
+    cluster_with(n, |_| {})
 }
 
-impl Harness {
-    fn new(n: u32) -> Harness {
-        Harness::with(n, |_| {})
-    }
-
-    /// `tune` adjusts each node's configuration.
-    fn with(n: u32, tune: impl Fn(&mut ReplicaConfig)) -> Harness {
-        let members = (1..=n)
-            .map(|id| {
-                Member::new(
-                    id,
-                    if id == 1 {
-                        ConfRole::Leader
-                    } else {
-                        ConfRole::Follower
-                    },
-                )
-            })
-            .collect();
-        let m = Membership { members };
-        let now = Instant::now();
-        let r = (1..=n)
-            .map(|id| {
-                let mut cfg = ReplicaConfig {
-                    election_timeout: T,
-                    heartbeat_interval: T / 4,
-                    ..ReplicaConfig::new(id)
-                };
-                tune(&mut cfg);
-                Replica::new(
-                    cfg,
-                    m.clone(),
-                    HardState::default(),
-                    (0, 0),
-                    vec![],
-                    id as u64,
-                    now,
-                )
-                .unwrap()
-            })
-            .collect();
-        let mut h = Harness {
-            r,
-            now,
-            hold: BTreeSet::new(),
-            held: BTreeMap::new(),
-            down: BTreeSet::new(),
-            hard_states: Vec::new(),
+/// Node 1 leads once half an election timeout passed; `tune` adjusts each node's
+/// configuration.
+fn cluster_with(n: u32, tune: impl Fn(&mut ReplicaConfig)) -> Pump {
+    let mut h = Pump::new(n, |id| {
+        let mut cfg = ReplicaConfig {
+            election_timeout: T,
+            heartbeat_interval: T / 4,
+            ..ReplicaConfig::new(id)
         };
-        h.advance(T / 2);
-        assert!(h.r[0].can_write(), "node 1 leads");
-        h
-    }
+        tune(&mut cfg);
+        cfg
+    });
+    h.advance(T / 2);
+    assert!(h.node(1).can_write(), "node 1 leads");
+    h
+}
 
-    fn node(&mut self, id: NodeId) -> &mut Replica {
-        &mut self.r[id as usize - 1]
-    }
-
-    fn settle(&mut self) {
-        loop {
-            let mut queue = Vec::new();
-            for k in 0..self.r.len() {
-                let id = k as NodeId + 1;
-                if self.down.contains(&id) || !self.r[k].has_ready() {
-                    continue;
-                }
-                let ready = self.r[k].take_ready();
-                if let Some(hs) = ready.hard_state {
-                    self.hard_states.push((id, hs));
-                }
-                if let Some(last) = ready.entries.last() {
-                    if self.hold.contains(&id) {
-                        self.held.insert(id, (last.index, last.term));
-                    } else {
-                        self.r[k].persisted(last.index, last.term);
-                    }
-                }
-                if ready.commit_index.is_some() {
-                    let c = self.r[k].commit_index();
-                    self.r[k].applied(c);
-                }
-                for (to, msg) in ready.messages {
-                    if !self.down.contains(&to) {
-                        queue.push((id, to, msg));
-                    }
-                }
-            }
-            let busy = !queue.is_empty() || self.r.iter().any(|r| r.has_ready());
-            for (from, to, msg) in queue {
-                let now = self.now;
-                self.node(to).step(from, msg, now);
-            }
-            if !busy {
-                return;
-            }
-        }
-    }
-
-    /// Advances virtual time in small steps, ticking every live node.
-    fn advance(&mut self, d: Duration) {
-        let end = self.now + d;
-        while self.now < end {
-            self.now += Duration::from_millis(5);
-            let now = self.now;
-            for k in 0..self.r.len() {
-                if !self.down.contains(&(k as NodeId + 1)) {
-                    self.r[k].tick(now);
-                }
-            }
-            self.settle();
-        }
-    }
-
-    fn propose(&mut self, n: u64) -> Index {
-        let now = self.now;
-        let items = (0..n).map(|k| (k, Bytes::from_static(b"payload")));
-        let range = self.node(1).propose_batch(items, now).unwrap();
-        self.settle();
-        range.end - 1
-    }
+/// Proposes `n` entries at node 1, delivers everything, returns the last index.
+fn propose(h: &mut Pump, n: u64) -> Index {
+    let now = h.now;
+    let items = (0..n).map(|k| (k, Bytes::from_static(b"payload")));
+    let range = h.node(1).propose_batch(items, now).unwrap();
+    h.settle();
+    range.end - 1
 }
 
 #[test]
 fn leader_counts_its_own_entries_only_once_durable() {
-    let mut h = Harness::new(3);
+    let mut h = cluster(3);
     h.down.insert(3);
     h.hold.insert(1);
-    let i = h.propose(3);
+    let i = propose(&mut h, 3);
     assert_eq!(h.node(2).persisted_index(), i);
     assert!(h.node(1).commit_index() < i, "node 2 alone is not a quorum");
     let (idx, term) = h.held[&1];
@@ -159,7 +58,7 @@ fn leader_counts_its_own_entries_only_once_durable() {
 
 #[test]
 fn stale_persisted_reports_are_ignored() {
-    let mut h = Harness::new(3);
+    let mut h = cluster(3);
     let last = h.node(2).last_index();
     let term = h.node(2).term();
     h.node(2).persisted(last + 5, term);
@@ -169,8 +68,8 @@ fn stale_persisted_reports_are_ignored() {
 
 #[test]
 fn pre_vote_persists_nothing_and_votes_once_per_term() {
-    let mut h = Harness::new(3);
-    h.propose(1);
+    let mut h = cluster(3);
+    propose(&mut h, 1);
     h.down.insert(1);
     h.hard_states.clear();
     let now = h.now + T * 3;
@@ -214,7 +113,7 @@ fn pre_vote_persists_nothing_and_votes_once_per_term() {
 
 #[test]
 fn follower_commit_never_passes_what_it_shares_with_the_leader() {
-    let mut h = Harness::new(3);
+    let mut h = cluster(3);
     let before = h.node(3).commit_index();
     let term = h.node(3).term();
     let last = h.node(3).last_index();
@@ -246,7 +145,7 @@ fn follower_commit_never_passes_what_it_shares_with_the_leader() {
 
 #[test]
 fn stale_leader_steps_down_on_a_higher_term() {
-    let mut h = Harness::new(3);
+    let mut h = cluster(3);
     let term = h.node(1).term();
     let now = h.now;
     let resp = AppendResponse {
@@ -272,10 +171,10 @@ fn stale_leader_steps_down_on_a_higher_term() {
 
 #[test]
 fn compact_keeps_uncommitted_entries() {
-    let mut h = Harness::new(3);
+    let mut h = cluster(3);
     h.down.insert(2);
     h.down.insert(3);
-    let i = h.propose(5);
+    let i = propose(&mut h, 5);
     let c = h.node(1).commit_index();
     assert!(c < i);
     h.node(1).compact(i + 10);
@@ -285,10 +184,10 @@ fn compact_keeps_uncommitted_entries() {
 
 #[test]
 fn conflicting_suffix_is_truncated_in_ready() {
-    let mut h = Harness::new(3);
+    let mut h = cluster(3);
     h.down.insert(2);
     h.down.insert(3);
-    let stale = h.propose(3);
+    let stale = propose(&mut h, 3);
     // Node 1 is cut off; 2 and 3 elect a new leader that overwrites 1's suffix.
     h.down.clear();
     h.down.insert(1);
@@ -318,13 +217,13 @@ fn conflicting_suffix_is_truncated_in_ready() {
 /// Of five nodes, node 1 (the first leader) goes down with node 3 holding the best
 /// priority and node 2 campaigning first: node 2 wins and must decide about handing off to
 /// node 3 (nodes 2, 4 and 5 commit without it).
-fn handoff_to_three(hold_three: bool) -> Harness {
+fn handoff_to_three(hold_three: bool) -> Pump {
     handoff_to_three_with(hold_three, |_| {})
 }
 
-fn handoff_to_three_with(hold_three: bool, tune: impl Fn(&mut ReplicaConfig)) -> Harness {
-    let mut h = Harness::with(5, tune);
-    h.propose(2);
+fn handoff_to_three_with(hold_three: bool, tune: impl Fn(&mut ReplicaConfig)) -> Pump {
+    let mut h = cluster_with(5, tune);
+    propose(&mut h, 2);
     h.node(3).set_priority(9);
     if hold_three {
         h.hold.insert(3);
@@ -358,12 +257,7 @@ fn handoff_promotes_the_best_peer_once_it_caught_up() {
     h.advance(Duration::from_secs(2));
     assert!(!h.node(2).can_write());
     // Node 3's storage catches up: node 2 promotes it without ever accepting writes.
-    h.hold.clear();
-    let held: Vec<(NodeId, (Index, Term))> = std::mem::take(&mut h.held).into_iter().collect();
-    for (id, (i, t)) in held {
-        h.node(id).persisted(i, t);
-    }
-    h.settle();
+    h.release();
     h.advance(T);
     assert!(h.node(3).can_write());
     assert_ne!(h.node(2).role(), Role::Leader);
