@@ -283,9 +283,16 @@ int main(int argc, char **argv)
     printf("libdcf-rs benchmark: 3 nodes on loopback, %.0f s per case\n", seconds);
     unsigned sizes[] = { 64, 1024, 8192 };
     unsigned writers[] = { 1, 4, 16 };
-    /* BENCH_ONLY=<size>x<writers> runs just that throughput case (for a profiler to watch). */
+    /* BENCH_ONLY=<size>x<writers> runs just that throughput case, BENCH_ONLY=latency just the
+     * latency case (for a profiler to watch). */
     const char *only = getenv("BENCH_ONLY");
     unsigned only_size = 0, only_writers = 0;
+    if (only && !strcmp(only, "latency")) {
+        latency(2000);
+        dcf_stop();
+        for (int i = 2; i <= 3; i++) cluster_signal(&g_cluster, i, SIGTERM);
+        return 0;
+    }
     if (only && sscanf(only, "%ux%u", &only_size, &only_writers) == 2) {
         throughput(only_size, only_writers > MAX_THREADS ? MAX_THREADS : only_writers, seconds);
         dcf_stop();
