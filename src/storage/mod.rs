@@ -18,6 +18,7 @@ mod recover;
 mod seg_index;
 mod segment;
 mod stream;
+mod vecwrite;
 mod writer;
 
 use std::collections::{HashMap, VecDeque};
