@@ -28,8 +28,10 @@ static unsigned g_streams = 1;
 static atomic_int g_run;
 /* Writers with a full window sleep here; after_writer wakes them. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_acked_cond = PTHREAD_COND_INITIALIZER;
-static atomic_int g_waiting;
+static pthread_cond_t g_acked_cond[MAX_THREADS];
+/* g_waiting[t]: writer t is asleep; after_writer wakes only the writer whose write it reports
+ * (waking all of them for every entry would cost more CPU than the nodes themselves). */
+static atomic_int g_waiting[MAX_THREADS];
 /* Directory for the report's data files, or NULL. */
 static const char *g_out;
 
@@ -48,11 +50,12 @@ static int on_after_writer(unsigned int s, unsigned long long index, const char 
                            unsigned long long key, int e)
 {
     (void)s; (void)b; (void)n; (void)e;
-    g_acked[(key >> 48) % MAX_THREADS]++;
+    unsigned t = (key >> 48) % MAX_THREADS;
+    g_acked[t]++;
     if (s == 1) g_last_acked_index = index;
-    if (g_waiting) {
+    if (g_waiting[t]) {
         pthread_mutex_lock(&g_lock);
-        pthread_cond_broadcast(&g_acked_cond);
+        pthread_cond_signal(&g_acked_cond[t]);
         pthread_mutex_unlock(&g_lock);
     }
     return 0;
@@ -65,7 +68,7 @@ static int on_notify(unsigned int s, unsigned long long i, const char *b, unsign
 }
 
 /* With g_lock held: sleeps until after_writer signals, at most 10 ms. */
-static void wait_for_ack(void)
+static void wait_for_ack(unsigned t)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -74,7 +77,7 @@ static void wait_for_ack(void)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    pthread_cond_timedwait(&g_acked_cond, &g_lock, &ts);
+    pthread_cond_timedwait(&g_acked_cond[t], &g_lock, &ts);
 }
 
 static void *writer(void *arg)
@@ -86,11 +89,11 @@ static void *writer(void *arg)
     while (g_run) {
         if (sent - g_acked[t] >= WINDOW) {
             pthread_mutex_lock(&g_lock);
-            g_waiting++;
+            g_waiting[t]++;
             if (sent - g_acked[t] >= WINDOW && g_run) {
-                wait_for_ack();
+                wait_for_ack(t);
             }
-            g_waiting--;
+            g_waiting[t]--;
             pthread_mutex_unlock(&g_lock);
             continue;
         }
@@ -189,11 +192,11 @@ static void latency(unsigned samples)
         /* wait as a database backend does: asleep until after_writer wakes it (a spinning
          * waiter would take one of the machine's two cores from the nodes) */
         pthread_mutex_lock(&g_lock);
-        g_waiting++;
+        g_waiting[1]++;
         while (g_last_acked_index < index && now_sec() - t0 < 5) {
-            wait_for_ack();
+            wait_for_ack(1);
         }
-        g_waiting--;
+        g_waiting[1]--;
         pthread_mutex_unlock(&g_lock);
         lat[n++] = (now_sec() - t0) * 1e3;
     }
@@ -272,6 +275,7 @@ int main(int argc, char **argv)
     }
     double seconds = argc > 3 ? atof(argv[3]) : 3;
     g_out = argc > 4 ? argv[4] : NULL;
+    for (unsigned t = 0; t < MAX_THREADS; t++) pthread_cond_init(&g_acked_cond[t], NULL);
     char dir[1100], data[1200], logs[1200];
     int base_port = 21000 + (getpid() % 3000);
     cluster_init(&g_cluster, 3, argv[1], argv[2], base_port);
