@@ -4,7 +4,7 @@
 //! 0  crc u32      CRC32C over bytes 4..48 and the payload
 //! 4  len u32      payload length
 //! 8  index u64    16 term u64    24 key u64
-//! 32 gen u64      number of the write (one pwrite) that carried the record, +1 per write
+//! 32 gen u64      number of the write (one pwritev) that carried the record, +1 per write
 //! 40 batch_end u32  segment offset where that write ends
 //! 44 kind u8, 3 zero bytes
 //! ```
