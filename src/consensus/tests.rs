@@ -385,3 +385,18 @@ fn handoff_sends_promote_three_times_then_keeps_leadership() {
     assert!(h.node(2).can_write());
     assert_eq!((h.node(2).role(), h.node(2).term()), (Role::Leader, term));
 }
+
+#[test]
+fn a_commit_reaches_idle_followers_by_a_notice_only_after_a_short_delay() {
+    let mut h = Harness::new(3);
+    let first = h.propose(1);
+    assert_eq!(h.node(1).commit_index(), first);
+    assert!(h.node(2).commit_index() < first, "no notice at once");
+    // The next append carries the commit instead.
+    let second = h.propose(1);
+    assert!(h.node(2).commit_index() >= first);
+    assert!(h.node(3).commit_index() >= first);
+    h.advance(replicate::COMMIT_NOTICE_DELAY + Duration::from_millis(5));
+    assert_eq!(h.node(2).commit_index(), second);
+    assert_eq!(h.node(3).commit_index(), second);
+}
