@@ -103,8 +103,10 @@ demo: $(BUILD)/c_tests/demo $(NODE_BIN)
 	rm -rf $(BUILD)/run/demo && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/demo $(NODE_BIN) $(abspath $(BUILD)/run/demo)
 
-# Throughput, latency and failover of three node processes (BENCH_SECS per case); the table
-# and the charts of build/bench/report.html (self-contained HTML with inline SVG).
+# Throughput, latency and failover of three node processes (BENCH_SECS per case), and the
+# aggregate of four streams written at once; the table and the charts of
+# build/bench/report.html (self-contained HTML with inline SVG). BENCH_ONLY=<size>x<writers>
+# (s<size>x<writers> for the four streams, or latency) runs one case, e.g. under a profiler.
 BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench $(BUILD)/bench && mkdir -p $(BUILD)/run $(BUILD)/bench

@@ -4,6 +4,9 @@
  * Prints committed entries/s and MB/s for 64 B, 1 KiB and 8 KiB entries with 1, 4 and 16
  * writer threads (each with up to 64 uncommitted writes), the single-writer commit latency
  * p50/p99, and the time from SIGKILL of a leader to the first commit on the new leader.
+ * The cluster has STREAMS streams, node 1 leading each; the cases above write to stream 1
+ * only, then 16 writers spread over all of them measure the aggregate and each stream's share
+ * (whether streams slow each other down).
  * With a fourth argument, also writes the measures behind them into that directory for
  * the HTML report (c_tests/bench_report.py): throughput.tsv, latency.tsv, failover.tsv. */
 #include <pthread.h>
@@ -15,15 +18,20 @@
 
 #define MAX_THREADS 16
 #define WINDOW 64
+#define STREAMS 4
 
 static atomic_ullong g_acked[MAX_THREADS];
 static atomic_ullong g_last_acked_index;
 static unsigned g_size;
+/* Writer t writes to stream 1 + t % g_streams. */
+static unsigned g_streams = 1;
 static atomic_int g_run;
 /* Writers with a full window sleep here; after_writer wakes them. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_acked_cond = PTHREAD_COND_INITIALIZER;
-static atomic_int g_waiting;
+static pthread_cond_t g_acked_cond[MAX_THREADS];
+/* g_waiting[t]: writer t is asleep; after_writer wakes only the writer whose write it reports
+ * (waking all of them for every entry would cost more CPU than the nodes themselves). */
+static atomic_int g_waiting[MAX_THREADS];
 /* Directory for the report's data files, or NULL. */
 static const char *g_out;
 
@@ -42,11 +50,12 @@ static int on_after_writer(unsigned int s, unsigned long long index, const char 
                            unsigned long long key, int e)
 {
     (void)s; (void)b; (void)n; (void)e;
-    g_acked[(key >> 48) % MAX_THREADS]++;
-    g_last_acked_index = index;
-    if (g_waiting) {
+    unsigned t = (key >> 48) % MAX_THREADS;
+    g_acked[t]++;
+    if (s == 1) g_last_acked_index = index;
+    if (g_waiting[t]) {
         pthread_mutex_lock(&g_lock);
-        pthread_cond_broadcast(&g_acked_cond);
+        pthread_cond_signal(&g_acked_cond[t]);
         pthread_mutex_unlock(&g_lock);
     }
     return 0;
@@ -59,7 +68,7 @@ static int on_notify(unsigned int s, unsigned long long i, const char *b, unsign
 }
 
 /* With g_lock held: sleeps until after_writer signals, at most 10 ms. */
-static void wait_for_ack(void)
+static void wait_for_ack(unsigned t)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -68,7 +77,7 @@ static void wait_for_ack(void)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    pthread_cond_timedwait(&g_acked_cond, &g_lock, &ts);
+    pthread_cond_timedwait(&g_acked_cond[t], &g_lock, &ts);
 }
 
 static void *writer(void *arg)
@@ -80,16 +89,16 @@ static void *writer(void *arg)
     while (g_run) {
         if (sent - g_acked[t] >= WINDOW) {
             pthread_mutex_lock(&g_lock);
-            g_waiting++;
+            g_waiting[t]++;
             if (sent - g_acked[t] >= WINDOW && g_run) {
-                wait_for_ack();
+                wait_for_ack(t);
             }
-            g_waiting--;
+            g_waiting[t]--;
             pthread_mutex_unlock(&g_lock);
             continue;
         }
         unsigned long long key = ((unsigned long long)t << 48) | ++seq;
-        if (dcf_write(1, buf, g_size, key, &index) == 0) sent++;
+        if (dcf_write(1 + t % g_streams, buf, g_size, key, &index) == 0) sent++;
         else sleep_ms(1);
     }
     /* let what is in flight commit before the next case */
@@ -129,22 +138,35 @@ static void throughput(unsigned size, unsigned threads, double seconds)
     g_run = 1;
     for (unsigned t = 0; t < threads; t++) pthread_create(&th[t], NULL, writer, (void *)(uintptr_t)t);
     sleep_ms(300); /* warm-up */
-    unsigned long long a0 = 0, a1 = 0;
-    for (unsigned t = 0; t < threads; t++) a0 += g_acked[t];
+    /* done[t]: writer t's commits during the measured time */
+    unsigned long long a0 = 0, a1 = 0, done[MAX_THREADS];
+    for (unsigned t = 0; t < threads; t++) a0 += done[t] = g_acked[t];
     double t0 = now_sec(), cpu0 = cluster_cpu();
     sleep_ms((unsigned)(seconds * 1000));
-    for (unsigned t = 0; t < threads; t++) a1 += g_acked[t];
+    for (unsigned t = 0; t < threads; t++) {
+        done[t] = g_acked[t] - done[t];
+        a1 += g_acked[t];
+    }
     double dt = now_sec() - t0, cpu = cluster_cpu() - cpu0;
     g_run = 0;
     for (unsigned t = 0; t < threads; t++) pthread_join(th[t], NULL);
     double rate = (double)(a1 - a0) / dt;
     double n = (double)(a1 - a0);
-    printf("throughput  size=%5u B  writers=%2u  committed=%10.0f entries/s  %8.1f MB/s  (%llu entries in %.1f s)"
+    printf("%s  size=%5u B  writers=%2u  committed=%10.0f entries/s  %8.1f MB/s  (%llu entries in %.1f s)"
            "  cpu %.1f s/M entries %.1f s/GB\n",
-           size, threads, rate, rate * size / 1e6, a1 - a0, dt, n > 0 ? cpu / n * 1e6 : 0,
-           n > 0 ? cpu / (n * size) * 1e9 : 0);
+           g_streams > 1 ? "streams=4  " : "throughput", size, threads, rate, rate * size / 1e6, a1 - a0, dt,
+           n > 0 ? cpu / n * 1e6 : 0, n > 0 ? cpu / (n * size) * 1e9 : 0);
+    if (g_streams > 1) {
+        printf("            per stream MB/s:");
+        for (unsigned st = 0; st < g_streams; st++) {
+            unsigned long long d = 0;
+            for (unsigned t = st; t < threads; t += g_streams) d += done[t];
+            printf(" %.1f", (double)d / dt * size / 1e6);
+        }
+        printf("\n");
+    }
     fflush(stdout);
-    FILE *f = out_file("throughput.tsv");
+    FILE *f = out_file(g_streams > 1 ? "streams.tsv" : "throughput.tsv");
     if (f) {
         fprintf(f, "%u\t%u\t%.0f\t%.3f\n", size, threads, rate, rate * size / 1e6);
         fclose(f);
@@ -170,11 +192,11 @@ static void latency(unsigned samples)
         /* wait as a database backend does: asleep until after_writer wakes it (a spinning
          * waiter would take one of the machine's two cores from the nodes) */
         pthread_mutex_lock(&g_lock);
-        g_waiting++;
+        g_waiting[1]++;
         while (g_last_acked_index < index && now_sec() - t0 < 5) {
-            wait_for_ack();
+            wait_for_ack(1);
         }
-        g_waiting--;
+        g_waiting[1]--;
         pthread_mutex_unlock(&g_lock);
         lat[n++] = (now_sec() - t0) * 1e3;
     }
@@ -253,8 +275,18 @@ int main(int argc, char **argv)
     }
     double seconds = argc > 3 ? atof(argv[3]) : 3;
     g_out = argc > 4 ? argv[4] : NULL;
+    for (unsigned t = 0; t < MAX_THREADS; t++) pthread_cond_init(&g_acked_cond[t], NULL);
     char dir[1100], data[1200], logs[1200];
-    cluster_init(&g_cluster, 3, argv[1], argv[2], 21000 + (getpid() % 3000));
+    int base_port = 21000 + (getpid() % 3000);
+    cluster_init(&g_cluster, 3, argv[1], argv[2], base_port);
+    /* the same three nodes in each of STREAMS streams */
+    char *p = g_cluster.json;
+    p += sprintf(p, "[");
+    for (int st = 1; st <= STREAMS; st++)
+        for (int i = 1; i <= 3; i++)
+            p += sprintf(p, "%s{\"stream_id\":%d,\"node_id\":%d,\"ip\":\"127.0.0.1\",\"port\":%d,\"role\":\"%s\"}",
+                         st + i > 2 ? "," : "", st, i, base_port + i, i == 1 ? "LEADER" : "FOLLOWER");
+    sprintf(p, "]");
     for (int i = 2; i <= 3; i++) cluster_start_node(&g_cluster, i);
     node_dir(&g_cluster, 1, dir, sizeof dir);
     mkdir(dir, 0700);
@@ -269,11 +301,14 @@ int main(int argc, char **argv)
     }
     unsigned int writable = 0;
     double end = now_sec() + 20;
-    while (!writable && now_sec() < end) {
-        dcf_check_if_all_logs_applied(1, &writable);
-        if (!writable) {
-            dcf_promote_leader(1, 1, 0);
-            sleep_ms(200);
+    for (unsigned st = 1; st <= STREAMS; st++) {
+        writable = 0;
+        while (!writable && now_sec() < end) {
+            dcf_check_if_all_logs_applied(st, &writable);
+            if (!writable) {
+                dcf_promote_leader(st, 1, 0);
+                sleep_ms(200);
+            }
         }
     }
     if (!writable) {
@@ -283,9 +318,33 @@ int main(int argc, char **argv)
     printf("libdcf-rs benchmark: 3 nodes on loopback, %.0f s per case\n", seconds);
     unsigned sizes[] = { 64, 1024, 8192 };
     unsigned writers[] = { 1, 4, 16 };
+    /* BENCH_ONLY=<size>x<writers> runs just that throughput case (s<size>x<writers> over all
+     * streams), BENCH_ONLY=latency just the latency case (for a profiler to watch). */
+    const char *only = getenv("BENCH_ONLY");
+    unsigned only_size = 0, only_writers = 0;
+    if (only && !strcmp(only, "latency")) {
+        latency(2000);
+        dcf_stop();
+        for (int i = 2; i <= 3; i++) cluster_signal(&g_cluster, i, SIGTERM);
+        return 0;
+    }
+    if (only && only[0] == 's') {
+        g_streams = STREAMS;
+        only++;
+    }
+    if (only && sscanf(only, "%ux%u", &only_size, &only_writers) == 2) {
+        throughput(only_size, only_writers > MAX_THREADS ? MAX_THREADS : only_writers, seconds);
+        dcf_stop();
+        for (int i = 2; i <= 3; i++) cluster_signal(&g_cluster, i, SIGTERM);
+        return 0;
+    }
     for (unsigned s = 0; s < 3; s++)
         for (unsigned w = 0; w < 3; w++) throughput(sizes[s], writers[w], seconds);
     latency(2000);
+    g_streams = STREAMS;
+    throughput(8192, 16, seconds);
+    throughput(64, 16, seconds);
+    g_streams = 1;
     dcf_stop();
     for (int i = 2; i <= 3; i++) cluster_signal(&g_cluster, i, SIGTERM);
     failover(argv[1], argv[2]);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use dcf_core::consensus::{
     AppendHeader, AppendResponse, Message, ProposeError, ReplicaConfig, Role, RunMode, VoteRequest,
+    COMMIT_NOTICE_DELAY,
 };
 use dcf_core::types::{HardState, Index, NodeId};
 use dcf_sim::Pump;
@@ -278,4 +279,19 @@ fn handoff_sends_promote_three_times_then_keeps_leadership() {
     h.advance(Duration::from_millis(100));
     assert!(h.node(2).can_write());
     assert_eq!((h.node(2).role(), h.node(2).term()), (Role::Leader, term));
+}
+
+#[test]
+fn a_commit_reaches_idle_followers_by_a_notice_only_after_a_short_delay() {
+    let mut h = cluster(3);
+    let first = propose(&mut h, 1);
+    assert_eq!(h.node(1).commit_index(), first);
+    assert!(h.node(2).commit_index() < first, "no notice at once");
+    // The next append carries the commit instead.
+    let second = propose(&mut h, 1);
+    assert!(h.node(2).commit_index() >= first);
+    assert!(h.node(3).commit_index() >= first);
+    h.advance(COMMIT_NOTICE_DELAY + Duration::from_millis(5));
+    assert_eq!(h.node(2).commit_index(), second);
+    assert_eq!(h.node(3).commit_index(), second);
 }

@@ -252,6 +252,7 @@ impl Replica {
         }
         self.step_handoff(now);
         self.broadcast_appends(now);
+        self.send_due_commit_notices(now);
     }
 
     pub(crate) fn start_transfer(&mut self, target: NodeId, now: Instant) {

@@ -40,6 +40,7 @@ pub use message::{
     TransferRequest, VoteRequest, VoteResponse,
 };
 pub use replica::Replica;
+pub use replicate::COMMIT_NOTICE_DELAY;
 pub use types::{
     AdminError, ConfChange, ConfRole, ConsensusError, Event, Exception, Member, Membership,
     PeerProgress, ProposeError, Ready, ReplicaConfig, Role, RunMode, WorkMode,

@@ -53,6 +53,8 @@ pub struct Replica {
     pub(crate) priority_override: Option<u64>,
     pub(crate) election_deadline: Instant,
     pub(crate) heartbeat_deadline: Instant,
+    /// Leader: when peers not yet told of the commit get a notice (replicate.rs).
+    pub(crate) commit_notice_at: Option<Instant>,
     pub(crate) last_leader_contact: Option<Instant>,
     /// When this node accepted the current leader (ELECTION_SWITCH_THRESHOLD).
     pub(crate) leader_since: Option<Instant>,
@@ -161,6 +163,7 @@ impl Replica {
             // Start grace: a restarted cluster gives the configured leader time to win.
             election_deadline: now + t * 2 + Duration::from_micros(jitter),
             heartbeat_deadline: now,
+            commit_notice_at: None,
             last_leader_contact: None,
             leader_since: None,
             votes: BTreeMap::new(),
@@ -364,6 +367,11 @@ impl Replica {
         }
         if let Some(h) = self.handoff.deadline() {
             d = d.min(h);
+        }
+        if let Some(t) = self.commit_notice_at {
+            if self.peers.values().any(|p| p.commit_sent < self.commit) {
+                d = d.min(t);
+            }
         }
         let last = self.log.last_index();
         for p in self.peers.values() {

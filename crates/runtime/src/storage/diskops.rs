@@ -14,6 +14,7 @@ use super::record;
 use super::seg_index;
 use super::segment::{self, SegInfo};
 use super::stream::{StreamState, WriterSide};
+use super::vecwrite;
 use crate::types::{Entry, Index, Term};
 
 /// Writer counters (StorageStats), bumped by the operations here and by the writer's rounds.
@@ -36,7 +37,7 @@ pub struct DiskEnv {
     pub sync: bool,
 }
 
-/// Write the pending records of a stream to its current segment with one pwrite.
+/// Write the pending records of a stream to its current segment with one pwritev.
 pub fn flush(
     disk: &DiskEnv,
     st: &StreamState,
@@ -52,16 +53,10 @@ pub fn flush(
     w.gen += 1;
     let start = w.cur_off;
     let end = start + *pend_bytes;
-    buf.clear();
-    buf.reserve(*pend_bytes as usize);
-    let mut offsets = Vec::with_capacity(pend.len());
-    for e in pend.iter() {
-        offsets.push((start + buf.len() as u64) as u32);
-        record::encode(buf, e, w.gen, end as u32);
-    }
-    disk.faults
+    let offsets = disk
+        .faults
         .check(FaultOp::Write)
-        .and_then(|()| file.write_all_at(buf, start))
+        .and_then(|()| vecwrite::write_records(&file, start, pend, w.gen, end as u32, buf))
         .ctx("write", &path)?;
     w.unsynced = true;
     w.cur_off = end;
@@ -74,7 +69,7 @@ pub fn flush(
         let mut s = st.shared.lock();
         if let Some(seg) = s.segments.last_mut() {
             for (e, &off) in pend.iter().zip(&offsets) {
-                seg.note(e.index, e.term, e.kind, off);
+                seg.note(e.index, e.term, e.kind, (start + u64::from(off)) as u32);
             }
             seg.end = end;
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// Which disk operation a fault hits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultOp {
-    /// pwrite of log records.
+    /// pwritev of log records.
     Write,
     /// fdatasync of a segment.
     Sync,

@@ -19,6 +19,7 @@ mod recover;
 mod seg_index;
 mod segment;
 mod stream;
+mod vecwrite;
 mod writer;
 
 use std::collections::{HashMap, VecDeque};

@@ -4,7 +4,7 @@
 //! 0  crc u32      CRC32C over bytes 4..48 and the payload
 //! 4  len u32      payload length
 //! 8  index u64    16 term u64    24 key u64
-//! 32 gen u64      number of the write (one pwrite) that carried the record, +1 per write
+//! 32 gen u64      number of the write (one pwritev) that carried the record, +1 per write
 //! 40 batch_end u32  segment offset where that write ends
 //! 44 kind u8, 3 zero bytes
 //! ```
@@ -43,6 +43,14 @@ impl Header {
 
 /// Append the record of `e` to `buf`.
 pub fn encode(buf: &mut Vec<u8>, e: &Entry, gen: u64, batch_end: u32) {
+    encode_header(buf, e, gen, batch_end);
+    buf.extend_from_slice(&e.data);
+    buf.extend_from_slice(padding(e.data.len()));
+}
+
+/// Append the header of the record of `e` to `buf`; its payload and [`padding`] follow it on
+/// disk.
+pub fn encode_header(buf: &mut Vec<u8>, e: &Entry, gen: u64, batch_end: u32) {
     let start = buf.len();
     buf.extend_from_slice(&[0; 4]);
     buf.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
@@ -52,11 +60,13 @@ pub fn encode(buf: &mut Vec<u8>, e: &Entry, gen: u64, batch_end: u32) {
     buf.extend_from_slice(&gen.to_le_bytes());
     buf.extend_from_slice(&batch_end.to_le_bytes());
     buf.extend_from_slice(&[e.kind as u8, 0, 0, 0]);
-    buf.extend_from_slice(&e.data);
     let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[start + 4..start + HEADER_LEN]), &e.data);
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
-    let pad = record_len(e.data.len()) - HEADER_LEN - e.data.len();
-    buf.extend_from_slice(&[0u8; 8][..pad]);
+}
+
+/// The zeros after a payload of `len` bytes.
+pub fn padding(len: usize) -> &'static [u8] {
+    &[0u8; 8][..record_len(len) - HEADER_LEN - len]
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {

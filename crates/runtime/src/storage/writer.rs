@@ -1,6 +1,6 @@
 //! The writer thread: group commit for every stream of the node.
 //!
-//! Each round takes everything queued, writes each stream's new records with one pwrite,
+//! Each round takes everything queued, writes each stream's new records with one pwritev,
 //! issues one fdatasync per file written, replaces metadata files that changed, and then
 //! reports the durable index per stream. What is done to the files is in diskops.rs.
 

@@ -128,7 +128,7 @@ impl Transport {
         let mut endpoint = {
             let _guard = rt.enter();
             quinn::Endpoint::new(
-                quinn::EndpointConfig::default(),
+                tuning::endpoint_config(),
                 Some(server),
                 socket,
                 Arc::new(quinn::TokioRuntime),
