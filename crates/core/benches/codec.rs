@@ -2,7 +2,7 @@
 //! pays: an AppendEntries of `DCF_BENCH_BATCH` entries (header and entry table; payloads
 //! are sent raw and not touched) and an AppendResponse.
 //!
-//! `cargo bench --bench codec` (env: DCF_BENCH_ROUNDS, DCF_BENCH_BATCH).
+//! `cargo bench -p dcf-core --bench codec` (env: DCF_BENCH_ROUNDS, DCF_BENCH_BATCH).
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! messages are delivered at once, storage reports durable at once, so this measures the consensus
 //! core alone (batching, pipelining, commit counting, entry sharing).
 //!
-//! `cargo bench --bench consensus` (env: DCF_BENCH_ENTRIES, DCF_BENCH_BATCH).
+//! `cargo bench -p dcf-core --bench consensus` (env: DCF_BENCH_ENTRIES, DCF_BENCH_BATCH).
 
 use std::time::{Duration, Instant};
 

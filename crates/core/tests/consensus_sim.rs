@@ -223,7 +223,7 @@ fn simulated_clusters_stay_safe_and_live() {
             eprintln!("seed {s}: {e}");
         }
         panic!(
-            "seed {seed} failed: {e}\nreplay: DCF_SIM_SEEDS={seed}..{} DCF_SIM_STEPS={steps} cargo test --test consensus_sim",
+            "seed {seed} failed: {e}\nreplay: DCF_SIM_SEEDS={seed}..{} DCF_SIM_STEPS={steps} cargo test -p dcf-core --test consensus_sim",
             seed + 1
         );
     }

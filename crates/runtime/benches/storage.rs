@@ -1,6 +1,6 @@
 //! Storage benchmark: the disk's raw durable write rate next to the log's group commit.
 //!
-//! `cargo bench --bench storage` (quick: ~2 s per case). Environment:
+//! `cargo bench -p dcf-runtime --bench storage` (quick: ~2 s per case). Environment:
 //! DCF_BENCH_SECS (seconds per case), DCF_BENCH_DIR (directory on the disk to measure;
 //! default: a temporary directory under ./target), DCF_BENCH_APPENDERS (default 16).
 //! Every line: what, value with unit, sample count, and the reference it compares to.

@@ -1,6 +1,6 @@
 //! Transport benchmark: one-way throughput for 1 KiB and 64 KiB messages with many in flight,
 //! and ping-pong round trips, for `dcf_runtime::transport` beside raw quinn with default settings.
-//! Run: `cargo bench --bench transport` (DCF_BENCH_SCALE=0.1 for a quick run).
+//! Run: `cargo bench -p dcf-runtime --bench transport` (DCF_BENCH_SCALE=0.1 for a quick run).
 
 use bytes::Bytes;
 use dcf_runtime::transport::{

@@ -133,7 +133,7 @@ fn status_kib(field: &str) -> u64 {
 }
 
 /// Memory of a restart on a log of small entries (a figure, not a check): run with
-/// `DCF_OFFSETS_MIB=1024 cargo test --release --test storage_offsets restart_memory -- --ignored --nocapture`.
+/// `DCF_OFFSETS_MIB=1024 cargo test --release -p dcf-runtime --test storage_offsets restart_memory -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn restart_memory_of_a_log_of_small_entries() {
