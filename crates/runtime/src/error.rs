@@ -149,6 +149,62 @@ impl From<crate::config::ParamError> for DcfError {
     }
 }
 
+/// The one place errors of the layers below become DCF's numbers (as rustls-ffi maps its
+/// errors once): the runtime and the API use `?` or `DcfError::from`.
+impl From<crate::storage::StorageError> for DcfError {
+    fn from(e: crate::storage::StorageError) -> DcfError {
+        DcfError::new(ErrorCode::Storage, e.to_string())
+    }
+}
+
+impl From<crate::config::ClusterError> for DcfError {
+    fn from(e: crate::config::ClusterError) -> DcfError {
+        DcfError::new(ErrorCode::ParseConfig, e.to_string())
+    }
+}
+
+impl From<crate::transport::TransportError> for DcfError {
+    fn from(e: crate::transport::TransportError) -> DcfError {
+        DcfError::new(ErrorCode::Transport, e.to_string())
+    }
+}
+
+/// A replica that cannot start from what was recovered or configured.
+impl From<crate::consensus::ConsensusError> for DcfError {
+    fn from(e: crate::consensus::ConsensusError) -> DcfError {
+        use crate::consensus::ConsensusError as C;
+        let code = match e {
+            C::BadLog(_) => ErrorCode::Storage,
+            C::NotAMember(_) | C::InvalidMembership(_) => ErrorCode::ParseConfig,
+        };
+        DcfError::new(code, e.to_string())
+    }
+}
+
+impl From<crate::consensus::ProposeError> for DcfError {
+    fn from(e: crate::consensus::ProposeError) -> DcfError {
+        use crate::consensus::ProposeError as P;
+        let code = match e {
+            P::NotLeader { .. } | P::NotWritable => ErrorCode::NotLeader,
+            P::Transferring | P::ConfChangePending => ErrorCode::Busy,
+            P::InvalidConfChange(_) => ErrorCode::InvalidArgument,
+        };
+        DcfError::new(code, e.to_string())
+    }
+}
+
+impl From<crate::consensus::AdminError> for DcfError {
+    fn from(e: crate::consensus::AdminError) -> DcfError {
+        use crate::consensus::AdminError as A;
+        let code = match e {
+            A::NotLeader | A::NoLeader => ErrorCode::NotLeader,
+            A::UnknownNode(_) => ErrorCode::UnknownNode,
+            _ => ErrorCode::InvalidArgument,
+        };
+        DcfError::new(code, e.to_string())
+    }
+}
+
 impl fmt::Display for DcfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (error {})", self.message, self.code as i32)

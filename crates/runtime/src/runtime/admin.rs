@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::node::Node;
-use super::ops::{admin_err, propose_err, unknown_stream};
+use super::ops::unknown_stream;
 use super::stream::Stream;
 use super::wire::{Request, Response};
 use super::Shared;
@@ -26,8 +26,7 @@ const REFUSED_RETRY: Duration = Duration::from_millis(50);
 
 /// `dcf_change_member` executed on the leader; returns the index of the change.
 pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> {
-    let c = config::parse_change_member(json)
-        .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+    let c = config::parse_change_member(json)?;
     let stream = shared
         .stream(c.stream_id)
         .ok_or_else(|| unknown_stream(c.stream_id))?;
@@ -38,9 +37,7 @@ pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> 
         priority: c.priority,
     };
     // Also served on the network thread, so it does not wait for the driver (and the disk).
-    let i = stream
-        .input(|r| r.propose_conf_change(change, Instant::now()))
-        .map_err(propose_err)?;
+    let i = stream.input(|r| r.propose_conf_change(change, Instant::now()))?;
     Ok(i)
 }
 
@@ -61,11 +58,9 @@ impl Node {
 
     fn conf_change(&self, s: StreamId, change: ConfChange, wait_ms: u32) -> DcfResult<Waited> {
         let stream = self.stream(s)?;
-        let i = stream
-            .act(&self.shared, |r| {
-                r.propose_conf_change(change, Instant::now())
-            })
-            .map_err(propose_err)?;
+        let i = stream.act(&self.shared, |r| {
+            r.propose_conf_change(change, Instant::now())
+        })?;
         Ok(self.wait_applied(stream, i, wait_ms))
     }
 
@@ -128,8 +123,7 @@ impl Node {
     /// On the leader: replicate the change and wait. Elsewhere (about this node only):
     /// forward to the leader and wait until the change shows here.
     pub fn change_member(&self, json: &str, wait_ms: u32) -> DcfResult<Waited> {
-        let c = config::parse_change_member(json)
-            .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+        let c = config::parse_change_member(json)?;
         let stream = self.stream(c.stream_id)?;
         if stream.current_role() == DcfRole::Leader {
             let i = change_member_as_leader(&self.shared, json)?;
@@ -190,9 +184,7 @@ impl Node {
         if stream.leader.load(Ordering::Acquire) == node && node != 0 {
             return Ok(());
         }
-        stream
-            .act(&self.shared, |r| r.transfer_leader(node, Instant::now()))
-            .map_err(admin_err)?;
+        stream.act(&self.shared, |r| r.transfer_leader(node, Instant::now()))?;
         if wait_ms == 0 {
             return Ok(());
         }
@@ -222,9 +214,7 @@ impl Node {
         } else {
             WorkMode::Normal
         };
-        stream
-            .act(&self.shared, |r| r.set_work_mode(mode, Instant::now()))
-            .map_err(admin_err)?;
+        stream.act(&self.shared, |r| r.set_work_mode(mode, Instant::now()))?;
         Ok(())
     }
 
@@ -235,9 +225,7 @@ impl Node {
             u32::MAX => None,
             us => Some(Duration::from_micros(u64::from(us))),
         };
-        stream
-            .act(&self.shared, |r| r.pause_peer(node, pause, Instant::now()))
-            .map_err(admin_err)?;
+        stream.act(&self.shared, |r| r.pause_peer(node, pause, Instant::now()))?;
         Ok(())
     }
 

@@ -77,10 +77,6 @@ pub struct Node {
     pub(super) stats: Mutex<Option<super::info::StatWindow>>,
 }
 
-fn storage_err(e: impl std::fmt::Display) -> DcfError {
-    DcfError::new(ErrorCode::Storage, e.to_string())
-}
-
 pub fn member_of(m: &MemberConfig) -> Member {
     Member {
         id: m.node_id,
@@ -167,8 +163,7 @@ impl Node {
                     st.on_durable(index, term);
                 }
             }),
-        )
-        .map_err(storage_err)?;
+        )?;
         let storage = Arc::new(storage);
         let r3 = router.clone();
         storage.on_failure(Box::new(move |why| {
@@ -185,18 +180,16 @@ impl Node {
         let mut streams = BTreeMap::new();
         for (sid, cfg_members) in by_stream {
             let seed_applied = cfg.applied_seeds.get(&sid).copied();
-            let rec = storage
-                .open_stream(sid, seed_applied)
-                .map_err(storage_err)?;
+            let rec = storage.open_stream(sid, seed_applied)?;
             let mut membership = match &rec.membership {
-                Some(blob) => Membership::from_json(blob).map_err(storage_err)?,
+                Some(blob) => Membership::from_json(blob).map_err(|e| {
+                    DcfError::new(ErrorCode::Storage, format!("the stored membership: {e}"))
+                })?,
                 None => {
                     let m = Membership {
                         members: cfg_members,
                     };
-                    storage
-                        .save_membership(sid, &m.to_json())
-                        .map_err(storage_err)?;
+                    storage.save_membership(sid, &m.to_json())?;
                     m
                 }
             };
@@ -224,8 +217,7 @@ impl Node {
                 log,
                 seed() ^ u64::from(sid),
                 now,
-            )
-            .map_err(|e| DcfError::new(ErrorCode::ParseConfig, e.to_string()))?;
+            )?;
             let source = Arc::new(LogReader {
                 storage: Arc::downgrade(&storage),
                 stream: sid,

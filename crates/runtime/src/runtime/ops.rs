@@ -10,7 +10,7 @@ use super::node::Node;
 use super::stream::Stream;
 use super::wire::{Request, Response};
 use super::Shared;
-use crate::consensus::{AdminError, ProposeError, Replica, Role};
+use crate::consensus::{Replica, Role};
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::host::{CommitIndexKind, DcfRole};
 use crate::transport::Channel;
@@ -21,24 +21,6 @@ const MAX_PENDING_ENTRIES: u64 = 1 << 20;
 
 /// Fixed wait for a forwarded request (as DCF).
 const FORWARD_TIMEOUT: Duration = Duration::from_millis(3000);
-
-pub(super) fn propose_err(e: ProposeError) -> DcfError {
-    let code = match e {
-        ProposeError::NotLeader { .. } | ProposeError::NotWritable => ErrorCode::NotLeader,
-        ProposeError::Transferring | ProposeError::ConfChangePending => ErrorCode::Busy,
-        ProposeError::InvalidConfChange(_) => ErrorCode::InvalidArgument,
-    };
-    DcfError::new(code, e.to_string())
-}
-
-pub(super) fn admin_err(e: AdminError) -> DcfError {
-    let code = match e {
-        AdminError::NotLeader | AdminError::NoLeader => ErrorCode::NotLeader,
-        AdminError::UnknownNode(_) => ErrorCode::UnknownNode,
-        _ => ErrorCode::InvalidArgument,
-    };
-    DcfError::new(code, e.to_string())
-}
 
 /// Appends one entry on the leader: assigns the index under the lock and wakes the driver.
 pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfResult<Index> {
@@ -65,9 +47,7 @@ pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfRe
             ),
         ));
     }
-    let index = stream
-        .input(|r| r.propose(key, data, Instant::now()))
-        .map_err(propose_err)?;
+    let index = stream.input(|r| r.propose(key, data, Instant::now()))?;
     stream.writes.fetch_add(1, Ordering::Relaxed);
     stream.write_bytes.fetch_add(len, Ordering::Relaxed);
     Ok(index)
@@ -159,7 +139,7 @@ impl Node {
                     "entry {index} is not in the log"
                 )))
             }
-            Err(e) => return Err(DcfError::new(ErrorCode::Storage, e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         if out.len() < data.len() {
             return Err(DcfError::new(
@@ -180,10 +160,7 @@ impl Node {
         let stream = self.stream(s)?;
         // As DCF, no error past the applied index; but what is not applied here is kept.
         let first_kept = first_kept.min(stream.applied.load(Ordering::Acquire) + 1);
-        self.shared
-            .storage
-            .truncate_prefix(s, first_kept)
-            .map_err(|e| DcfError::new(ErrorCode::Storage, e.to_string()))?;
+        self.shared.storage.truncate_prefix(s, first_kept)?;
         stream.replica.lock().compact(first_kept);
         Ok(())
     }
