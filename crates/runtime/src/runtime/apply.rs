@@ -82,7 +82,7 @@ fn report_applied(stream: &Stream, applied: Index) {
         r.has_ready() || stream.due_before_driver(&r)
     };
     if wake {
-        stream.driver_wake.notify();
+        stream.mailbox.wake.notify();
     }
 }
 

@@ -22,6 +22,9 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
     let mut deadline = Instant::now();
     let mut spare = Vec::new();
     while !shared.stopping() {
+        if let Some(why) = stream.mailbox.storage_failure() {
+            stream.fail(&shared, format!("the storage writer failed: {why}"));
+        }
         let asked = stream.asked.load(Ordering::Acquire);
         let now = Instant::now();
         if now >= deadline {
@@ -41,8 +44,10 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
             *stream.carried.lock() = asked;
             stream.carried_cond.notify_all();
         }
+        // (Polling the mailbox for ~50 µs before sleeping was measured: 64-byte entries from
+        // one writer went from 56k to 46k/s and CPU per entry up by a quarter on 2 cores.)
         if !more {
-            stream.driver_wake.wait_until(wake_at);
+            stream.mailbox.wake.wait_until(wake_at);
         }
     }
     stream.carried_cond.notify_all();
@@ -142,8 +147,8 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
 /// waiting. A failed stream's readies are dropped.
 fn drain(stream: &Stream, shared: &Shared, spare: &mut Vec<(NodeId, Message)>) -> bool {
     for _ in 0..MAX_ROUNDS {
-        std::mem::swap(&mut *stream.inbox.lock(), spare);
-        let durable = stream.durable.lock().take();
+        stream.mailbox.take_messages(spare);
+        let durable = stream.mailbox.take_durable();
         let ready = {
             let mut r = stream.replica.lock();
             if !spare.is_empty() {

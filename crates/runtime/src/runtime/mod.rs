@@ -12,6 +12,7 @@ mod callbacks;
 mod driver;
 mod faults;
 mod info;
+mod mailbox;
 pub mod memory;
 mod net;
 mod node;

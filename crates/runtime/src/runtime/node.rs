@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use super::mailbox::Mailbox;
 use super::net::{Handler, Rpc};
 use super::stream::Stream;
 use super::{callbacks, ExceptionSlot, Shared};
@@ -144,9 +145,15 @@ impl Node {
         }
 
         route_transport_log();
-        // Storage reports durability to the streams, which exist only after recovery.
-        let router: Arc<OnceLock<BTreeMap<StreamId, Arc<Stream>>>> = Arc::new(OnceLock::new());
-        let r2 = router.clone();
+        // Storage reports into the streams' mailboxes, which exist before recovery (the
+        // streams themselves are built from what recovery finds).
+        let mailboxes: Arc<BTreeMap<StreamId, Arc<Mailbox>>> = Arc::new(
+            by_stream
+                .keys()
+                .map(|s| (*s, Arc::new(Mailbox::default())))
+                .collect(),
+        );
+        let boxes = mailboxes.clone();
         let opts = StorageOptions {
             // Recovery reads the open segment and its preallocated spare whole, so segments
             // stay small enough to scan quickly whatever DATA_FILE_SIZE says.
@@ -159,20 +166,16 @@ impl Node {
             &p.data_path,
             opts,
             Box::new(move |s, index, term| {
-                if let Some(st) = r2.get().and_then(|m| m.get(&s)) {
-                    st.on_durable(index, term);
+                if let Some(m) = boxes.get(&s) {
+                    m.post_durable(index, term);
                 }
             }),
         )?;
         let storage = Arc::new(storage);
-        let r3 = router.clone();
+        let boxes = mailboxes.clone();
         storage.on_failure(Box::new(move |why| {
-            if let Some(streams) = r3.get() {
-                for st in streams.values() {
-                    if let Some(sh) = st.shared.get().and_then(std::sync::Weak::upgrade) {
-                        st.fail(&sh, format!("the storage writer failed: {why}"));
-                    }
-                }
+            for m in boxes.values() {
+                m.post_storage_failure(why);
             }
         }));
 
@@ -225,9 +228,10 @@ impl Node {
             replica.set_log_source(REPLICA_CACHE_BYTES, source);
             // Without a seed, apply from the start of what the log still holds.
             let applied = seed_applied.unwrap_or(0).max(first.saturating_sub(1));
-            streams.insert(sid, Arc::new(Stream::new(sid, replica, applied, is_logger)));
+            let mailbox = mailboxes[&sid].clone();
+            let stream = Stream::new(sid, mailbox, replica, applied, is_logger);
+            streams.insert(sid, Arc::new(stream));
         }
-        let _ = router.set(streams.clone());
 
         let (ev_tx, ev_rx) = channel();
         let (msg_tx, msg_rx) = channel();
@@ -246,9 +250,6 @@ impl Node {
             stop: AtomicBool::new(false),
             faults: cfg.faults.clone(),
         });
-        for s in shared.streams.values() {
-            let _ = s.shared.set(Arc::downgrade(&shared));
-        }
         let node = Node {
             shared: shared.clone(),
             threads: Mutex::new(Vec::new()),
@@ -406,7 +407,7 @@ impl Node {
         *sh.events.lock() = None;
         *sh.messages.lock() = None;
         for s in sh.streams.values() {
-            s.driver_wake.notify();
+            s.mailbox.wake.notify();
             s.apply_wake.notify();
         }
         for t in self.threads.lock().drain(..) {

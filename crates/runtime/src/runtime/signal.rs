@@ -1,32 +1,46 @@
-//! A wake-up flag with a condition variable: many notifiers, one waiter.
-//! (Spinning before sleeping was measured and made latency worse on 2 cores.)
+//! A wake-up flag with a condition variable: many notifiers, one waiter. A notify costs an
+//! atomic swap unless the waiter is asleep; only then does it take the lock and a futex call.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 #[derive(Default)]
 pub struct Signal {
-    pending: Mutex<bool>,
+    pending: AtomicBool,
+    /// Set by the waiter, under `lock`, before it sleeps.
+    sleeping: AtomicBool,
+    lock: Mutex<()>,
     cond: Condvar,
 }
 
 impl Signal {
     pub fn notify(&self) {
-        let mut p = self.pending.lock();
-        if !*p {
-            *p = true;
+        // SeqCst on both flags, both sides: either the waiter sees `pending` before it
+        // sleeps, or this sees `sleeping` and wakes it under the lock.
+        if self.pending.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if self.sleeping.load(Ordering::SeqCst) {
+            let _g = self.lock.lock();
             self.cond.notify_one();
         }
     }
 
     /// Waits until notified or `deadline`; clears the flag.
     pub fn wait_until(&self, deadline: Instant) {
-        let mut p = self.pending.lock();
-        if !*p {
-            let _ = self.cond.wait_until(&mut p, deadline);
+        if !self.pending.swap(false, Ordering::SeqCst) {
+            let mut g = self.lock.lock();
+            self.sleeping.store(true, Ordering::SeqCst);
+            while !self.pending.load(Ordering::SeqCst) {
+                if self.cond.wait_until(&mut g, deadline).timed_out() {
+                    break;
+                }
+            }
+            self.sleeping.store(false, Ordering::SeqCst);
+            self.pending.store(false, Ordering::SeqCst);
         }
-        *p = false;
     }
 
     pub fn wait_for(&self, d: Duration) {

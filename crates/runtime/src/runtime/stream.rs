@@ -2,17 +2,18 @@
 //! hand its driver (driver.rs), and what the apply thread (apply.rs) and the queries read.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::mailbox::Mailbox;
 use super::signal::Signal;
 use super::Shared;
 use crate::consensus::{Message, Replica};
 use crate::dcf_error;
 use crate::host::{DcfException, DcfRole};
-use crate::types::{Index, NodeId, StreamId, Term};
+use crate::types::{Index, NodeId, StreamId};
 
 /// The driver and apply threads wake at least this often (stop checks).
 pub(super) const MAX_IDLE: Duration = Duration::from_millis(100);
@@ -20,7 +21,8 @@ pub(super) const MAX_IDLE: Duration = Duration::from_millis(100);
 pub struct Stream {
     pub id: StreamId,
     pub replica: Mutex<Replica>,
-    pub driver_wake: Signal,
+    /// Where other threads leave the driver's inputs, and its wake-up signal.
+    pub mailbox: Arc<Mailbox>,
     /// When the sleeping driver will wake by itself, in ns since `epoch`; written and read
     /// under the replica lock. Other threads wake it only when the replica's next deadline
     /// is sooner than this: a wake per message or durable report cost a futex call and a
@@ -28,15 +30,10 @@ pub struct Stream {
     pub(super) driver_until: AtomicU64,
     pub(super) epoch: Instant,
     pub apply_wake: Signal,
-    /// Messages from peers, stepped by the driver in arrival order.
-    pub(super) inbox: Mutex<Vec<(NodeId, Message)>>,
     /// `act` tickets handed out, and the newest one whose readies the driver carried out.
     pub(super) asked: AtomicU64,
     pub(super) carried: Mutex<u64>,
     pub(super) carried_cond: Condvar,
-    /// The node, for failing the stream from the storage writer's failure report.
-    pub shared: OnceLock<Weak<Shared>>,
-    pub(super) durable: Mutex<Option<(Index, Term)>>,
     /// Writes accepted: set once a new leader applied everything before its term.
     pub can_write: AtomicBool,
     /// status_notify(LEADER) was sent and not yet followed by FOLLOWER.
@@ -87,23 +84,26 @@ impl Pending {
 }
 
 impl Stream {
-    pub fn new(id: StreamId, replica: Replica, applied: Index, is_logger: bool) -> Stream {
+    pub fn new(
+        id: StreamId,
+        mailbox: Arc<Mailbox>,
+        replica: Replica,
+        applied: Index,
+        is_logger: bool,
+    ) -> Stream {
         let role = DcfRole::from(replica.role()) as u8;
         let term = replica.term();
         let commit = replica.commit_index();
         Stream {
             id,
             replica: Mutex::new(replica),
-            driver_wake: Signal::default(),
+            mailbox,
             driver_until: AtomicU64::new(0),
             epoch: Instant::now(),
             apply_wake: Signal::default(),
-            inbox: Mutex::new(Vec::new()),
             asked: AtomicU64::new(0),
             carried: Mutex::new(0),
             carried_cond: Condvar::new(),
-            shared: OnceLock::new(),
-            durable: Mutex::new(None),
             can_write: AtomicBool::new(false),
             notified_leader: AtomicBool::new(false),
             role: AtomicU8::new(role),
@@ -162,7 +162,7 @@ impl Stream {
         }
         shared.raise_exception(self.id, DcfException::MissingLog);
         self.apply_wake.notify();
-        self.driver_wake.notify();
+        self.mailbox.wake.notify();
     }
 
     pub fn is_failed(&self) -> bool {
@@ -189,7 +189,7 @@ impl Stream {
     pub fn act<T>(&self, shared: &Shared, f: impl FnOnce(&mut Replica) -> T) -> T {
         let out = f(&mut self.replica.lock());
         let ticket = self.asked.fetch_add(1, Ordering::AcqRel) + 1;
-        self.driver_wake.notify();
+        self.mailbox.wake.notify();
         let mut done = self.carried.lock();
         while *done < ticket && !shared.stopping() && !self.is_failed() {
             self.carried_cond.wait_for(&mut done, MAX_IDLE);
@@ -200,29 +200,15 @@ impl Stream {
     /// Runs `f` on the replica and leaves what it produced to the driver, without waiting.
     pub fn input<T>(&self, f: impl FnOnce(&mut Replica) -> T) -> T {
         let out = f(&mut self.replica.lock());
-        self.driver_wake.notify();
+        self.mailbox.wake.notify();
         out
     }
 
     /// A message from a peer (on a network thread): queued for the driver, which steps it.
     pub fn deliver(&self, from: NodeId, msg: Message) {
-        if self.is_failed() {
-            return;
+        if !self.is_failed() {
+            self.mailbox.post_message(from, msg);
         }
-        self.inbox.lock().push((from, msg));
-        self.driver_wake.notify();
-    }
-
-    /// Storage made the log durable up to `index` (on the storage writer thread): the driver
-    /// tells the replica, which then acknowledges or commits.
-    pub fn on_durable(&self, index: Index, term: Term) {
-        {
-            let mut d = self.durable.lock();
-            if d.is_none_or(|(i, _)| index >= i) {
-                *d = Some((index, term));
-            }
-        }
-        self.driver_wake.notify();
     }
 
     /// `dcf_set_applied_index` while running: deliver again from `index + 1`.

@@ -1,0 +1,62 @@
+//! A stream's mailbox: what other threads hand its driver (peers' messages, the durable
+//! index, a storage failure) and the signal that wakes it. Mailboxes are made before
+//! storage is opened, so storage reports into them directly: no router to streams that do
+//! not exist yet, and no pointer from a stream back to the node.
+
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
+
+use super::signal::Signal;
+use crate::consensus::Message;
+use crate::types::{Index, NodeId, Term};
+
+#[derive(Default)]
+pub struct Mailbox {
+    /// Wakes the stream's driver.
+    pub wake: Signal,
+    /// Messages from peers, stepped by the driver in arrival order.
+    inbox: Mutex<Vec<(NodeId, Message)>>,
+    /// The newest durable index storage reported (only the newest matters).
+    durable: Mutex<Option<(Index, Term)>>,
+    /// The storage writer stopped; the driver stops the stream with this reason.
+    storage_failure: OnceLock<String>,
+}
+
+impl Mailbox {
+    /// A message from a peer (on a network thread).
+    pub fn post_message(&self, from: NodeId, msg: Message) {
+        self.inbox.lock().push((from, msg));
+        self.wake.notify();
+    }
+
+    /// Storage made the log durable up to `index` (on the storage writer thread).
+    pub fn post_durable(&self, index: Index, term: Term) {
+        {
+            let mut d = self.durable.lock();
+            if d.is_none_or(|(i, _)| index >= i) {
+                *d = Some((index, term));
+            }
+        }
+        self.wake.notify();
+    }
+
+    /// The storage writer failed (on its thread); the first report wins.
+    pub fn post_storage_failure(&self, why: &str) {
+        let _ = self.storage_failure.set(why.to_string());
+        self.wake.notify();
+    }
+
+    /// Moves the queued messages into `into` (which the driver reuses, empty).
+    pub fn take_messages(&self, into: &mut Vec<(NodeId, Message)>) {
+        std::mem::swap(&mut *self.inbox.lock(), into);
+    }
+
+    pub fn take_durable(&self) -> Option<(Index, Term)> {
+        self.durable.lock().take()
+    }
+
+    pub fn storage_failure(&self) -> Option<&str> {
+        self.storage_failure.get().map(String::as_str)
+    }
+}
