@@ -124,6 +124,27 @@ pub struct Node {
     pub applied: Index,
 }
 
+impl Node {
+    /// A node never started: empty disk, no replica yet.
+    fn new(id: NodeId, cfg: ReplicaConfig, membership0: Membership) -> Node {
+        Node {
+            id,
+            cfg,
+            membership0,
+            replica: None,
+            hs: HardState::default(),
+            durable: Vec::new(),
+            base: (0, 0),
+            pending: Vec::new(),
+            flush_scheduled: false,
+            epoch: 0,
+            tick_at: None,
+            commit_seen: 0,
+            applied: 0,
+        }
+    }
+}
+
 pub struct Sim {
     pub rng: ChaCha8Rng,
     pub now_us: u64,
@@ -175,24 +196,8 @@ impl Sim {
         };
         for m in &initial.members {
             let cfg = mk_cfg(m.id);
-            sim.nodes.insert(
-                m.id,
-                Node {
-                    id: m.id,
-                    cfg,
-                    membership0: initial.clone(),
-                    replica: None,
-                    hs: HardState::default(),
-                    durable: Vec::new(),
-                    base: (0, 0),
-                    pending: Vec::new(),
-                    flush_scheduled: false,
-                    epoch: 0,
-                    tick_at: None,
-                    commit_seen: 0,
-                    applied: 0,
-                },
-            );
+            sim.nodes
+                .insert(m.id, Node::new(m.id, cfg, initial.clone()));
         }
         let ids: Vec<NodeId> = sim.nodes.keys().copied().collect();
         for id in ids {

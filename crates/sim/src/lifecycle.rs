@@ -56,24 +56,7 @@ impl Sim {
     /// `membership` (which must contain it), as a new DCF node starts with its cfg_str.
     pub fn add_node(&mut self, cfg: ReplicaConfig, membership: Membership) -> Result<(), String> {
         let id = cfg.id;
-        self.nodes.insert(
-            id,
-            Node {
-                id,
-                cfg,
-                membership0: membership,
-                replica: None,
-                hs: HardState::default(),
-                durable: Vec::new(),
-                base: (0, 0),
-                pending: Vec::new(),
-                flush_scheduled: false,
-                epoch: 0,
-                tick_at: None,
-                commit_seen: 0,
-                applied: 0,
-            },
-        );
+        self.nodes.insert(id, Node::new(id, cfg, membership));
         self.start_node(id)
     }
 

@@ -383,15 +383,21 @@ impl Replica {
         self.send(from, Message::AppendResponse(r));
     }
 
+    /// Whether a follower's answer (append or heartbeat) is for this leader now: same
+    /// minority mode, this term, still leading. A higher term makes this node a follower.
+    fn answer_is_current(&mut self, minority: bool, term: Term, now: Instant) -> bool {
+        if minority != self.minority() {
+            return false;
+        }
+        if term > self.term {
+            self.become_follower(term, None, now);
+            return false;
+        }
+        term == self.term && self.role == Role::Leader
+    }
+
     pub(crate) fn handle_append_response(&mut self, from: NodeId, r: AppendResponse, now: Instant) {
-        if r.minority != self.minority() {
-            return;
-        }
-        if r.term > self.term {
-            self.become_follower(r.term, None, now);
-            return;
-        }
-        if r.term < self.term || self.role != Role::Leader {
+        if !self.answer_is_current(r.minority, r.term, now) {
             return;
         }
         self.note_peer(from, r.applied, r.priority);
@@ -462,14 +468,7 @@ impl Replica {
         r: HeartbeatResponse,
         now: Instant,
     ) {
-        if r.minority != self.minority() {
-            return;
-        }
-        if r.term > self.term {
-            self.become_follower(r.term, None, now);
-            return;
-        }
-        if r.term < self.term || self.role != Role::Leader {
+        if !self.answer_is_current(r.minority, r.term, now) {
             return;
         }
         self.note_peer(from, r.applied, r.priority);
