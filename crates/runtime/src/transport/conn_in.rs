@@ -2,10 +2,10 @@
 //! channel streams into frames for the handler. Anything malformed closes that connection
 //! only, with the reason logged and sent to the peer.
 
-use crate::transport::endpoint::{close_code, TransportState};
 use crate::transport::frame::FrameDecoder;
 use crate::transport::hello::{read_hello, Hello};
 use crate::transport::log::Level;
+use crate::transport::state::{close_code, TransportState};
 use crate::transport::types::Channel;
 use crate::types::NodeId;
 use bytes::Bytes;

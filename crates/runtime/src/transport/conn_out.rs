@@ -1,15 +1,14 @@
 //! The sending side: per peer, bounded queues per channel and a task that dials the peer,
 //! redials with backoff after a loss, and writes each channel's frames on its own stream.
 
-use crate::transport::endpoint::{close_code, TransportState};
 use crate::transport::error::TransportError;
 use crate::transport::frame::Batch;
 use crate::transport::hello::{read_hello, Hello};
 use crate::transport::log::Level;
+use crate::transport::state::{close_code, Outgoing, PeerSender, Queue, Receivers, TransportState};
 use crate::transport::tls::SERVER_NAME;
-use crate::transport::types::{Channel, Frame};
+use crate::transport::types::Channel;
 use crate::types::NodeId;
-use bytes::Bytes;
 use parking_lot::Mutex;
 use rand::Rng;
 use std::net::SocketAddr;
@@ -26,39 +25,12 @@ const QUEUE_FRAMES: usize = 8192;
 const BATCH_BYTES: usize = 1024 * 1024;
 const BATCH_FRAMES: usize = 1024;
 
-pub(crate) enum Outgoing {
-    Frame(Frame),
-    /// Bytes written as they are (fault injection in tests).
-    Raw(Bytes),
-}
-
-struct Queue {
-    tx: mpsc::Sender<(Outgoing, usize)>,
-    bytes: Arc<AtomicUsize>,
-    limit: usize,
-}
-
 fn queue_byte_limit(channel: Channel, max_frame: usize) -> usize {
     match channel {
         Channel::Control => (8 << 20).max(max_frame),
         Channel::Data => (64 << 20).max(max_frame.saturating_mul(2)),
         Channel::Message => (16 << 20).max(max_frame),
     }
-}
-
-pub(crate) struct PeerSender {
-    pub addr: SocketAddr,
-    queues: [Queue; 3],
-    connected: AtomicBool,
-    stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// The receiving ends of a peer's queues, owned by its task across reconnections.
-struct Receivers {
-    control: mpsc::Receiver<(Outgoing, usize)>,
-    data: mpsc::Receiver<(Outgoing, usize)>,
-    message: mpsc::Receiver<(Outgoing, usize)>,
 }
 
 impl PeerSender {

@@ -1,9 +1,9 @@
 //! `Transport`: the endpoint, the peer table, start and shutdown.
 
 use crate::transport::conn_in;
-use crate::transport::conn_out::{Outgoing, PeerSender};
 use crate::transport::error::TransportError;
 use crate::transport::log::Level;
+use crate::transport::state::{close_code, Outgoing, PeerSender, TransportState};
 use crate::transport::tls;
 use crate::transport::tuning::{self, Timing};
 use crate::transport::types::{Channel, Frame, FrameHandler, TransportConfig};
@@ -16,92 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::runtime::{Handle, RuntimeFlavor};
-use tokio::task::JoinHandle;
-
-/// QUIC application close codes.
-pub(crate) mod close_code {
-    pub const SHUTDOWN: u32 = 0;
-    pub const REFUSED: u32 = 1;
-    pub const PROTOCOL: u32 = 2;
-    pub const REPLACED: u32 = 3;
-    pub const PEER_REMOVED: u32 = 4;
-}
 
 /// How long shutdown waits for connections to drain and the port to be released. Short:
 /// `dcf_stop` must return within a second, and a connection still draining (its peer
 /// unreachable) is dropped with the network runtime right after anyway.
 const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
 const CERT_CHECK_PERIOD: Duration = Duration::from_secs(24 * 3600);
-
-/// State shared by the transport's tasks.
-pub(crate) struct TransportState {
-    pub node_id: NodeId,
-    pub cluster_id: u64,
-    pub max_frame_bytes: usize,
-    pub timing: Timing,
-    pub handler: Arc<dyn FrameHandler>,
-    pub rt: Handle,
-    /// Taken at shutdown: the UDP socket closes once every handle is gone.
-    endpoint: Mutex<Option<quinn::Endpoint>>,
-    /// Outbound side, one per configured peer; also the set of nodes allowed to connect.
-    pub peers: RwLock<HashMap<NodeId, Arc<PeerSender>>>,
-    /// Accepted connections by the node id of their hello.
-    pub inbound: Mutex<HashMap<NodeId, quinn::Connection>>,
-    /// The last refusal logged per remote address, so a peer retrying every second with the
-    /// same problem is logged once.
-    pub refusals: Mutex<HashMap<SocketAddr, String>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Tasks that only wait (timers): aborted at shutdown rather than awaited.
-    background: Mutex<Vec<JoinHandle<()>>>,
-    shut: AtomicBool,
-}
-
-impl TransportState {
-    pub fn log(&self, level: Level, msg: impl AsRef<str>) {
-        self.handler.on_log(
-            level,
-            &format!("transport node {}: {}", self.node_id, msg.as_ref()),
-        );
-    }
-
-    pub fn endpoint(&self) -> Option<quinn::Endpoint> {
-        self.endpoint.lock().clone()
-    }
-
-    pub fn is_shut(&self) -> bool {
-        self.shut.load(Ordering::Acquire)
-    }
-
-    pub fn is_peer(&self, node: NodeId) -> bool {
-        self.peers.read().contains_key(&node)
-    }
-
-    /// Logs why a connection from `remote` was refused, unless it was the last reason logged
-    /// for that address.
-    pub fn log_refusal(&self, remote: SocketAddr, why: &str) {
-        {
-            let mut seen = self.refusals.lock();
-            if seen.get(&remote).map(String::as_str) == Some(why) {
-                return;
-            }
-            if seen.len() >= 1024 {
-                seen.clear();
-            }
-            seen.insert(remote, why.to_string());
-        }
-        self.log(
-            Level::Warn,
-            format!("refused connection from {remote}: {why}"),
-        );
-    }
-
-    /// Keeps the task's handle so shutdown can wait for it.
-    pub fn track(&self, task: JoinHandle<()>) {
-        let mut tasks = self.tasks.lock();
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
-    }
-}
 
 /// One node's QUIC transport. See the module documentation.
 pub struct Transport {

@@ -24,6 +24,7 @@ mod frame;
 mod hello;
 mod legacy_key;
 mod log;
+mod state;
 mod tls;
 mod tuning;
 mod types;
