@@ -36,7 +36,8 @@ pub fn change_member_as_leader(shared: &Shared, json: &str) -> DcfResult<Index> 
         group: c.group,
         priority: c.priority,
     };
-    // Also served on the network thread, so it does not wait for the driver (and the disk).
+    // Also served on the node's network thread for peers, so it does not wait for the
+    // driver (and the disk).
     let i = stream.input(|r| r.propose_conf_change(change, Instant::now()))?;
     Ok(i)
 }

@@ -3,6 +3,7 @@
 //! storage is opened, so storage reports into them directly: no router to streams that do
 //! not exist yet, and no pointer from a stream back to the node.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
@@ -21,11 +22,16 @@ pub struct Mailbox {
     durable: Mutex<Option<(Index, Term)>>,
     /// The storage writer stopped; the driver stops the stream with this reason.
     storage_failure: OnceLock<String>,
+    /// The stream stopped: peers' messages are dropped.
+    closed: AtomicBool,
 }
 
 impl Mailbox {
     /// A message from a peer (on a network thread).
     pub fn post_message(&self, from: NodeId, msg: Message) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         self.inbox.lock().push((from, msg));
         self.wake.notify();
     }
@@ -45,6 +51,11 @@ impl Mailbox {
     pub fn post_storage_failure(&self, why: &str) {
         let _ = self.storage_failure.set(why.to_string());
         self.wake.notify();
+    }
+
+    /// The stream stopped: drop what peers send from now on.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Moves the queued messages into `into` (which the driver reuses, empty).

@@ -1,31 +1,39 @@
 //! Frames from peers: routing to streams, user messages, and the small request/response
 //! protocol a non-leader uses to reach the leader.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Weak;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::mailbox::Mailbox;
 use super::wire::{self, Incoming, PeerFacts, Request, RequestHeader, Response, ResponseHeader};
-use super::Shared;
+use super::{FaultSeam, Shared};
 use crate::transport::{Channel, FrameHandler, ReceivedFrame};
 use crate::types::{NodeId, StreamId};
 use crate::{dcf_debug, dcf_warn};
 
+/// What the transport hands the runtime: consensus messages go straight into the stream's
+/// mailbox (the hot path, no thread hop); everything else becomes an event for the node's
+/// network thread (`run_net`), which has the node. The transport holds no pointer to it.
 pub struct Handler {
-    pub shared: Weak<Shared>,
+    pub mailboxes: Arc<BTreeMap<StreamId, Arc<Mailbox>>>,
+    pub faults: Arc<FaultSeam>,
+    pub events: Sender<NetEvent>,
+}
+
+pub enum NetEvent {
+    Frame(NodeId, Incoming),
+    PeerUp(NodeId),
 }
 
 impl FrameHandler for Handler {
     fn on_frame(&self, from: NodeId, _channel: Channel, frame: ReceivedFrame) {
-        let Some(shared) = self.shared.upgrade() else {
-            return;
-        };
-        if shared.faults.is_cut(from) {
+        if self.faults.is_cut(from) {
             return;
         }
         let t0 = Instant::now();
@@ -37,36 +45,59 @@ impl FrameHandler for Handler {
             }
         };
         match incoming {
-            Incoming::Consensus(s, msg) => match shared.stream(s) {
-                Some(stream) => {
+            Incoming::Consensus(s, msg) => match self.mailboxes.get(&s) {
+                Some(m) => {
                     super::stats::on_consensus_in(s, from, &msg);
-                    stream.deliver(from, msg)
+                    m.post_message(from, msg)
                 }
                 None => dcf_debug!("node {from}: message for unknown stream {s}"),
             },
-            Incoming::UserMsg(s, data) => {
-                if shared.stream(s).is_some() {
-                    shared.post_message(s, from, data);
-                }
-            }
-            Incoming::Request(s, header, payload) => serve(&shared, s, from, header, payload),
-            Incoming::Response(_, header) => shared.rpc.complete(header.id, header.response),
-            Incoming::PeerFacts(info) => {
-                shared.peer_big_endian.lock().insert(from, info.big_endian);
+            other => {
+                let _ = self.events.send(NetEvent::Frame(from, other));
             }
         }
         super::stats::on_received(t0.elapsed());
     }
 
     fn on_peer(&self, peer: NodeId, connected: bool) {
-        let Some(shared) = self.shared.upgrade() else {
-            return;
-        };
         if connected {
-            let info = PeerFacts {
-                big_endian: cfg!(target_endian = "big"),
-            };
-            shared.send(peer, Channel::Control, wire::peer_facts_frame(&info));
+            let _ = self.events.send(NetEvent::PeerUp(peer));
+        }
+    }
+}
+
+/// The node's network thread: user messages, requests from peers that expect this node to
+/// lead, answers to this node's requests, and what a newly connected peer is told.
+pub fn run_net(shared: Arc<Shared>, events: Receiver<NetEvent>) {
+    while !shared.stopping() {
+        let ev = match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(ev) => ev,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        match ev {
+            NetEvent::Frame(from, Incoming::UserMsg(s, data)) => {
+                if shared.stream(s).is_some() {
+                    shared.post_message(s, from, data);
+                }
+            }
+            NetEvent::Frame(from, Incoming::Request(s, header, payload)) => {
+                serve(&shared, s, from, header, payload)
+            }
+            NetEvent::Frame(_, Incoming::Response(_, header)) => {
+                shared.rpc.complete(header.id, header.response)
+            }
+            NetEvent::Frame(from, Incoming::PeerFacts(info)) => {
+                shared.peer_big_endian.lock().insert(from, info.big_endian);
+            }
+            // Consensus frames go to the mailboxes in the handler.
+            NetEvent::Frame(_, Incoming::Consensus(..)) => {}
+            NetEvent::PeerUp(peer) => {
+                let info = PeerFacts {
+                    big_endian: cfg!(target_endian = "big"),
+                };
+                shared.send(peer, Channel::Control, wire::peer_facts_frame(&info));
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::mailbox::Mailbox;
-use super::net::{Handler, Rpc};
+use super::net::{Handler, NetEvent, Rpc};
 use super::stream::Stream;
 use super::{callbacks, ExceptionSlot, Shared};
 use crate::config::{self, MemberConfig, Params};
@@ -258,8 +258,9 @@ impl Node {
             stats: Mutex::new(None),
         };
         // From here on, a failure stops what was started (Drop).
-        node.start_transport(&cfg)?;
-        node.spawn_threads(ev_rx, msg_rx)?;
+        let (net_tx, net_rx) = channel();
+        node.start_transport(&cfg, net_tx)?;
+        node.spawn_threads(ev_rx, msg_rx, net_rx)?;
         dcf_info!(
             "node {} started with {} stream(s)",
             cfg.node_id,
@@ -268,7 +269,11 @@ impl Node {
         Ok(node)
     }
 
-    fn start_transport(&self, cfg: &NodeConfig) -> DcfResult<()> {
+    fn start_transport(
+        &self,
+        cfg: &NodeConfig,
+        net_events: std::sync::mpsc::Sender<NetEvent>,
+    ) -> DcfResult<()> {
         let shared = &self.shared;
         let me = shared
             .streams
@@ -325,7 +330,15 @@ impl Node {
             heartbeat_interval: p.heartbeat_interval,
         };
         let handler = Arc::new(Handler {
-            shared: Arc::downgrade(shared),
+            mailboxes: Arc::new(
+                shared
+                    .streams
+                    .iter()
+                    .map(|(id, s)| (*id, s.mailbox.clone()))
+                    .collect(),
+            ),
+            faults: shared.faults.clone(),
+            events: net_events,
         });
         let t = Transport::start(tcfg, handler, rt.handle()).map_err(|e| {
             DcfError::new(
@@ -342,6 +355,7 @@ impl Node {
         &self,
         ev_rx: std::sync::mpsc::Receiver<super::callbacks::EventItem>,
         msg_rx: std::sync::mpsc::Receiver<(StreamId, NodeId, bytes::Bytes)>,
+        net_rx: std::sync::mpsc::Receiver<NetEvent>,
     ) -> DcfResult<()> {
         let mut threads = self.threads.lock();
         let weak = Arc::downgrade(&self.shared);
@@ -382,6 +396,14 @@ impl Node {
         threads.push(spawn(
             "dcf-events".into(),
             Box::new(move || callbacks::run_events(sh, ev_rx)),
+        )?);
+        let sh = self.shared.clone();
+        threads.push(spawn(
+            "dcf-net".into(),
+            Box::new(move || {
+                super::OWN_THREAD.with(|c| c.set(true));
+                super::net::run_net(sh, net_rx)
+            }),
         )?);
         let sh = self.shared.clone();
         threads.push(spawn(

@@ -10,10 +10,10 @@ use parking_lot::{Condvar, Mutex};
 use super::mailbox::Mailbox;
 use super::signal::Signal;
 use super::Shared;
-use crate::consensus::{Message, Replica};
+use crate::consensus::Replica;
 use crate::dcf_error;
 use crate::host::{DcfException, DcfRole};
-use crate::types::{Index, NodeId, StreamId};
+use crate::types::{Index, StreamId};
 
 /// The driver and apply threads wake at least this often (stop checks).
 pub(super) const MAX_IDLE: Duration = Duration::from_millis(100);
@@ -154,6 +154,7 @@ impl Stream {
             return;
         }
         dcf_error!("{msg}");
+        self.mailbox.close();
         self.can_write.store(false, Ordering::Release);
         self.role.store(DcfRole::Follower as u8, Ordering::Release);
         self.leader.store(0, Ordering::Release);
@@ -202,13 +203,6 @@ impl Stream {
         let out = f(&mut self.replica.lock());
         self.mailbox.wake.notify();
         out
-    }
-
-    /// A message from a peer (on a network thread): queued for the driver, which steps it.
-    pub fn deliver(&self, from: NodeId, msg: Message) {
-        if !self.is_failed() {
-            self.mailbox.post_message(from, msg);
-        }
     }
 
     /// `dcf_set_applied_index` while running: deliver again from `index + 1`.
