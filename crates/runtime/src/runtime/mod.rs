@@ -2,8 +2,8 @@
 //! runs the callbacks (DESIGN.md "Threads and the write path").
 //!
 //! Threads of a node: per stream one driver and one apply thread; one event thread
-//! (status/election/exception callbacks); one message thread (msg_proc); the storage writer;
-//! two network threads. Callbacks run only on the apply, event and message threads, each of
+//! (status/election/exception callbacks); one message thread (msg_proc); one network-events
+//! thread (requests and answers between nodes); the storage writer; the transport's threads. Callbacks run only on the apply, event and message threads, each of
 //! which calls thread_memctx_init once before anything else, and never with a lock held.
 
 mod admin;
