@@ -76,14 +76,7 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
 
 /// Tells the replica how far the application got (cluster minimum, a new leader's writes).
 fn report_applied(stream: &Stream, applied: Index) {
-    let wake = {
-        let mut r = stream.replica.lock();
-        r.applied(applied);
-        r.has_ready() || stream.due_before_driver(&r)
-    };
-    if wake {
-        stream.mailbox.wake.notify();
-    }
+    stream.input(|r| r.applied(applied));
 }
 
 /// Delivers one entry, retrying while the application refuses it. False when interrupted

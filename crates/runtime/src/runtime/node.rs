@@ -399,7 +399,7 @@ impl Node {
         )?);
         let sh = self.shared.clone();
         threads.push(spawn(
-            "dcf-net".into(),
+            "dcf-net-events".into(),
             Box::new(move || {
                 super::OWN_THREAD.with(|c| c.set(true));
                 super::net::run_net(sh, net_rx)

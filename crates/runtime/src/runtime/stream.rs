@@ -23,12 +23,6 @@ pub struct Stream {
     pub replica: Mutex<Replica>,
     /// Where other threads leave the driver's inputs, and its wake-up signal.
     pub mailbox: Arc<Mailbox>,
-    /// When the sleeping driver will wake by itself, in ns since `epoch`; written and read
-    /// under the replica lock. Other threads wake it only when the replica's next deadline
-    /// is sooner than this: a wake per message or durable report cost a futex call and a
-    /// contended `io` lock per commit on 2 cores, pushing `on_durable` off the fast path.
-    pub(super) driver_until: AtomicU64,
-    pub(super) epoch: Instant,
     pub apply_wake: Signal,
     /// `act` tickets handed out, and the newest one whose readies the driver carried out.
     pub(super) asked: AtomicU64,
@@ -98,8 +92,6 @@ impl Stream {
             id,
             replica: Mutex::new(replica),
             mailbox,
-            driver_until: AtomicU64::new(0),
-            epoch: Instant::now(),
             apply_wake: Signal::default(),
             asked: AtomicU64::new(0),
             carried: Mutex::new(0),
@@ -174,21 +166,11 @@ impl Stream {
         DcfRole::from_i32(i32::from(self.role.load(Ordering::Acquire))).unwrap_or(DcfRole::Unknown)
     }
 
-    pub(super) fn nanos_since_epoch(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Whether the replica's next timer is due before the driver wakes by itself (call with
-    /// the replica locked, notify the driver after unlocking).
-    pub(super) fn due_before_driver(&self, r: &Replica) -> bool {
-        self.nanos_since_epoch(r.next_deadline()) < self.driver_until.load(Ordering::Relaxed)
-    }
-
     /// Runs `f` on the replica and waits until the driver has carried out what it produced,
     /// so that its effects (role, messages, durable state) are in place when the caller
     /// returns. Not for the network thread: this waits for the disk (see `input`).
     pub fn act<T>(&self, shared: &Shared, f: impl FnOnce(&mut Replica) -> T) -> T {
-        let out = f(&mut self.replica.lock());
+        let out = self.input(f);
         let ticket = self.asked.fetch_add(1, Ordering::AcqRel) + 1;
         self.mailbox.wake.notify();
         let mut done = self.carried.lock();
@@ -198,10 +180,19 @@ impl Stream {
         out
     }
 
-    /// Runs `f` on the replica and leaves what it produced to the driver, without waiting.
+    /// Runs `f` on the replica (a proposal, the applied index, an admin change) under its
+    /// short lock and leaves what it produced to the driver, without waiting: the driver is
+    /// woken if `f` left it a Ready or a timer sooner than the one it sleeps towards.
     pub fn input<T>(&self, f: impl FnOnce(&mut Replica) -> T) -> T {
-        let out = f(&mut self.replica.lock());
-        self.mailbox.wake.notify();
+        let (out, wake) = {
+            let mut r = self.replica.lock();
+            let before = r.next_deadline();
+            let out = f(&mut r);
+            (out, r.has_ready() || r.next_deadline() < before)
+        };
+        if wake {
+            self.mailbox.wake.notify();
+        }
         out
     }
 
