@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::error::{IoContext, StorageError};
 use super::record;
@@ -143,13 +144,23 @@ impl Offsets {
         }
     }
 
-    /// Offset of record `k` (`len()` for the end `end`), walking headers on disk from an
-    /// anchor when sparse.
-    pub fn locate(&self, k: u64, end: u64, file: &File, path: &Path) -> Result<u64, StorageError> {
+    /// Offset of record `k` (`len()` for the end `end`); when no anchor is at `k` the
+    /// headers are walked on disk, in the file `open` gives.
+    pub fn locate(
+        &self,
+        k: u64,
+        end: u64,
+        path: &Path,
+        open: impl FnOnce() -> Result<Arc<File>, StorageError>,
+    ) -> Result<u64, StorageError> {
         if k >= self.len() {
             return Ok(end);
         }
         let (mut rec, mut off) = self.anchor(k);
+        if rec == k {
+            return Ok(off);
+        }
+        let file = open()?;
         let mut hb = [0u8; record::HEADER_LEN];
         while rec < k {
             file.read_exact_at(&mut hb, off).ctx("read", path)?;

@@ -230,13 +230,8 @@ impl SegInfo {
 
     /// Offset of the record with number `k` in this segment (reads headers when sealed).
     pub fn locate(&self, k: u64) -> Result<u64, StorageError> {
-        match &self.offsets {
-            Offsets::Dense(v) => Ok(v.get(k as usize).map_or(self.end, |&o| u64::from(o))),
-            Offsets::Sparse { .. } => {
-                let f = self.handle()?;
-                self.offsets.locate(k, self.end, &f, &self.path)
-            }
-        }
+        self.offsets
+            .locate(k, self.end, &self.path, || self.handle())
     }
 
     /// What to read for records lo..=hi of about `budget` bytes: (start offset, index of
