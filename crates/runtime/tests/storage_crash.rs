@@ -97,6 +97,9 @@ fn crash_child() {
         say(format!("@@ P {k}\n"));
         s.truncate_prefix(1, k).unwrap();
     }
+    // As in Raft, entries that replace truncated ones carry a newer term, so a durable
+    // report for a replaced entry (index, term) cannot be mistaken for its replacement.
+    let mut entry_term = term << 20;
     loop {
         let first = s.first_index(1);
         if next > first && rng.gen_ratio(1, 60) {
@@ -105,10 +108,11 @@ fn crash_child() {
             say(format!("@@ T {from}\n"));
             s.truncate_suffix(1, from).unwrap();
             next = from;
+            entry_term += 1;
         }
         let n = rng.gen_range(1..=8);
-        say(format!("@@ A {next} {} {term}\n", next + n - 1));
-        s.append(1, (next..next + n).map(|i| entry(i, term)).collect())
+        say(format!("@@ A {next} {} {entry_term}\n", next + n - 1));
+        s.append(1, (next..next + n).map(|i| entry(i, entry_term)).collect())
             .unwrap();
         next += n;
         while s.last_index(1) > s.durable_index(1) + 400 {
@@ -143,8 +147,8 @@ impl Model {
                 self.last = num(2) - 1;
                 self.durable = self.durable.min(self.last);
             }
-            // A report can race with a truncation queued after it; only a report that
-            // matches the current log counts.
+            // A report can race with a truncation queued after it (and be printed after
+            // the replacing entries); only a report that matches the current log counts.
             Some("D") if num(2) <= self.last && self.terms.get(&num(2)) == Some(&num(3)) => {
                 self.durable = self.durable.max(num(2));
             }
