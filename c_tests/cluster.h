@@ -21,6 +21,8 @@ typedef struct {
     char json[2048];
     pid_t pid[MAX_NODES + 1];
     int write[MAX_NODES + 1];
+    /* One more dcf_node option for every node, or NULL. */
+    const char *extra_arg;
 } cluster_t;
 
 static inline void cluster_init(cluster_t *c, int n, const char *node_bin, const char *root, int base_port)
@@ -53,10 +55,16 @@ static inline void cluster_start_node(cluster_t *c, int i)
     unlink(role);
     pid_t pid = fork();
     if (pid == 0) {
-        if (c->write[i])
-            execl(c->node_bin, c->node_bin, id, dir, c->json, "--write", (char *)NULL);
-        else
-            execl(c->node_bin, c->node_bin, id, dir, c->json, (char *)NULL);
+        char *argv[8];
+        int n = 0;
+        argv[n++] = c->node_bin;
+        argv[n++] = id;
+        argv[n++] = dir;
+        argv[n++] = c->json;
+        if (c->write[i]) argv[n++] = "--write";
+        if (c->extra_arg) argv[n++] = (char *)c->extra_arg;
+        argv[n] = NULL;
+        execv(c->node_bin, argv);
         _exit(127);
     }
     c->pid[i] = pid;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::stream::{Stream, MAX_IDLE};
 use super::Shared;
-use crate::host::DcfRole;
+use crate::host::{CallbackCache, DcfRole};
 use crate::types::{Entry, EntryKind, Index};
 
 /// Entries and payload bytes the apply loop reads from the log at a time.
@@ -19,6 +19,7 @@ const APPLY_BYTES: usize = 4 << 20;
 pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
     shared.init_callback_thread();
     let mut reported = stream.applied.load(Ordering::Acquire);
+    let mut callbacks = CallbackCache::default();
     while !shared.stopping() {
         if let Some(x) = stream.rewind.lock().take() {
             stream.applied.store(x, Ordering::Release);
@@ -60,7 +61,7 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             }
         };
         for e in &batch {
-            if !apply_one(&shared, &stream, e, &mut reported) {
+            if !apply_one(&shared, &stream, e, &mut reported, &mut callbacks) {
                 break;
             }
             stream.applied.store(e.index, Ordering::Release);
@@ -81,7 +82,13 @@ fn report_applied(stream: &Stream, applied: Index) {
 
 /// Delivers one entry, retrying while the application refuses it. False when interrupted
 /// (stop or rewind).
-fn apply_one(shared: &Shared, stream: &Stream, e: &Entry, reported: &mut Index) -> bool {
+fn apply_one(
+    shared: &Shared,
+    stream: &Stream,
+    e: &Entry,
+    reported: &mut Index,
+    callbacks: &mut CallbackCache,
+) -> bool {
     if e.kind == EntryKind::Conf || stream.is_logger {
         return true;
     }
@@ -91,12 +98,13 @@ fn apply_one(shared: &Shared, stream: &Stream, e: &Entry, reported: &mut Index) 
         if shared.stopping() {
             return false;
         }
-        let cbs = shared.callbacks.snapshot();
+        let cbs = shared.callbacks.current(callbacks);
         let own_term = stream.current_role() == DcfRole::Leader
             && e.term == stream.term.load(Ordering::Acquire);
         let rc = if own_term {
             let rc = cbs
                 .after_writer
+                .as_ref()
                 .map_or(0, |f| f(stream.id, e.index, &e.data, e.key, 0));
             if rc == 0 {
                 stream.accepted.done(e.data.len() as u64);
@@ -104,6 +112,7 @@ fn apply_one(shared: &Shared, stream: &Stream, e: &Entry, reported: &mut Index) 
             rc
         } else {
             cbs.consensus_notify
+                .as_ref()
                 .map_or(0, |f| f(stream.id, e.index, &e.data, e.key))
         };
         if rc == 0 {
