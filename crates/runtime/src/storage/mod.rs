@@ -263,6 +263,7 @@ impl Storage {
                 next_cap: segment::next_cap(spare_cap, max),
                 next_seq: spare_seq + 1,
                 unsynced: false,
+                released_to: 0,
                 last_written: (last, last_term),
             }),
         });

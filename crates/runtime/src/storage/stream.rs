@@ -94,6 +94,8 @@ pub struct WriterSide {
     pub next_seq: u64,
     /// A write to `cur` is not yet covered by an fdatasync.
     pub unsynced: bool,
+    /// `cur`'s pages below this offset were synced and handed back to the kernel.
+    pub released_to: u64,
     pub last_written: (Index, Term),
 }
 
