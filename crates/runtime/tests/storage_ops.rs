@@ -411,7 +411,10 @@ fn synced_log_pages_leave_the_page_cache() {
     let (s, _) = open(d.path(), opts(64 << 20, 0));
     let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
     assert_eq!(r.entries.len(), 256);
-    assert!(r.entries.iter().all(|e| e.data.len() == 8 << 10 && e.data[0] == e.index as u8));
+    assert!(r
+        .entries
+        .iter()
+        .all(|e| e.data.len() == 8 << 10 && e.data[0] == e.index as u8));
 }
 
 #[test]
