@@ -4,8 +4,6 @@
 //! the storage and checks that every entry reported durable is there byte for byte (index,
 //! term, key, payload), that the log has no gap, and that the hard state is the last saved.
 //!
-//! Appends go through the writer thread or, for half the batches, `append_now`.
-//!
 //! The child prints what it does on stdout *before* doing it (`@@ A lo hi term`,
 //! `@@ T from`, `@@ P first_kept`, `@@ H term`, `@@ M term`) and `@@ D index term` from
 //! on_durable.
@@ -114,13 +112,8 @@ fn crash_child() {
         }
         let n = rng.gen_range(1..=8);
         say(format!("@@ A {next} {} {entry_term}\n", next + n - 1));
-        let batch = (next..next + n).map(|i| entry(i, entry_term)).collect();
-        // Half the batches are written on this thread when the writer is idle.
-        if rng.gen_bool(0.5) {
-            s.append_now(1, batch).unwrap();
-        } else {
-            s.append(1, batch).unwrap();
-        }
+        s.append(1, (next..next + n).map(|i| entry(i, entry_term)).collect())
+            .unwrap();
         next += n;
         while s.last_index(1) > s.durable_index(1) + 400 {
             std::thread::sleep(Duration::from_millis(1));

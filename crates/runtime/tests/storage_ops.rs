@@ -319,53 +319,6 @@ fn streams_are_independent_and_share_syncs() {
         .any(|&(st, i, _)| st == 3 && i == 100));
 }
 
-#[test]
-fn append_now_writes_small_batches_on_the_caller_and_keeps_order() {
-    let d = tempfile::tempdir().unwrap();
-    type Reports = Arc<Mutex<Vec<(Index, std::thread::ThreadId)>>>;
-    let reports: Reports = Arc::default();
-    let r2 = reports.clone();
-    let s = Storage::open(
-        d.path(),
-        opts(8192, 1 << 20),
-        Box::new(move |_, i, _| r2.lock().unwrap().push((i, std::thread::current().id()))),
-    )
-    .unwrap();
-    s.open_stream(1, None).unwrap();
-    let me = std::thread::current().id();
-    // Idle writer, small batch: durable and reported on this thread before it returns.
-    s.append_now(1, entries(1, 5, 2)).unwrap();
-    assert_eq!(s.durable_index(1), 5);
-    assert_eq!(reports.lock().unwrap().last(), Some(&(5, me)));
-    // Queued operations stay ahead of it: a truncation, then replacing entries.
-    s.append(1, entries(6, 10, 2)).unwrap();
-    s.truncate_suffix(1, 8).unwrap();
-    s.append_now(1, entries(8, 12, 3)).unwrap();
-    // Too large to write here: the writer thread takes it.
-    let big: Vec<Entry> = (13..=14)
-        .map(|i| Entry {
-            data: Bytes::from(vec![i as u8; 40 << 10]),
-            ..entry(i, 3)
-        })
-        .collect();
-    s.append_now(1, big.clone()).unwrap();
-    s.flush(1).unwrap();
-    assert_eq!(s.durable_index(1), 14);
-    assert!(reports
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|&(i, t)| i == 14 && t != me));
-    let mut want = entries(1, 7, 2);
-    want.extend(entries(8, 12, 3));
-    want.extend(big);
-    assert_eq!(s.read(1, 1, 14, usize::MAX).unwrap(), want);
-    s.close().unwrap();
-    let (s, _) = open(d.path(), opts(8192, 1 << 20));
-    let r = storage_support::with_entries(&s, s.open_stream(1, None).unwrap());
-    assert_eq!(r.entries, want);
-}
-
 /// Bytes of `path` in the page cache, from util-linux's fincore; None if it is missing.
 fn resident_bytes(path: &Path) -> Option<u64> {
     let out = std::process::Command::new("fincore")

@@ -250,9 +250,8 @@ pub enum Event {
     },
 }
 
-/// Work for the driver. Persist `hard_state` and apply `truncate_from` first; then send
-/// `messages` and append `entries` in either order (no message depends on these entries
-/// being durable: acknowledgements wait for `persisted`, which reports the append).
+/// Work for the driver. Persist `hard_state`, then apply `truncate_from` and append
+/// `entries` (asynchronously; report with `persisted`), then send `messages`.
 #[derive(Clone, Debug, Default)]
 pub struct Ready {
     pub hard_state: Option<HardState>,

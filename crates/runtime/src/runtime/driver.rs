@@ -68,21 +68,13 @@ fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) -> Result<(), St
             .truncate_suffix(stream.id, from)
             .map_err(|e| format!("cutting the log from index {from}: {e}"))?;
     }
-    // Messages go out before the entries are written: none depends on them being durable
-    // (the core holds acknowledgements back until `persisted`).
+    if let Some(first) = ready.entries.first().map(|e| e.index) {
+        storage
+            .append(stream.id, ready.entries)
+            .map_err(|e| format!("appending entries from index {first}: {e}"))?;
+    }
     for (to, msg) in ready.messages {
         shared.send_consensus(stream.id, to, &msg);
-    }
-    if let Some(first) = ready.entries.first().map(|e| e.index) {
-        // A follower's acknowledgement waits for this write: a small batch is written and
-        // synced on this thread when the writer is idle. The leader never waits for its
-        // disk here (its own write runs beside the followers').
-        let r = if stream.current_role() == DcfRole::Leader {
-            storage.append(stream.id, ready.entries)
-        } else {
-            storage.append_now(stream.id, ready.entries)
-        };
-        r.map_err(|e| format!("appending entries from index {first}: {e}"))?;
     }
     if let Some(c) = ready.commit_index {
         stream.commit.fetch_max(c, Ordering::AcqRel);

@@ -67,8 +67,6 @@ impl Default for StorageOptions {
 }
 
 const MIN_SEGMENT: u64 = 4096;
-/// The largest batch `append_now` writes on the caller's thread (payload bytes).
-const WRITE_HERE_MAX_BYTES: usize = 64 << 10;
 const MAX_SEGMENT: u64 = 2 << 30;
 
 /// What a stream's storage held when it was opened.
@@ -133,8 +131,6 @@ impl Storage {
             cv: Condvar::new(),
             failed: Mutex::new(None),
             on_failure: Mutex::new(None),
-            on_durable,
-            caller_buf: Mutex::new(Vec::new()),
             disk: DiskEnv {
                 faults: opts.faults.clone(),
                 stats: Stats::default(),
@@ -145,7 +141,7 @@ impl Storage {
         let ws = w.clone();
         let thread = std::thread::Builder::new()
             .name("dcf-storage".into())
-            .spawn(move || writer::run(ws))
+            .spawn(move || writer::run(ws, on_durable))
             .ctx("spawn writer thread", data_path)?;
         Ok(Storage {
             data_path: data_path.to_path_buf(),
@@ -276,31 +272,12 @@ impl Storage {
     /// writer thread. A report can race with a truncate_suffix queued meanwhile, so callers
     /// match (index, term) against their log rather than trusting the index alone.
     pub fn append(&self, stream: StreamId, entries: Vec<Entry>) -> Result<(), StorageError> {
-        self.submit_append(stream, entries, false)
-    }
-
-    /// Like `append`, but if no round runs, nothing is queued and the batch is small, the
-    /// caller writes and syncs it itself, and on_durable is called on its thread before
-    /// this returns. That saves handing the batch to the writer thread and the report
-    /// back (two thread wake-ups on a follower's path to its acknowledgement), at the price
-    /// of the caller waiting for the disk; a busy writer or a large batch takes the queue.
-    pub fn append_now(&self, stream: StreamId, entries: Vec<Entry>) -> Result<(), StorageError> {
-        self.submit_append(stream, entries, true)
-    }
-
-    fn submit_append(
-        &self,
-        stream: StreamId,
-        entries: Vec<Entry>,
-        may_write_here: bool,
-    ) -> Result<(), StorageError> {
         if entries.is_empty() {
             return Ok(());
         }
         let st = self.stream(stream)?;
         let mut sh = st.shared.lock();
         let mut expect = sh.last_index + 1;
-        let mut bytes = 0;
         for e in &entries {
             if e.index != expect {
                 return Err(StorageError::NotContiguous {
@@ -317,27 +294,16 @@ impl Storage {
                     max: MAX_PAYLOAD,
                 });
             }
-            bytes += e.data.len();
             expect += 1;
         }
         for e in &entries {
             sh.push_cache(e.clone());
         }
         sh.last_index = expect - 1;
-        let mut q = self.queue_op(&st, &mut sh, Op::Append(entries))?;
-        let here = may_write_here && bytes <= WRITE_HERE_MAX_BYTES && !q.busy && q.ops.len() == 1;
-        if !here {
-            drop(q);
-            drop(sh);
-            self.wake_writer();
-            return Ok(());
-        }
-        q.busy = true;
-        let ops = std::mem::take(&mut q.ops);
-        drop(q);
+        let r = self.enqueue(&st, &mut sh, Op::Append(entries));
         drop(sh);
-        writer::run_round(&self.w, ops, &mut self.w.caller_buf.lock());
-        self.check_failed()
+        self.wake_writer();
+        r
     }
 
     /// Queue: drop every entry >= from (ordered with appends).
@@ -527,16 +493,6 @@ impl Storage {
         sh: &mut LogState,
         op: Op,
     ) -> Result<(), StorageError> {
-        self.queue_op(st, sh, op).map(drop)
-    }
-
-    /// Queues `op` and returns the queue still locked.
-    fn queue_op(
-        &self,
-        st: &Arc<StreamState>,
-        sh: &mut LogState,
-        op: Op,
-    ) -> Result<parking_lot::MutexGuard<'_, writer::Queue>, StorageError> {
         self.check_failed()?;
         sh.op_seq += 1;
         let mut q = self.w.queue.lock();
@@ -548,7 +504,7 @@ impl Storage {
             seq: sh.op_seq,
             op,
         });
-        Ok(q)
+        Ok(())
     }
 
     /// Called after `enqueue` once the stream's lock is released: the writer takes that lock

@@ -79,57 +79,40 @@ pub struct Queued {
 pub struct Queue {
     pub ops: Vec<Queued>,
     pub shutdown: bool,
-    /// A round runs (on the writer thread, or on a caller's: `Storage::append_now`); rounds
-    /// never overlap, which keeps every stream's operations in order.
-    pub busy: bool,
 }
 
+/// Counters for benchmarks and tests.
 pub struct WriterState {
     pub queue: Mutex<Queue>,
     pub cv: Condvar,
     pub failed: Mutex<Option<String>>,
     pub on_failure: Mutex<Option<FailureFn>>,
-    pub on_durable: DurableFn,
-    /// The record buffer of rounds run on a caller's thread.
-    pub caller_buf: Mutex<Vec<u8>>,
     pub disk: DiskEnv,
 }
 
-pub fn run(sh: Arc<WriterState>) {
+pub fn run(sh: Arc<WriterState>, on_durable: DurableFn) {
     let mut buf = Vec::new();
     loop {
         let ops = {
             let mut q = sh.queue.lock();
-            while (q.ops.is_empty() && !q.shutdown) || q.busy {
+            while q.ops.is_empty() && !q.shutdown {
                 sh.cv.wait(&mut q);
             }
             if q.ops.is_empty() {
                 return;
             }
-            q.busy = true;
             std::mem::take(&mut q.ops)
         };
-        run_round(&sh, ops, &mut buf);
-    }
-}
-
-/// One round by whoever set `busy`; clears it and wakes the writer thread (the only one
-/// that waits on the condition) if something was queued meanwhile or storage shuts down.
-pub fn run_round(sh: &WriterState, ops: Vec<Queued>, buf: &mut Vec<u8>) {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        round(sh, &sh.on_durable, ops, buf)
-    }));
-    if r.is_err() {
-        // Waiters of the round were answered by their drop; later operations fail.
-        mark_failed(
-            sh,
-            "storage writer panicked (or the on_durable callback did)",
-        );
-    }
-    let mut q = sh.queue.lock();
-    q.busy = false;
-    if !q.ops.is_empty() || q.shutdown {
-        sh.cv.notify_one();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            round(&sh, &on_durable, ops, &mut buf)
+        }));
+        if r.is_err() {
+            // Waiters of the round were answered by their drop; later operations fail.
+            mark_failed(
+                &sh,
+                "storage writer panicked (or the on_durable callback did)",
+            );
+        }
     }
 }
 
