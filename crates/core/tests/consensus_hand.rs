@@ -295,3 +295,47 @@ fn a_commit_reaches_idle_followers_by_a_notice_only_after_a_short_delay() {
     assert_eq!(h.node(2).commit_index(), second);
     assert_eq!(h.node(3).commit_index(), second);
 }
+
+#[test]
+fn proposals_between_two_readies_travel_in_one_append_per_follower() {
+    let mut h = cluster(3);
+    let now = h.now;
+    for k in 0..5u64 {
+        h.node(1)
+            .propose(k, Bytes::from_static(b"payload"), now)
+            .unwrap();
+    }
+    let ready = h.node(1).take_ready();
+    assert_eq!(ready.entries.len(), 5);
+    let appends: Vec<(NodeId, usize)> = ready
+        .messages
+        .iter()
+        .filter_map(|(to, m)| match m {
+            Message::Append { entries, .. } => Some((*to, entries.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(appends, vec![(2, 5), (3, 5)]);
+    assert!(!h.node(1).has_ready());
+}
+
+#[test]
+fn a_leader_stepping_down_still_sends_its_last_proposals() {
+    let mut h = cluster(3);
+    let now = h.now;
+    let i = h
+        .node(1)
+        .propose(7, Bytes::from_static(b"payload"), now)
+        .unwrap();
+    h.node(1).demote(now);
+    let ready = h.node(1).take_ready();
+    let to: Vec<NodeId> = ready
+        .messages
+        .iter()
+        .filter_map(|(to, m)| match m {
+            Message::Append { entries, .. } if entries.iter().any(|e| e.index == i) => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to, vec![2, 3]);
+}

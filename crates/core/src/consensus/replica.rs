@@ -77,6 +77,10 @@ pub struct Replica {
     pub(crate) missing_log_raised: bool,
     /// A payload could not be read back from the log source (reported once).
     pub(crate) read_failed_raised: bool,
+    /// Leader: proposals were appended since the followers were last sent appends; the
+    /// next `take_ready` sends them, so every proposal made between two passes of the
+    /// driver travels in one message per follower instead of one each.
+    pub(crate) appends_due: bool,
     pub(crate) ready: Ready,
 }
 
@@ -180,6 +184,7 @@ impl Replica {
             leader_first: 0,
             missing_log_raised: false,
             read_failed_raised: false,
+            appends_due: false,
             ready: Ready::default(),
             cfg,
         };
@@ -344,16 +349,21 @@ impl Replica {
     }
 
     pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
-    }
-
-    /// What `take_ready` would return, without taking it.
-    pub fn peek_ready(&self) -> &Ready {
-        &self.ready
+        !self.ready.is_empty() || self.appends_due
     }
 
     pub fn take_ready(&mut self) -> Ready {
+        self.send_due_appends();
         std::mem::take(&mut self.ready)
+    }
+
+    /// Sends what was proposed since the last Ready; also before leadership ends, so that
+    /// a leader stepping down still offers its last proposals, as it did when each
+    /// proposal was sent at once.
+    pub(crate) fn send_due_appends(&mut self) {
+        if std::mem::take(&mut self.appends_due) && self.role == Role::Leader {
+            self.broadcast_appends(self.now);
+        }
     }
 
     /// The instant by which `tick` must be called next.
@@ -516,6 +526,7 @@ impl Replica {
 
     /// Leaves leadership or candidacy (or adopts a higher term) and follows `leader`.
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>, now: Instant) {
+        self.send_due_appends();
         if term > self.term {
             self.term = term;
             self.vote = 0;

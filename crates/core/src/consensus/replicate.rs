@@ -47,9 +47,8 @@ impl Replica {
             self.ready.entries.push(e);
         }
         let end = self.log.last_index() + 1;
-        if end > start {
-            self.broadcast_appends(now);
-        }
+        // Sent by `take_ready`: the proposal is in the Ready's entries, so the driver takes it.
+        self.appends_due |= end > start;
         Ok(start..end)
     }
 
