@@ -18,7 +18,7 @@ pub struct Mailbox {
     pub wake: Signal,
     /// Messages from peers, stepped by the driver in arrival order.
     inbox: Mutex<Vec<(NodeId, Message)>>,
-    /// The newest durable index storage reported (only the newest matters).
+    /// The durable position storage reported last (only the last matters).
     durable: Mutex<Option<(Index, Term)>>,
     /// The storage writer stopped; the driver stops the stream with this reason.
     storage_failure: OnceLock<String>,
@@ -36,14 +36,11 @@ impl Mailbox {
         self.wake.notify();
     }
 
-    /// Storage made the log durable up to `index` (on the storage writer thread).
+    /// Storage made the log durable up to `index` (after a storage round). Storage rounds
+    /// never overlap, so the last report is the current one: after a suffix was cut and
+    /// rewritten it may be lower than a report still waiting here, which it replaces.
     pub fn post_durable(&self, index: Index, term: Term) {
-        {
-            let mut d = self.durable.lock();
-            if d.is_none_or(|(i, _)| index >= i) {
-                *d = Some((index, term));
-            }
-        }
+        *self.durable.lock() = Some((index, term));
         self.wake.notify();
     }
 
@@ -69,5 +66,22 @@ impl Mailbox {
 
     pub fn storage_failure(&self) -> Option<&str> {
         self.storage_failure.get().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_durable_report_wins_even_when_lower() {
+        // (10, term 1) was reported before its suffix was cut and rewritten as 8..9 of
+        // term 2; keeping the higher stale report would leave the follower without an
+        // acknowledgement for what it now holds.
+        let m = Mailbox::default();
+        m.post_durable(10, 1);
+        m.post_durable(9, 2);
+        assert_eq!(m.take_durable(), Some((9, 2)));
+        assert_eq!(m.take_durable(), None);
     }
 }
