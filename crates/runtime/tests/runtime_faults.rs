@@ -241,6 +241,59 @@ fn a_leader_cut_off_through_the_seam_is_replaced_and_rejoins() {
     check_in_order(old);
 }
 
+/// Followers whose disks stall for longer than the election timeout (1 s here) still
+/// answer the leader's heartbeats: the leader keeps its term, commits with whoever is
+/// healthy, and the stalled followers catch up afterwards.
+fn stalled_follower_disks(stalled: usize) {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let l = c.node(leader);
+    let followers: Vec<u32> = (1..=3).filter(|&i| i != leader).collect();
+    write_keys(l, 1..11);
+    for &f in &followers {
+        wait_keys(c.node(f), &(1..11).collect::<Vec<_>>(), LONG);
+    }
+    let (term, _) = l.dcf.term_and_role(1).unwrap();
+    let stall = Duration::from_millis(2500);
+    for &f in &followers[..stalled] {
+        c.node(f).dcf.faults().disk.slow_sync(stall);
+    }
+    write_keys(l, 11..21);
+    if stalled == 1 {
+        // The leader and the healthy follower are a quorum.
+        wait_keys(
+            l,
+            &(11..21).collect::<Vec<_>>(),
+            stall - Duration::from_millis(500),
+        );
+    }
+    std::thread::sleep(stall + Duration::from_millis(500));
+    for &f in &followers[..stalled] {
+        c.node(f).dcf.faults().disk.slow_sync(Duration::ZERO);
+    }
+    write_keys(l, 21..31);
+    let keys: Vec<u64> = (1..31).collect();
+    for &f in &followers {
+        wait_keys(c.node(f), &keys, LONG);
+        check_in_order(c.node(f));
+    }
+    for i in 1..=3 {
+        let (t, _) = c.node(i).dcf.term_and_role(1).unwrap();
+        assert_eq!(t, term, "node {i} moved to term {t} (from {term})");
+    }
+    assert_eq!(c.wait_leader(LONG), leader);
+}
+
+#[test]
+fn a_stalled_follower_disk_unseats_no_leader() {
+    stalled_follower_disks(1);
+}
+
+#[test]
+fn stalled_disks_on_every_follower_unseat_no_leader() {
+    stalled_follower_disks(2);
+}
+
 /// Only the stream's driver waits for the disk: with every fdatasync of the leader taking
 /// 4 s, writes and queries on the leader return at once; the entries are applied once the
 /// leader's own sync covers them (a leader applies only what is durable locally).
