@@ -91,8 +91,7 @@ pub fn lock_shared(data: &Path) -> Result<Option<File>, StorageError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StorageError::io("open", path, e)),
     };
-    rustix::fs::flock(&f, FlockOperation::NonBlockingLockShared)
-        .map_err(|_| StorageError::Locked(data.to_path_buf()))?;
+    super::lock_dir(&f, FlockOperation::NonBlockingLockShared, data)?;
     Ok(Some(f))
 }
 

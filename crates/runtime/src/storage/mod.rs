@@ -124,8 +124,7 @@ impl Storage {
             .write(true)
             .open(&lock_path)
             .ctx("open", &lock_path)?;
-        rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive)
-            .map_err(|_| StorageError::Locked(data_path.to_path_buf()))?;
+        lock_dir(&lock, FlockOperation::NonBlockingLockExclusive, data_path)?;
         let w = Arc::new(writer::WriterState {
             queue: Mutex::new(writer::Queue::default()),
             cv: Condvar::new(),
@@ -523,6 +522,26 @@ impl Storage {
         }
         self.wake_writer();
         done.wait()
+    }
+}
+
+/// How long a data directory's lock is retried before it counts as held by someone else.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Takes the lock on `data/LOCK` (`op` is a non-blocking exclusive or shared flock). A
+/// child process that another thread of this process is starting shares the lock file with
+/// us until it execs (a flock belongs to the open file), so a lock just released can seem
+/// held for a moment: it is retried for `LOCK_WAIT` before `Locked` is returned.
+pub(crate) fn lock_dir(file: &File, op: FlockOperation, data: &Path) -> Result<(), StorageError> {
+    let end = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match rustix::fs::flock(file, op) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(_) => return Err(StorageError::Locked(data.to_path_buf())),
+        }
     }
 }
 
