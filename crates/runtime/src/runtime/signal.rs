@@ -18,6 +18,9 @@ pub struct Signal {
     pending: AtomicBool,
     /// Set by the waiter, under `lock`, before it sleeps.
     sleeping: AtomicBool,
+    /// The waiter's last wait ended by a notify (only the waiter uses it): it yields
+    /// before sleeping only then, so an idle thread woken by its timer does not.
+    notified_last: AtomicBool,
     lock: Mutex<()>,
     cond: Condvar,
 }
@@ -40,14 +43,16 @@ impl Signal {
         // Yield for a moment before sleeping: work usually follows work, and a wake-up
         // from a futex sleep costs the waker a syscall and this thread 20-40 us more on a
         // virtual machine. Yielding gives the CPU to any other runnable thread.
-        let spin_end = (Instant::now() + YIELD_BEFORE_SLEEP).min(deadline);
-        while Instant::now() < spin_end {
-            if self.pending.swap(false, Ordering::SeqCst) {
-                return;
+        if self.notified_last.load(Ordering::Relaxed) {
+            let spin_end = (Instant::now() + YIELD_BEFORE_SLEEP).min(deadline);
+            while Instant::now() < spin_end {
+                if self.pending.swap(false, Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::yield_now();
             }
-            std::thread::yield_now();
         }
-        if !self.pending.swap(false, Ordering::SeqCst) {
+        let notified = self.pending.swap(false, Ordering::SeqCst) || {
             let mut g = self.lock.lock();
             self.sleeping.store(true, Ordering::SeqCst);
             while !self.pending.load(Ordering::SeqCst) {
@@ -56,8 +61,9 @@ impl Signal {
                 }
             }
             self.sleeping.store(false, Ordering::SeqCst);
-            self.pending.store(false, Ordering::SeqCst);
-        }
+            self.pending.swap(false, Ordering::SeqCst)
+        };
+        self.notified_last.store(notified, Ordering::Relaxed);
     }
 
     pub fn wait_for(&self, d: Duration) {
