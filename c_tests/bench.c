@@ -10,7 +10,8 @@
  * only, then 16 writers spread over all of them measure the aggregate and each stream's share
  * (whether streams slow each other down).
  * With a fourth argument, also writes the measures behind them into that directory for
- * the HTML report (c_tests/bench_report.py): throughput.tsv, latency.tsv, failover.tsv. */
+ * the HTML report (c_tests/bench_report.py): throughput.tsv, latency.tsv, failover.tsv,
+ * streams.tsv. */
 #include <pthread.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
@@ -162,19 +163,24 @@ static void throughput(unsigned size, unsigned threads, double seconds)
            "  cpu %.1f s/M entries %.1f s/GB\n",
            g_streams > 1 ? "streams=4  " : "throughput", size, threads, rate, rate * size / 1e6, a1 - a0, dt,
            n > 0 ? cpu / n * 1e6 : 0, n > 0 ? cpu / (n * size) * 1e9 : 0);
+    double share[MAX_THREADS];
     if (g_streams > 1) {
         printf("            per stream MB/s:");
         for (unsigned st = 0; st < g_streams; st++) {
             unsigned long long d = 0;
             for (unsigned t = st; t < threads; t += g_streams) d += done[t];
-            printf(" %.1f", (double)d / dt * size / 1e6);
+            share[st] = (double)d / dt * size / 1e6;
+            printf(" %.1f", share[st]);
         }
         printf("\n");
     }
     fflush(stdout);
     FILE *f = out_file(g_streams > 1 ? "streams.tsv" : "throughput.tsv");
     if (f) {
-        fprintf(f, "%u\t%u\t%.0f\t%.3f\n", size, threads, rate, rate * size / 1e6);
+        /* streams.tsv adds each stream's MB/s */
+        fprintf(f, "%u\t%u\t%.0f\t%.3f", size, threads, rate, rate * size / 1e6);
+        for (unsigned st = 0; g_streams > 1 && st < g_streams; st++) fprintf(f, "\t%.3f", share[st]);
+        fprintf(f, "\n");
         fclose(f);
     }
 }

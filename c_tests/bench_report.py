@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the `make bench` report: one self-contained HTML file with inline SVG charts
 (no scripts, no network) from the data files c_tests/bench.c leaves in DIR:
-throughput.tsv, latency.tsv, failover.tsv, and the printed table in table.txt.
+throughput.tsv, latency.tsv, failover.tsv, streams.tsv, and the printed table in table.txt.
 
     bench_report.py DIR            -> DIR/report.html
 """
@@ -142,6 +142,27 @@ def throughput_chart(rows):
     return c.render()
 
 
+def streams_chart(rows):
+    """One group of bars per case (size, writers) over several streams: each stream's MB/s,
+    so that a stream slowed down by the others shows."""
+    cases = [(int(r[0]), int(r[1]), float(r[3]), [float(v) for v in r[4:]]) for r in rows if len(r) > 4]
+    if not cases:
+        return "<p>No multi-stream cases.</p>"
+    n = max(len(x[3]) for x in cases)
+    c = Svg("Each stream's MB/s, %d streams on the same three nodes" % n, len(cases),
+            nice_max(max(max(x[3]) for x in cases)), "", "MB/s per stream")
+    gw = (W - L - R) / len(cases)
+    for i, (size, writers, total, shares) in enumerate(cases):
+        bw = (gw - 16) / len(shares)
+        for k, v in enumerate(shares):
+            x0 = L + i * gw + 8 + k * bw
+            c.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>stream %d, %d B, %d writers: %.1f MB/s</title></rect>'
+                  % (x0 + 1, c.y(v), bw - 2, c.y(0) - c.y(v), COLORS[k % len(COLORS)], k + 1, size, writers, v))
+        c.add('<text x="%.1f" y="%d" text-anchor="middle" font-size="11">%s B, %d w: %.1f MB/s in all</text>'
+              % (L + i * gw + gw / 2, H - B + 14, fmt(size), writers, total))
+    return c.render()
+
+
 def failover_chart(rows):
     events = [(float(r[1]), int(r[2]), r[3]) for r in rows if r[0] == "event"]
     samples = [(float(r[1]), int(r[2]), int(r[3])) for r in rows if r[0] == "sample"]
@@ -181,6 +202,7 @@ def main():
         "<style>body{font-family:sans-serif;max-width:800px;margin:20px auto}pre{background:#f4f4f4;padding:8px;font-size:11px;overflow-x:auto}</style>",
         "</head><body><h1>libdcf-rs benchmark</h1>",
         "<h2>Throughput</h2>", throughput_chart(read_rows(os.path.join(d, "throughput.tsv"))),
+        "<h2>Streams</h2>", streams_chart(read_rows(os.path.join(d, "streams.tsv"))),
         "<h2>Commit latency</h2>", latency_chart(lat),
         "<h2>Failover</h2>", failover_chart(read_rows(os.path.join(d, "failover.tsv"))),
         "<h2>Table</h2><pre>%s</pre>" % html.escape(table),
