@@ -100,7 +100,7 @@ pub struct Storage {
     w: Arc<writer::WriterState>,
     streams: RwLock<HashMap<StreamId, Arc<StreamState>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    _lock: File,
+    lock: File,
 }
 
 impl Storage {
@@ -148,7 +148,7 @@ impl Storage {
             w,
             streams: RwLock::new(HashMap::new()),
             thread: Mutex::new(Some(thread)),
-            _lock: lock,
+            lock,
         })
     }
 
@@ -549,5 +549,8 @@ impl Drop for Storage {
     fn drop(&mut self) {
         // Errors were reported to waiters already; nothing more can be done here.
         let _ = self.shutdown();
+        // Unlocked explicitly: a child process started meanwhile may still share the lock
+        // file, and closing our descriptor alone would leave the lock held through its copy.
+        let _ = rustix::fs::flock(&self.lock, FlockOperation::Unlock);
     }
 }
