@@ -107,12 +107,14 @@ demo: $(BUILD)/c_tests/demo $(NODE_BIN)
 # aggregate of four streams written at once; the table and the charts of
 # build/bench/report.html (self-contained HTML with inline SVG). BENCH_ONLY=<size>x<writers>
 # (s<size>x<writers> for the four streams, or latency) runs one case, e.g. under a profiler.
+# The nodes' data (gigabytes) is deleted after a run and kept only when it fails.
 BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench $(BUILD)/bench && mkdir -p $(BUILD)/run $(BUILD)/bench
 	{ $(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS) $(abspath $(BUILD)/bench); \
 	  echo $$? > $(BUILD)/bench/rc; } | tee $(BUILD)/bench/table.txt; exit $$(cat $(BUILD)/bench/rc)
 	python3 c_tests/bench_report.py $(BUILD)/bench
+	rm -rf $(BUILD)/run/bench
 
 # Network faults (cuts, a leader that cannot hear, loss, flapping, SIGKILL) between three node
 # processes in network namespaces. Needs root; installs iproute2 and nftables if missing.
