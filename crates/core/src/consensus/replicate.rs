@@ -90,9 +90,13 @@ impl Replica {
         }
     }
 
+    /// The peers' ids, for loops that change the replica per peer.
+    fn peer_ids(&self) -> Vec<NodeId> {
+        self.peers.keys().copied().collect()
+    }
+
     pub(crate) fn broadcast_appends(&mut self, now: Instant) {
-        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
-        for id in ids {
+        for id in self.peer_ids() {
             self.send_appends(id, now);
         }
     }
@@ -196,8 +200,7 @@ impl Replica {
             cluster_min_applied: self.cluster_min_applied(),
             minority: self.minority(),
         };
-        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
-        for id in ids {
+        for id in self.peer_ids() {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.commit_sent = p.commit_sent.max(self.commit);
             }
@@ -222,8 +225,7 @@ impl Replica {
             return;
         }
         self.commit_notice_at = None;
-        let ids: Vec<NodeId> = self.peers.keys().copied().collect();
-        for id in ids {
+        for id in self.peer_ids() {
             self.notify_commit(id);
         }
     }

@@ -156,9 +156,7 @@ pub fn roll(disk: &DiskEnv, st: &StreamState, w: &mut WriterSide) -> Result<(), 
     s.segments
         .push(SegInfo::new(path.clone(), Some(file.clone())));
     drop(s);
-    w.cur = Some((file, path));
-    w.cur_off = 0;
-    w.released_to = 0;
+    w.start_segment(Some((file, path)));
     Ok(())
 }
 
@@ -226,10 +224,7 @@ pub fn cut_suffix(
     }
     // The cut segment is closed (its last write may be cut in the middle); writes go on in
     // the next segment.
-    w.cur = None;
-    w.cur_off = 0;
-    w.released_to = 0;
-    w.unsynced = false;
+    w.start_segment(None);
     Ok(())
 }
 
@@ -265,10 +260,7 @@ pub fn truncate_prefix(
     }
     for g in &doomed {
         if w.cur.as_ref().is_some_and(|(_, p)| *p == g.path) {
-            w.cur = None;
-            w.cur_off = 0;
-            w.released_to = 0;
-            w.unsynced = false;
+            w.start_segment(None);
         }
         segment::remove_segment(&g.path)?;
     }

@@ -99,6 +99,17 @@ pub struct WriterSide {
     pub last_written: (Index, Term),
 }
 
+impl WriterSide {
+    /// Writes go on in `cur` (a fresh segment) or, with None, in the next segment: the
+    /// offset, the released pages and the unsynced mark all start over.
+    pub fn start_segment(&mut self, cur: Option<(Arc<File>, PathBuf)>) {
+        self.cur = cur;
+        self.cur_off = 0;
+        self.released_to = 0;
+        self.unsynced = false;
+    }
+}
+
 pub struct StreamState {
     pub id: StreamId,
     pub dir: PathBuf,
