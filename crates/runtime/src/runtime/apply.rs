@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::stream::{Stream, MAX_IDLE};
 use super::Shared;
-use crate::host::{CallbackCache, DcfRole};
+use crate::dcf_warn;
+use crate::host::{CallbackCache, DcfException, DcfRole};
 use crate::types::{Entry, EntryKind, Index};
 
 /// Entries and payload bytes the apply loop reads from the log at a time.
@@ -20,9 +21,19 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
     shared.init_callback_thread();
     let mut reported = stream.applied.load(Ordering::Acquire);
     let mut callbacks = CallbackCache::default();
+    // The entry found missing from the log, reported once (until the cursor moves).
+    let mut missing: Option<Index> = None;
     while !shared.stopping() {
-        if let Some(x) = stream.rewind.lock().take() {
-            stream.applied.store(x, Ordering::Release);
+        let rewound = {
+            // Under the lock: a truncation computing its floor sees the rewind or the cursor.
+            let mut pending = stream.rewind.lock();
+            let x = pending.take();
+            if let Some(x) = x {
+                stream.applied.store(x, Ordering::Release);
+            }
+            x
+        };
+        if let Some(x) = rewound {
             // The leader's cluster minimum must see the rewind: these entries are needed again.
             reported = x;
             report_applied(&stream, x);
@@ -45,18 +56,30 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             report_applied(&stream, hi);
             continue;
         }
-        let batch = match shared.storage.read(stream.id, applied + 1, hi, APPLY_BYTES) {
-            Ok(b) if b.first().map(|e| e.index) == Some(applied + 1) => b,
+        let want = applied + 1;
+        let batch = match shared.storage.read(stream.id, want, hi, APPLY_BYTES) {
+            Ok(b) if b.first().map(|e| e.index) == Some(want) => b,
+            // No longer in the log (a truncation): not a storage fault. The application
+            // hears it once and may move the cursor; the stream keeps following the leader.
+            _ if want < shared.storage.first_index(stream.id) => {
+                if missing != Some(want) {
+                    missing = Some(want);
+                    dcf_warn!(
+                        "stream {}: entry {want} to apply is no longer in the log",
+                        stream.id
+                    );
+                    shared.raise_exception(stream.id, DcfException::MissingLog);
+                }
+                stream.apply_wake.wait_for(MAX_IDLE);
+                continue;
+            }
             Ok(_) => {
-                let why = format!("entry {} to apply was not returned by the log", applied + 1);
+                let why = format!("entry {want} to apply was not returned by the log");
                 stream.fail(&shared, why);
                 continue;
             }
             Err(e) => {
-                stream.fail(
-                    &shared,
-                    format!("reading entry {} to apply: {e}", applied + 1),
-                );
+                stream.fail(&shared, format!("reading entry {want} to apply: {e}"));
                 continue;
             }
         };

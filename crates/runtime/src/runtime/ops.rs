@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::mailbox::Control;
 use super::node::Node;
 use super::stream::Stream;
 use super::wire::{Request, Response};
@@ -156,26 +157,15 @@ impl Node {
     }
 
     /// Drops entries before `first_kept`. Entries not yet applied here are kept (refused).
+    /// Carried out by the stream's driver, in order with rewinds and replication.
     pub fn truncate(&self, s: StreamId, first_kept: Index) -> DcfResult<()> {
-        let stream = self.stream(s)?;
-        // As DCF, no error past the applied index; but what is not applied here is kept.
-        let first_kept = first_kept.min(stream.applied.load(Ordering::Acquire) + 1);
-        self.shared.storage.truncate_prefix(s, first_kept)?;
-        stream.replica.lock().compact(first_kept);
-        Ok(())
+        self.stream(s)?
+            .ask_driver(&self.shared, |tx| Control::Truncate(first_kept, tx))
     }
 
     pub fn set_applied_index(&self, s: StreamId, index: Index) -> DcfResult<()> {
-        let stream = self.stream(s)?;
-        let first = stream.replica.lock().first_index();
-        if index + 1 < first {
-            return Err(DcfError::invalid(format!(
-                "cannot re-deliver from {}: the log starts at {first}",
-                index + 1
-            )));
-        }
-        stream.rewind_to(index);
-        Ok(())
+        self.stream(s)?
+            .ask_driver(&self.shared, |tx| Control::Rewind(index, tx))
     }
 
     pub fn cluster_min_applied(&self, s: StreamId) -> DcfResult<Index> {

@@ -2,16 +2,18 @@
 //! hand its driver (driver.rs), and what the apply thread (apply.rs) and the queries read.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::mailbox::Mailbox;
+use super::mailbox::{Control, Mailbox};
 use super::signal::Signal;
 use super::Shared;
 use crate::consensus::Replica;
 use crate::dcf_error;
+use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::host::{DcfException, DcfRole};
 use crate::types::{Index, StreamId};
 
@@ -196,10 +198,50 @@ impl Stream {
         out
     }
 
-    /// `dcf_set_applied_index` while running: deliver again from `index + 1`.
-    pub fn rewind_to(&self, index: Index) {
+    /// Hands a truncation or rewind to the driver and waits until it was carried out.
+    pub fn ask_driver(
+        &self,
+        shared: &Shared,
+        make: impl FnOnce(SyncSender<DcfResult<()>>) -> Control,
+    ) -> DcfResult<()> {
+        let (tx, rx) = sync_channel(1);
+        self.mailbox.post_control(make(tx));
+        loop {
+            match rx.recv_timeout(MAX_IDLE) {
+                Ok(r) => return r,
+                Err(RecvTimeoutError::Timeout) if !shared.stopping() && !self.is_failed() => {}
+                Err(_) => {
+                    return Err(DcfError::new(
+                        ErrorCode::Storage,
+                        format!("stream {} is stopped or stopping", self.id),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Driver only: `dcf_set_applied_index` while running, delivering again from
+    /// `index + 1` if the log still holds it.
+    pub(super) fn rewind_to(&self, index: Index) -> DcfResult<()> {
+        let first = self.replica.lock().first_index();
+        if index + 1 < first {
+            return Err(DcfError::invalid(format!(
+                "cannot re-deliver from {}: the log starts at {first}",
+                index + 1
+            )));
+        }
         *self.rewind.lock() = Some(index);
         self.apply_wake.notify();
+        Ok(())
+    }
+
+    /// Everything the application may still ask for lies above this: the apply cursor, or
+    /// a rewind the apply thread has not taken yet. (The apply thread moves a rewind into
+    /// the cursor under the same lock, so no rewind is missed between the two.)
+    pub(super) fn apply_floor(&self) -> Index {
+        let pending = self.rewind.lock();
+        let applied = self.applied.load(Ordering::Acquire);
+        pending.map_or(applied, |x| x.min(applied))
     }
 
     /// The apply loop reached the end of the log and every entry is applied.
