@@ -126,10 +126,11 @@ impl Shared {
         }
     }
 
+    /// Sets the exception slot and reports the exception once.
     pub fn raise_exception(&self, stream: StreamId, e: DcfException) {
         *self.exception.lock() = Some((stream, e));
         if let Some(tx) = self.events.lock().as_ref() {
-            let _ = tx.send(EventItem::ExceptionRaised);
+            let _ = tx.send(EventItem::Exception(stream, e));
         }
     }
 

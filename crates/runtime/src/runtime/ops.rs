@@ -168,6 +168,11 @@ impl Node {
             .ask_driver(&self.shared, |tx| Control::Rewind(index, tx))
     }
 
+    /// `dcf_set_exception` while running: set and reported once.
+    pub fn raise_exception(&self, s: StreamId, e: crate::host::DcfException) {
+        self.shared.raise_exception(s, e);
+    }
+
     pub fn cluster_min_applied(&self, s: StreamId) -> DcfResult<Index> {
         Ok(self.stream(s)?.replica.lock().cluster_min_applied())
     }
