@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use super::stream::{Stream, MAX_IDLE};
 use super::Shared;
+use crate::consensus::Role;
 use crate::dcf_warn;
-use crate::host::{CallbackCache, DcfException, DcfRole};
-use crate::types::{Entry, EntryKind, Index};
+use crate::host::{CallbackCache, DcfException};
+use crate::types::{Entry, EntryKind, Index, Term};
 
 /// Entries and payload bytes the apply loop reads from the log at a time.
 const APPLY_BATCH: u64 = 1024;
@@ -83,8 +84,21 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
                 continue;
             }
         };
+        // Whose callback: read once per batch from the replica (the one record of role and
+        // term), so no lock is taken per entry.
+        let lead_term = {
+            let r = stream.replica.lock();
+            (r.role() == Role::Leader).then(|| r.term())
+        };
         for e in &batch {
-            if !apply_one(&shared, &stream, e, &mut reported, &mut callbacks) {
+            if !apply_one(
+                &shared,
+                &stream,
+                e,
+                lead_term,
+                &mut reported,
+                &mut callbacks,
+            ) {
                 break;
             }
             stream.applied.store(e.index, Ordering::Release);
@@ -103,12 +117,14 @@ fn report_applied(stream: &Stream, applied: Index) {
     stream.input(|r| r.applied(applied));
 }
 
-/// Delivers one entry, retrying while the application refuses it. False when interrupted
-/// (stop or rewind).
+/// Delivers one entry, retrying while the application refuses it: to after_writer if it is
+/// of the term this node leads (`lead_term`), else to consensus_notify. False when
+/// interrupted (stop or rewind).
 fn apply_one(
     shared: &Shared,
     stream: &Stream,
     e: &Entry,
+    lead_term: Option<Term>,
     reported: &mut Index,
     callbacks: &mut CallbackCache,
 ) -> bool {
@@ -122,8 +138,7 @@ fn apply_one(
             return false;
         }
         let cbs = shared.callbacks.current(callbacks);
-        let own_term = stream.current_role() == DcfRole::Leader
-            && e.term == stream.term.load(Ordering::Acquire);
+        let own_term = lead_term == Some(e.term);
         let rc = if own_term {
             let rc = cbs
                 .after_writer

@@ -123,10 +123,6 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
     match ev {
         Event::RoleChanged { role, term } => {
             dcf_info!("stream {}: role {:?} in term {term}", stream.id, role);
-            stream
-                .role
-                .store(DcfRole::from(role) as u8, Ordering::Release);
-            stream.term.store(term, Ordering::Release);
             if role != Role::Leader {
                 stream.can_write.store(false, Ordering::Release);
                 if stream.notified_leader.swap(false, Ordering::AcqRel) {
@@ -135,9 +131,8 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
             }
         }
         Event::LeaderChanged { leader } => {
-            let id = leader.unwrap_or(0);
-            let old = stream.leader.swap(id, Ordering::AcqRel);
-            if id != 0 && id != old && id != shared.id {
+            // Raised only when the leader changes.
+            if let Some(id) = leader.filter(|&id| id != shared.id) {
                 shared.post_election(stream.id, id);
             }
         }

@@ -13,7 +13,7 @@ use super::wire::{Request, Response};
 use super::Shared;
 use crate::consensus::{Replica, Role};
 use crate::error::{DcfError, DcfResult, ErrorCode};
-use crate::host::{CommitIndexKind, DcfRole};
+use crate::host::CommitIndexKind;
 use crate::transport::Channel;
 use crate::types::{Index, NodeId, StreamId};
 
@@ -97,13 +97,11 @@ impl Node {
     /// Leader: write locally. Otherwise forward to the leader; `None` when it did not answer.
     pub fn universal_write(&self, s: StreamId, data: &[u8], key: u64) -> DcfResult<Option<Index>> {
         let stream = self.stream(s)?;
-        if stream.current_role() == DcfRole::Leader {
-            return self.write(s, data, key).map(Some);
-        }
-        let leader = stream.leader.load(Ordering::Acquire);
-        if leader == 0 {
-            return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
-        }
+        let leader = match stream.leader() {
+            Some(l) if l == self.shared.id => return self.write(s, data, key).map(Some),
+            Some(l) => l,
+            None => return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known")),
+        };
         let payload = Bytes::copy_from_slice(data);
         match self.shared.rpc.call(
             &self.shared,
@@ -216,9 +214,15 @@ impl Node {
     ) -> DcfResult<Option<Index>> {
         let stream = self.stream(s)?;
         let now = Instant::now();
-        let (leader_here, healthy, local) = {
+        let (leader_here, healthy, local, leader) = {
             let r = stream.replica.lock();
-            (r.role() == Role::Leader, r.is_healthy(now), data_commit(&r))
+            let leader = r.leader();
+            (
+                r.role() == Role::Leader,
+                r.is_healthy(now),
+                data_commit(&r),
+                leader,
+            )
         };
         match kind {
             CommitIndexKind::Local => return Ok(Some(local)),
@@ -230,10 +234,9 @@ impl Node {
         if leader_here {
             return Ok(Some(local));
         }
-        let leader = stream.leader.load(Ordering::Acquire);
-        if leader == 0 {
+        let Some(leader) = leader else {
             return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
-        }
+        };
         let req = Request::CommitIndex {
             consensus: kind == CommitIndexKind::Consensus,
         };

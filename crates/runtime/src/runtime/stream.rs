@@ -1,7 +1,7 @@
 //! One stream's shared state: its replica behind a short-held lock, the inputs other threads
 //! hand its driver (driver.rs), and what the apply thread (apply.rs) and the queries read.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use crate::consensus::Replica;
 use crate::dcf_error;
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::host::{DcfException, DcfRole};
-use crate::types::{Index, StreamId};
+use crate::types::{Index, NodeId, StreamId};
 
 /// The driver and apply threads wake at least this often (stop checks).
 pub(super) const MAX_IDLE: Duration = Duration::from_millis(100);
@@ -34,10 +34,6 @@ pub struct Stream {
     pub can_write: AtomicBool,
     /// status_notify(LEADER) was sent and not yet followed by FOLLOWER.
     pub(super) notified_leader: AtomicBool,
-    pub role: AtomicU8,
-    pub term: AtomicU64,
-    /// 0 = no known leader.
-    pub leader: AtomicU32,
     pub commit: AtomicU64,
     /// The apply cursor: everything up to here was consumed by the application.
     pub applied: AtomicU64,
@@ -87,8 +83,6 @@ impl Stream {
         applied: Index,
         is_logger: bool,
     ) -> Stream {
-        let role = DcfRole::from(replica.role()) as u8;
-        let term = replica.term();
         let commit = replica.commit_index();
         Stream {
             id,
@@ -100,9 +94,6 @@ impl Stream {
             carried_cond: Condvar::new(),
             can_write: AtomicBool::new(false),
             notified_leader: AtomicBool::new(false),
-            role: AtomicU8::new(role),
-            term: AtomicU64::new(term),
-            leader: AtomicU32::new(0),
             commit: AtomicU64::new(commit),
             applied: AtomicU64::new(applied),
             rewind: Mutex::new(None),
@@ -150,8 +141,9 @@ impl Stream {
         dcf_error!("{msg}");
         self.mailbox.close();
         self.can_write.store(false, Ordering::Release);
-        self.role.store(DcfRole::Follower as u8, Ordering::Release);
-        self.leader.store(0, Ordering::Release);
+        // The replica is the one record of role, term and leader: a stopped leader is a
+        // follower there too (its Ready is dropped: nothing of this goes out).
+        self.replica.lock().demote(Instant::now());
         if self.notified_leader.swap(false, Ordering::AcqRel) {
             shared.post_status(self.id, DcfRole::Follower);
         }
@@ -165,7 +157,12 @@ impl Stream {
     }
 
     pub fn current_role(&self) -> DcfRole {
-        DcfRole::from_i32(i32::from(self.role.load(Ordering::Acquire))).unwrap_or(DcfRole::Unknown)
+        DcfRole::from(self.replica.lock().role())
+    }
+
+    /// The known leader (from the replica, the one record of it).
+    pub fn leader(&self) -> Option<NodeId> {
+        self.replica.lock().leader()
     }
 
     /// Runs `f` on the replica and waits until the driver has carried out what it produced,
