@@ -352,3 +352,34 @@ fn a_stopped_leader_reports_itself_a_follower_everywhere() {
     l.dcf.faults().heal_all();
     c.stop_all();
 }
+
+/// A planned switchover to a follower whose stream stopped is refused at once, and the
+/// leader keeps taking writes: handing over to a node that cannot campaign would leave the
+/// cluster without a leader. The stopped node refuses to promote itself too.
+#[test]
+fn promote_to_a_stopped_follower_is_refused_and_writes_go_on() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let l = c.node(leader);
+    let f = (1..=3).find(|i| *i != leader).unwrap();
+    write_keys(l, 1..11);
+    wait_keys(c.node(f), &(1..11).collect::<Vec<_>>(), LONG);
+    c.node(f).dcf.faults().disk.fail(FaultOp::Sync, libc::EIO);
+    write_keys(l, 11..21);
+    wait_for(LONG, "the follower's exception", || {
+        saw_exception(c.node(f))
+    });
+    // Silent for more than ELECTION_TIMEOUT (1 s here).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        l.dcf.promote_leader(1, f, 0).is_err(),
+        "a transfer to the stopped node {f} was started"
+    );
+    assert!(c.node(f).dcf.promote_leader(1, f, 0).is_err());
+    // Accepted at once (a transfer under way refuses writes, and write_keys panics).
+    write_keys(l, 21..31);
+    wait_keys(l, &(21..31).collect::<Vec<_>>(), LONG);
+    assert_eq!(c.wait_leader(LONG), leader);
+    c.node(f).dcf.faults().heal_all();
+    c.stop_all();
+}

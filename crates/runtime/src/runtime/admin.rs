@@ -181,6 +181,13 @@ impl Node {
     /// Starts a transfer to `node`; with `wait_ms` > 0 waits until it leads (-1 on timeout).
     pub fn promote_leader(&self, s: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<()> {
         let stream = self.stream(s)?;
+        if let Some(why) = stream.failure() {
+            // Its replica sends nothing: a transfer through it would only hold writes back.
+            return Err(DcfError::new(
+                ErrorCode::Storage,
+                format!("stream {s} is stopped until the node restarts: {why}"),
+            ));
+        }
         if stream.leader() == Some(node) {
             return Ok(());
         }
