@@ -145,7 +145,7 @@ impl Node {
         {
             let mut w = self.stats.lock();
             let disk = self.shared.storage.stats();
-            let counters = stats::snapshot((disk.rounds, disk.round_ns));
+            let counters = self.shared.stats.snapshot((disk.rounds, disk.round_ns));
             let win = w.get_or_insert(StatWindow {
                 start: now,
                 writes,
