@@ -85,7 +85,10 @@ impl Mailbox {
 
     /// The truncations and rewinds asked since the last call, oldest first.
     pub fn take_control(&self) -> Vec<Control> {
-        if !self.has_control.swap(false, Ordering::AcqRel) {
+        // A load first: the driver asks every pass, and nearly always there is nothing.
+        if !self.has_control.load(Ordering::Acquire)
+            || !self.has_control.swap(false, Ordering::AcqRel)
+        {
             return Vec::new();
         }
         std::mem::take(&mut *self.control.lock())
