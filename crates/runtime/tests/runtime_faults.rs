@@ -371,6 +371,8 @@ fn promote_to_a_stopped_follower_is_refused_and_writes_go_on() {
     });
     // Silent for more than ELECTION_TIMEOUT (1 s here).
     std::thread::sleep(Duration::from_millis(1500));
+    // One event, one report (not one a second while the stream stays stopped).
+    assert_eq!(c.node(f).exceptions(), 1, "MISSING_LOG reports of one stop");
     assert!(
         l.dcf.promote_leader(1, f, 0).is_err(),
         "a transfer to the stopped node {f} was started"
