@@ -24,6 +24,7 @@ pub struct Handler {
     pub mailboxes: Arc<BTreeMap<StreamId, Arc<Mailbox>>>,
     pub faults: Arc<FaultSeam>,
     pub events: Sender<NetEvent>,
+    pub stats: Arc<super::stats::NodeStats>,
 }
 
 pub enum NetEvent {
@@ -47,7 +48,7 @@ impl FrameHandler for Handler {
         match incoming {
             Incoming::Consensus(s, msg) => match self.mailboxes.get(&s) {
                 Some(m) => {
-                    super::stats::on_consensus_in(s, from, &msg);
+                    self.stats.on_consensus_in(s, from, &msg, Instant::now());
                     m.post_message(from, msg)
                 }
                 None => dcf_debug!("node {from}: message for unknown stream {s}"),
@@ -56,7 +57,7 @@ impl FrameHandler for Handler {
                 let _ = self.events.send(NetEvent::Frame(from, other));
             }
         }
-        super::stats::on_received(t0.elapsed());
+        self.stats.on_received(t0.elapsed());
     }
 
     fn on_peer(&self, peer: NodeId, connected: bool) {

@@ -246,6 +246,7 @@ impl Node {
             events: Mutex::new(Some(ev_tx)),
             messages: Mutex::new(Some(msg_tx)),
             rpc: Rpc::default(),
+            stats: Arc::default(),
             peer_big_endian: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             faults: cfg.faults.clone(),
@@ -339,6 +340,7 @@ impl Node {
             ),
             faults: shared.faults.clone(),
             events: net_events,
+            stats: shared.stats.clone(),
         });
         let t = Transport::start(tcfg, handler, rt.handle()).map_err(|e| {
             DcfError::new(
