@@ -219,3 +219,87 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// The runtime's headers as every released node sends them (stream id, then bincode 1:
+    /// fixed-width little-endian integers, enum variants as u32, strings with a u64 length).
+    #[test]
+    fn request_and_response_headers_have_fixed_bytes() {
+        let cases: Vec<(Frame, &str)> = vec![
+            (
+                request_frame(
+                    3,
+                    &RequestHeader {
+                        id: 7,
+                        request: Request::Write { key: 99 },
+                    },
+                    Bytes::new(),
+                ),
+                "030000000700000000000000000000006300000000000000",
+            ),
+            (
+                request_frame(
+                    3,
+                    &RequestHeader {
+                        id: 8,
+                        request: Request::CommitIndex { consensus: true },
+                    },
+                    Bytes::new(),
+                ),
+                "0300000008000000000000000100000001",
+            ),
+            (
+                request_frame(
+                    3,
+                    &RequestHeader {
+                        id: 9,
+                        request: Request::ChangeMember { json: "{}".into() },
+                    },
+                    Bytes::new(),
+                ),
+                "0300000009000000000000000200000002000000000000007b7d",
+            ),
+            (
+                response_frame(
+                    2,
+                    &ResponseHeader {
+                        id: 7,
+                        response: Response::Written(Some(5)),
+                    },
+                ),
+                "02000000070000000000000000000000010500000000000000",
+            ),
+            (
+                response_frame(
+                    2,
+                    &ResponseHeader {
+                        id: 8,
+                        response: Response::CommitIndex(None),
+                    },
+                ),
+                "0200000008000000000000000100000000",
+            ),
+            (
+                response_frame(
+                    2,
+                    &ResponseHeader {
+                        id: 9,
+                        response: Response::Changed(Some(1)),
+                    },
+                ),
+                "02000000090000000000000002000000010100000000000000",
+            ),
+        ];
+        for (frame, want) in cases {
+            assert_eq!(hex(&frame.header), want);
+            decode(frame.kind, &frame.header, Bytes::new()).unwrap();
+        }
+    }
+}
