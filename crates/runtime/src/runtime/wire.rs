@@ -1,12 +1,13 @@
 //! What the runtime puts in transport frames: every frame's header starts with the stream id
 //! (4 bytes, little endian). Consensus messages use the consensus codec's kinds; the runtime's
 //! own requests (user messages, forwarded writes, commit-index and membership requests) use
-//! kinds from `RUNTIME_KIND_BASE` up, with bincode headers.
+//! kinds from `RUNTIME_KIND_BASE` up, with headers in the project's one encoding.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::consensus::{codec, Message};
+use crate::encoding;
 use crate::transport::{Channel, Frame};
 use crate::types::{Index, StreamId};
 
@@ -85,10 +86,8 @@ fn with_stream(stream: StreamId, body: &[u8]) -> Bytes {
     Bytes::from(h)
 }
 
-fn bincode_header<T: Serialize>(stream: StreamId, value: &T) -> Bytes {
-    // Plain owned data of known shape: serialization cannot fail.
-    let body = bincode::serialize(value).unwrap_or_default();
-    with_stream(stream, &body)
+fn encoded_header<T: Serialize>(stream: StreamId, value: &T) -> Bytes {
+    with_stream(stream, &encoding::encode(value))
 }
 
 /// The channel each message travels on: entries on Data, the rest of consensus on Control.
@@ -117,7 +116,7 @@ pub fn user_msg_frame(stream: StreamId, data: Bytes) -> Frame {
 pub fn request_frame(stream: StreamId, header: &RequestHeader, payload: Bytes) -> Frame {
     Frame {
         kind: KIND_REQUEST,
-        header: bincode_header(stream, header),
+        header: encoded_header(stream, header),
         payload: if payload.is_empty() {
             Vec::new()
         } else {
@@ -129,7 +128,7 @@ pub fn request_frame(stream: StreamId, header: &RequestHeader, payload: Bytes) -
 pub fn response_frame(stream: StreamId, header: &ResponseHeader) -> Frame {
     Frame {
         kind: KIND_RESPONSE,
-        header: bincode_header(stream, header),
+        header: encoded_header(stream, header),
         payload: Vec::new(),
     }
 }
@@ -137,19 +136,13 @@ pub fn response_frame(stream: StreamId, header: &ResponseHeader) -> Frame {
 pub fn peer_facts_frame(info: &PeerFacts) -> Frame {
     Frame {
         kind: KIND_PEER_FACTS,
-        header: bincode_header(0, info),
+        header: encoded_header(0, info),
         payload: Vec::new(),
     }
 }
 
 fn decode_header<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
-    use bincode::Options;
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .allow_trailing_bytes()
-        .with_limit(MAX_RUNTIME_HEADER)
-        .deserialize(body)
-        .map_err(|e| WireError::Header(e.to_string()))
+    encoding::decode(body, MAX_RUNTIME_HEADER).map_err(|e| WireError::Header(e.to_string()))
 }
 
 pub fn decode(kind: u8, header: &Bytes, payload: Bytes) -> Result<Incoming, WireError> {
