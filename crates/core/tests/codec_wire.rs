@@ -153,3 +153,201 @@ fn every_kind_has_fixed_bytes() {
         assert_eq!(decode(k, &header, concat(&payloads)).unwrap(), *m);
     }
 }
+
+fn entries(prev_index: u64) -> impl Strategy<Value = Vec<Entry>> {
+    proptest::collection::vec(
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<bool>(),
+            proptest::collection::vec(any::<u8>(), 0..24),
+        ),
+        0..6,
+    )
+    .prop_map(move |v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(k, (term, key, conf, data))| Entry {
+                index: prev_index + k as u64 + 1,
+                term,
+                key,
+                kind: if conf {
+                    EntryKind::Conf
+                } else {
+                    EntryKind::Normal
+                },
+                data: Bytes::from(data),
+            })
+            .collect()
+    })
+}
+
+fn append() -> impl Strategy<Value = Message> {
+    (
+        (any::<u64>(), any::<u32>(), 0..u64::MAX - 16, any::<u64>()),
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
+        any::<bool>(),
+    )
+        .prop_flat_map(|((term, leader, prev_index, prev_term), rest, minority)| {
+            let (commit, leader_last_index, leader_first_index, cluster_min_applied) = rest;
+            let header = AppendHeader {
+                term,
+                leader,
+                prev_index,
+                prev_term,
+                commit,
+                leader_last_index,
+                leader_first_index,
+                cluster_min_applied,
+                minority,
+            };
+            entries(prev_index).prop_map(move |entries| Message::Append {
+                header: header.clone(),
+                entries,
+            })
+        })
+}
+
+/// Every kind, every field arbitrary.
+fn message() -> impl Strategy<Value = Message> {
+    let u = any::<u64>;
+    let b = any::<bool>;
+    prop_oneof![
+        append(),
+        ((u(), b(), u(), u(), u()), (u(), u(), u(), u(), b())).prop_map(
+            |((term, reject, index, hint_term, reject_prev), rest)| {
+                let (durable, last_index, applied, priority, minority) = rest;
+                Message::AppendResponse(AppendResponse {
+                    term,
+                    reject,
+                    index,
+                    hint_term,
+                    reject_prev,
+                    durable,
+                    last_index,
+                    applied,
+                    priority,
+                    minority,
+                })
+            }
+        ),
+        (u(), any::<u32>(), u(), u(), u(), u(), b()).prop_map(
+            |(term, leader, commit, leader_last_index, leader_first_index, min, minority)| {
+                Message::Heartbeat(Heartbeat {
+                    term,
+                    leader,
+                    commit,
+                    leader_last_index,
+                    leader_first_index,
+                    cluster_min_applied: min,
+                    minority,
+                })
+            }
+        ),
+        (u(), u(), u(), u(), u(), u(), b()).prop_map(
+            |(term, matched, durable, last_index, applied, priority, minority)| {
+                Message::HeartbeatResponse(HeartbeatResponse {
+                    term,
+                    matched,
+                    durable,
+                    last_index,
+                    applied,
+                    priority,
+                    minority,
+                })
+            }
+        ),
+        (u(), any::<u32>(), u(), u(), b(), b(), b()).prop_map(
+            |(term, candidate, last_index, last_term, pre_vote, force, minority)| {
+                Message::Vote(VoteRequest {
+                    term,
+                    candidate,
+                    last_index,
+                    last_term,
+                    pre_vote,
+                    force,
+                    minority,
+                })
+            }
+        ),
+        (u(), b(), b(), b()).prop_map(|(term, granted, pre_vote, minority)| {
+            Message::VoteResponse(VoteResponse {
+                term,
+                granted,
+                pre_vote,
+                minority,
+            })
+        }),
+        (u(), any::<u32>())
+            .prop_map(|(term, leader)| Message::TimeoutNow(TimeoutNow { term, leader })),
+        u().prop_map(|term| Message::TransferRequest(TransferRequest { term })),
+    ]
+}
+
+/// What the decoder accepted must be exactly what the encoder writes for it: nothing in a
+/// header is ignored, and no two inputs decode to the same message.
+fn accepted_is_canonical(kind: u8, header: &[u8], payload: &Bytes) -> Result<(), TestCaseError> {
+    if let Ok(m) = decode(kind, header, payload.clone()) {
+        let (k, h, p) = encode(&m);
+        prop_assert_eq!(k, kind);
+        prop_assert_eq!(&h[..], header);
+        prop_assert_eq!(&concat(&p), payload);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_kind_round_trips(m in message()) {
+        let (kind, header, payloads) = encode(&m);
+        prop_assert_eq!(decode(kind, &header, concat(&payloads)).unwrap(), m);
+    }
+
+    /// Headers of a valid kind and exactly a valid header's length, every byte random.
+    #[test]
+    fn random_header_of_the_right_length(m in message(), seed in proptest::collection::vec(any::<u8>(), 512)) {
+        let (kind, header, payloads) = encode(&m);
+        let random: Vec<u8> = seed.iter().cycle().take(header.len()).copied().collect();
+        accepted_is_canonical(kind, &random, &concat(&payloads))?;
+    }
+
+    /// A valid message with a few bytes of its header or payload changed, or cut short.
+    #[test]
+    fn mutated_valid_message(m in message(),
+                             edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+                             in_payload in any::<bool>(), cut in proptest::option::of(any::<usize>())) {
+        let (kind, mut header, payloads) = encode(&m);
+        let mut payload = concat(&payloads).to_vec();
+        let target = if in_payload && !payload.is_empty() { &mut payload } else { &mut header };
+        for (at, byte) in edits {
+            let n = target.len();
+            target[at % n] = byte;
+        }
+        if let Some(c) = cut {
+            let n = target.len();
+            target.truncate(c % (n + 1));
+        }
+        accepted_is_canonical(kind, &header, &Bytes::from(payload))?;
+    }
+
+    /// The header of one kind under another kind's byte.
+    #[test]
+    fn header_under_another_kind(m in message(), kind in 1u8..=8) {
+        let (_, header, payloads) = encode(&m);
+        accepted_is_canonical(kind, &header, &concat(&payloads))?;
+    }
+}
+
+#[test]
+fn unknown_kinds_are_refused() {
+    for kind in
+        (0..=u8::MAX).filter(|k| !(codec::KIND_APPEND..=codec::KIND_TRANSFER_REQUEST).contains(k))
+    {
+        assert_eq!(
+            decode(kind, &[], Bytes::new()),
+            Err(codec::CodecError::UnknownKind(kind))
+        );
+    }
+}
