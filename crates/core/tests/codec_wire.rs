@@ -154,7 +154,9 @@ fn every_kind_has_fixed_bytes() {
     }
 }
 
-fn entries(prev_index: u64) -> impl Strategy<Value = Vec<Entry>> {
+/// Entries after `prev_index` whose terms do not fall and lie within `prev_term..=term`, as
+/// a leader sends them.
+fn entries(prev_index: u64, prev_term: u64, term: u64) -> impl Strategy<Value = Vec<Entry>> {
     proptest::collection::vec(
         (
             any::<u64>(),
@@ -165,9 +167,16 @@ fn entries(prev_index: u64) -> impl Strategy<Value = Vec<Entry>> {
         0..6,
     )
     .prop_map(move |v| {
+        let span = term - prev_term;
+        let mut terms: Vec<u64> = v
+            .iter()
+            .map(|(t, ..)| prev_term + t.checked_rem(span.wrapping_add(1)).unwrap_or(*t))
+            .collect();
+        terms.sort_unstable();
         v.into_iter()
+            .zip(terms)
             .enumerate()
-            .map(|(k, (term, key, conf, data))| Entry {
+            .map(|(k, ((_, key, conf, data), term))| Entry {
                 index: prev_index + k as u64 + 1,
                 term,
                 key,
@@ -190,6 +199,9 @@ fn append() -> impl Strategy<Value = Message> {
     )
         .prop_flat_map(|((term, leader, prev_index, prev_term), rest, minority)| {
             let (commit, leader_last_index, leader_first_index, cluster_min_applied) = rest;
+            let prev_term = prev_term
+                .checked_rem(term.wrapping_add(1))
+                .unwrap_or(prev_term);
             let header = AppendHeader {
                 term,
                 leader,
@@ -201,14 +213,14 @@ fn append() -> impl Strategy<Value = Message> {
                 cluster_min_applied,
                 minority,
             };
-            entries(prev_index).prop_map(move |entries| Message::Append {
+            entries(prev_index, prev_term, term).prop_map(move |entries| Message::Append {
                 header: header.clone(),
                 entries,
             })
         })
 }
 
-/// Every kind, every field arbitrary.
+/// Every kind, every field arbitrary (an append's entry terms as a leader sends them).
 fn message() -> impl Strategy<Value = Message> {
     let u = any::<u64>;
     let b = any::<bool>;
