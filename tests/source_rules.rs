@@ -336,3 +336,59 @@ fn the_core_crate_depends_on_no_io_crate() {
     let bad: Vec<_> = deps.iter().filter(|d| io.contains(&d.as_str())).collect();
     assert!(bad.is_empty(), "crates/core must not depend on {bad:?}");
 }
+
+/// Whether `code` (comments and literals blanked) names one of the standard library's
+/// locks. The project uses parking_lot's alone: they do not poison (a panic caught at the C
+/// boundary must not turn every later call on that lock into an error), are
+/// const-constructible for statics, and one flavour means one set of semantics to reason
+/// about. tokio's async locks are another thing and allowed.
+fn names_a_std_lock(code: &str) -> bool {
+    let flat: String = code.split_whitespace().collect();
+    flat.match_indices("sync::").any(|(at, _)| {
+        if flat[..at].ends_with("tokio::") {
+            return false;
+        }
+        let rest = &flat[at + "sync::".len()..];
+        let named = match rest.strip_prefix('{') {
+            Some(group) => group.split('}').next().unwrap_or(""),
+            None => rest.split([';', '(', '>', ',']).next().unwrap_or(""),
+        };
+        ["Mutex", "RwLock", "Condvar"]
+            .iter()
+            .any(|l| has_word(named, l) || named.starts_with(l))
+    })
+}
+
+#[test]
+fn one_lock_flavour() {
+    let root = root();
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "crates"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files.push(root.join("build.rs"));
+    let found: Vec<String> = files
+        .iter()
+        .filter(|f| f.exists())
+        .filter(|f| names_a_std_lock(&code_only(&fs::read_to_string(f).unwrap())))
+        .map(|f| shown(f))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "std::sync locks (use parking_lot's Mutex, RwLock, Condvar):\n{}",
+        found.join("\n")
+    );
+    assert!(names_a_std_lock(
+        "use std::sync::{\n    Arc,\n    Mutex,\n};"
+    ));
+    assert!(names_a_std_lock(
+        "static M: std::sync::RwLock<u8> = todo!();"
+    ));
+    assert!(names_a_std_lock("use std::{sync::Condvar, fs};"));
+    assert!(!names_a_std_lock(
+        "use std::sync::{atomic::AtomicU64, Arc}; use tokio::sync::Mutex;"
+    ));
+    assert!(!names_a_std_lock(
+        "use parking_lot::{Mutex, RwLock}; use std::sync::OnceLock;"
+    ));
+}

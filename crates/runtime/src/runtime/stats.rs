@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use crate::consensus::Message;
 use crate::query::Statistics;
@@ -57,9 +58,7 @@ pub fn on_send(bytes: usize, wait: Duration) {
 pub fn on_consensus_out(stream: StreamId, to: NodeId, msg: &Message) {
     if let Message::Heartbeat(_) = msg {
         add(&COUNTERS.hb_sent, 1);
-        if let Ok(mut m) = HB_OUT.lock() {
-            m.insert((stream, to), Instant::now());
-        }
+        HB_OUT.lock().insert((stream, to), Instant::now());
     }
 }
 
@@ -68,10 +67,7 @@ pub fn on_consensus_in(stream: StreamId, from: NodeId, msg: &Message) {
     match msg {
         Message::Heartbeat(_) => add(&COUNTERS.hb_recv, 1),
         Message::HeartbeatResponse(_) => {
-            let sent = HB_OUT
-                .lock()
-                .ok()
-                .and_then(|mut m| m.remove(&(stream, from)));
+            let sent = HB_OUT.lock().remove(&(stream, from));
             if let Some(t) = sent {
                 add(&COUNTERS.rtt_samples, 1);
                 add(&COUNTERS.rtt_ns, nanos(t.elapsed()));
