@@ -1,6 +1,7 @@
 //! Project rules checked on the source text: `unsafe` only under src/ffi (the root crate), a
 //! core crate without I/O, clocks or threads (time is passed in) and without the runtime's
-//! crates among its dependencies. Comments, string and
+//! crates among its dependencies, parking_lot's locks alone, and no dependency that no code
+//! uses. Comments, string and
 //! character literals are blanked first, so prose about these rules does not trip them;
 //! test-only code (`#[cfg(test)]` modules) may use a clock as its starting point.
 
@@ -303,21 +304,82 @@ fn the_blanking_keeps_code_and_drops_prose() {
     assert_eq!(files, ["sim"]);
 }
 
-/// The core crate's [dependencies] (not dev-dependencies) by name.
-fn core_dependencies() -> Vec<String> {
-    let toml = fs::read_to_string(root().join("crates/core/Cargo.toml")).unwrap();
+/// The names in `section` (e.g. "[dependencies]") of the manifest `toml`.
+fn manifest_section(toml: &str, section: &str) -> Vec<String> {
     let mut deps = Vec::new();
-    let mut in_deps = false;
+    let mut inside = false;
     for line in toml.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_deps = line == "[dependencies]";
-        } else if in_deps && !line.is_empty() && !line.starts_with('#') {
+            inside = line == section;
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
             if let Some((name, _)) = line.split_once('=') {
                 deps.push(name.trim().to_string());
             }
         }
     }
     deps
+}
+
+/// The core crate's [dependencies] (not dev-dependencies) by name.
+fn core_dependencies() -> Vec<String> {
+    let toml = fs::read_to_string(root().join("crates/core/Cargo.toml")).unwrap();
+    manifest_section(&toml, "[dependencies]")
+}
+
+/// Whether the Rust code under `dirs` of `krate` names the crate a package is imported as;
+/// with `shipping`, test-only modules do not count.
+fn code_names(krate: &Path, dirs: &[&str], package: &str, shipping: bool) -> bool {
+    // Packages whose library has another name.
+    let name = match package {
+        "md-5" => "md5".to_string(),
+        p => p.replace('-', "_"),
+    };
+    let mut files = Vec::new();
+    for d in dirs {
+        let dir = krate.join(d);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        } else if dir.is_file() {
+            files.push(dir);
+        }
+    }
+    files.iter().any(|f| {
+        let mut code = code_only(&fs::read_to_string(f).unwrap());
+        if shipping {
+            code = strip_test_modules(&code).0;
+        }
+        code.lines().any(|l| has_word(l, &name))
+    })
+}
+
+/// Every dependency of every package is used: [dependencies] by the code that ships,
+/// [dev-dependencies] by the tests, benchmarks or test modules.
+#[test]
+fn every_dependency_is_used() {
+    let root = root();
+    let mut packages = vec![root.clone()];
+    for entry in fs::read_dir(root.join("crates")).unwrap() {
+        packages.push(entry.unwrap().path());
+    }
+    let mut unused = Vec::new();
+    for p in packages {
+        let toml = fs::read_to_string(p.join("Cargo.toml")).unwrap();
+        for dep in manifest_section(&toml, "[dependencies]") {
+            if !code_names(&p, &["src", "build.rs"], &dep, true) {
+                unused.push(format!("{}: {dep}", shown(&p.join("Cargo.toml"))));
+            }
+        }
+        for dep in manifest_section(&toml, "[dev-dependencies]") {
+            if !code_names(&p, &["src", "tests", "benches", "examples"], &dep, false) {
+                unused.push(format!("{}: {dep} (dev)", shown(&p.join("Cargo.toml"))));
+            }
+        }
+    }
+    assert!(
+        unused.is_empty(),
+        "dependencies no code uses (remove them, or move them to [dev-dependencies]):\n{}",
+        unused.join("\n")
+    );
 }
 
 #[test]
