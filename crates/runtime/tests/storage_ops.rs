@@ -1,5 +1,6 @@
 //! Operations of the storage layer: append, read, truncation, metadata, reopen.
 
+mod skip;
 mod storage_support;
 
 use std::path::Path;
@@ -358,13 +359,13 @@ fn synced_log_pages_leave_the_page_cache() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     if fs == "tmpfs" {
-        eprintln!("skipped: the test directory is on tmpfs, whose pages are the file itself");
+        skip::skipped("the test directory is on tmpfs, whose pages are the file itself");
         return;
     }
     let mut cached = 0;
     for seg in &segs {
         let Some(res) = resident_bytes(seg) else {
-            eprintln!("skipped: fincore (util-linux) is not installed");
+            skip::skipped("fincore (util-linux) is not installed");
             return;
         };
         cached += res;
