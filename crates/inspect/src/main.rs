@@ -5,7 +5,7 @@
 //! an operation failed, 2 bad usage, 3 the data dir is in use by a running node.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
