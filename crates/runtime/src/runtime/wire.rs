@@ -213,6 +213,7 @@ mod tests {
     }
 }
 
+/// The runtime headers' fixed bytes, and properties past the kind check.
 #[cfg(test)]
 mod golden {
     use super::*;
@@ -293,6 +294,81 @@ mod golden {
         for (frame, want) in cases {
             assert_eq!(hex(&frame.header), want);
             decode(frame.kind, &frame.header, Bytes::new()).unwrap();
+        }
+    }
+
+    fn request() -> impl proptest::strategy::Strategy<Value = RequestHeader> {
+        use proptest::prelude::*;
+        (
+            any::<u64>(),
+            prop_oneof![
+                any::<u64>().prop_map(|key| Request::Write { key }),
+                any::<bool>().prop_map(|consensus| Request::CommitIndex { consensus }),
+                "[ -~]{0,40}".prop_map(|json| Request::ChangeMember { json }),
+            ],
+        )
+            .prop_map(|(id, request)| RequestHeader { id, request })
+    }
+
+    fn response() -> impl proptest::strategy::Strategy<Value = ResponseHeader> {
+        use proptest::prelude::*;
+        let index = proptest::option::of(any::<u64>());
+        (
+            any::<u64>(),
+            prop_oneof![
+                index.clone().prop_map(Response::Written),
+                index.clone().prop_map(Response::CommitIndex),
+                index.prop_map(Response::Changed),
+            ],
+        )
+            .prop_map(|(id, response)| ResponseHeader { id, response })
+    }
+
+    /// Whatever a runtime header decodes to re-encodes to the same bytes: nothing is ignored.
+    fn accepted_is_canonical(
+        kind: u8,
+        header: &Bytes,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let again = match decode(kind, header, Bytes::new()) {
+            Ok(Incoming::Request(s, h, _)) => request_frame(s, &h, Bytes::new()).header,
+            Ok(Incoming::Response(s, h)) => response_frame(s, &h).header,
+            _ => return Ok(()),
+        };
+        proptest::prop_assert_eq!(&again, header);
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn requests_and_responses_round_trip(stream: u32, req in request(), resp in response()) {
+            let f = request_frame(stream, &req, Bytes::new());
+            let got = decode(f.kind, &f.header, Bytes::new()).unwrap();
+            proptest::prop_assert!(matches!(got, Incoming::Request(s, h, _) if s == stream && h == req));
+            let f = response_frame(stream, &resp);
+            let got = decode(f.kind, &f.header, Bytes::new()).unwrap();
+            proptest::prop_assert!(matches!(got, Incoming::Response(s, h) if s == stream && h == resp));
+        }
+
+        /// Valid headers with a few bytes changed or cut short, under their own kind or the
+        /// other runtime kinds (past the kind check, into the header's decoding).
+        #[test]
+        fn mutated_headers_past_the_kind_check(req in request(), resp in response(), as_request: bool,
+                                               kind in KIND_USER_MSG..=KIND_PEER_FACTS,
+                                               edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..4),
+                                               cut in proptest::option::of(proptest::prelude::any::<usize>())) {
+            let f = if as_request { request_frame(1, &req, Bytes::new()) } else { response_frame(1, &resp) };
+            let mut h = f.header.to_vec();
+            for (at, byte) in edits {
+                let n = h.len();
+                h[at % n] = byte;
+            }
+            if let Some(c) = cut {
+                let n = h.len();
+                h.truncate(c % (n + 1));
+            }
+            let h = Bytes::from(h);
+            accepted_is_canonical(f.kind, &h)?;
+            accepted_is_canonical(kind, &h)?;
         }
     }
 }
