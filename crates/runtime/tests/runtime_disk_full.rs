@@ -4,6 +4,7 @@
 //! acknowledged is lost. Needs root (mount); skips with a message otherwise.
 
 mod common;
+mod skip;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -45,7 +46,7 @@ fn leader_on_a_full_disk_hands_over_and_rejoins_after_space_is_freed() {
     let dir1 = c.node(1).dir.clone();
     // Two 10 MiB segments (the open one and its preallocated spare) fit, a third does not.
     let Some(mount) = Mount::tmpfs(&dir1, 28) else {
-        println!("skipped: cannot mount a tmpfs for the disk-full test (needs root)");
+        skip::skipped("cannot mount a tmpfs for the disk-full test (needs root)");
         return;
     };
     for n in &c.nodes {

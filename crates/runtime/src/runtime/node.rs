@@ -144,7 +144,8 @@ impl Node {
             ));
         }
 
-        route_transport_log();
+        // quinn's and rustls' lines; the transport's own go to the log by default.
+        crate::logging::forward_log_crate();
         // Storage reports into the streams' mailboxes, which exist before recovery (the
         // streams themselves are built from what recovery finds).
         let mailboxes: Arc<BTreeMap<StreamId, Arc<Mailbox>>> = Arc::new(
@@ -464,23 +465,6 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-/// The transport's log lines go to the library's log.
-fn route_transport_log() {
-    crate::logging::forward_log_crate();
-    use crate::logging::{write, LogLevel, LogType};
-    use crate::transport::Level;
-    crate::transport::set_log_sink(Some(Arc::new(|level: Level, msg: &str| {
-        let level = match level {
-            Level::Error => LogLevel::Error,
-            Level::Warn => LogLevel::Warn,
-            Level::Info => LogLevel::Info,
-        };
-        if crate::logging::enabled(LogType::Run, level) {
-            write(LogType::Run, level, "transport", 0, format_args!("{msg}"));
-        }
-    })));
 }
 
 /// The private key's password: SSL_PWD_PLAINTEXT, or SSL_PWD_CIPHERTEXT through decrypt_pwd

@@ -32,7 +32,7 @@ mod types;
 pub use endpoint::Transport;
 pub use error::TransportError;
 pub use frame::{encode_frame, FrameDecoder, FrameError, FRAME_PREFIX_LEN};
-pub use log::{emit as log_emit, log_warn, set_log_sink, Level, LogSink};
+pub use log::{emit as log_emit, Level};
 pub use tls::{cert_expiry_warnings, load_private_key, resolve_key_password, DecryptPwd};
 pub use types::{
     Channel, Frame, FrameHandler, ReceivedFrame, TlsSettings, TransportConfig,

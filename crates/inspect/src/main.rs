@@ -5,57 +5,18 @@
 //! an operation failed, 2 bad usage, 3 the data dir is in use by a running node.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use dcf_runtime::storage::inspect::{self, StreamInfo};
 use dcf_runtime::storage::inspect_verify::{self, StreamVerdict};
 use dcf_runtime::storage::StorageError;
 use dcf_runtime::types::{Entry, EntryKind};
 
-#[derive(Parser)]
-#[command(
-    name = "dcf-inspect",
-    version,
-    about = "Inspect and repair a libdcf data directory (DATA_PATH) of a stopped node"
-)]
-struct Cli {
-    /// Read even while a running node holds the DATA_PATH lock (what is read may be
-    /// changing underneath).
-    #[arg(long, global = true)]
-    read_only: bool,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
+mod cli;
 
-#[derive(Subcommand)]
-enum Cmd {
-    /// Streams, stored membership and hard state, log range, segments and free space.
-    Info { dir: PathBuf },
-    /// Read every record and check every checksum; exit 1 on damage or a torn tail.
-    Verify { dir: PathBuf },
-    /// Print the entries from..=to of a stream.
-    Dump {
-        dir: PathBuf,
-        #[arg(long, default_value_t = 1)]
-        stream: u32,
-        #[arg(long, default_value_t = 0)]
-        from: u64,
-        #[arg(long, default_value_t = u64::MAX)]
-        to: u64,
-        /// One JSON object per entry and line.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Cut a torn tail exactly as a starting node would; nothing else is changed.
-    Repair {
-        dir: PathBuf,
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-    },
-}
+use cli::{Cli, Cmd};
 
 const EXIT_FOUND: u8 = 1;
 const EXIT_IN_USE: u8 = 3;
