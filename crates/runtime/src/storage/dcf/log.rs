@@ -521,7 +521,11 @@ mod tests {
             index,
             term: 2 + index / 50,
             key: index * 7,
-            kind: if index % 40 == 0 { KIND_CONF } else { KIND_LOG },
+            kind: if index.is_multiple_of(40) {
+                KIND_CONF
+            } else {
+                KIND_LOG
+            },
             data: (0..len).map(|i| (i as u64 + index) as u8).collect(),
         }
     }

@@ -130,8 +130,11 @@ pub fn to_json(members: &[DcfMember]) -> Vec<u8> {
     out
 }
 
-/// One file: Ok(None) when it does not exist, Err(offset, why) when it is unusable.
-fn read_file(path: &Path) -> Result<Option<Result<Vec<u8>, (u64, String)>>, StorageError> {
+/// One copy: its JSON, or where and why it is unusable.
+type Copy = Result<Vec<u8>, (u64, String)>;
+
+/// One file: Ok(None) when it does not exist.
+fn read_file(path: &Path) -> Result<Option<Copy>, StorageError> {
     let b = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
