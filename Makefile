@@ -27,7 +27,7 @@ all: lib header
 
 lib:
 	$(CARGO) build --release -p dcf --lib
-	$(CARGO) build --release -p dcf-runtime --bin dcf-inspect
+	$(CARGO) build --release -p dcf-inspect
 
 # Regenerates include/dcf_interface.h from the sources (commit the result).
 header:
