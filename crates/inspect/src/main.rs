@@ -1,5 +1,6 @@
-//! dcf-inspect: look into a stopped node's DATA_PATH. Only `repair` writes, and only
-//! through the library's own recovery.
+//! dcf-inspect: look into a stopped node's DATA_PATH, ours or DCF's (dcf.rs). Only `repair`
+//! writes into it, and only through the library's own recovery; `export-dcf` writes a new
+//! directory in DCF's layout.
 //!
 //! Exit status: 0 success (verify: every record intact), 1 damage or a torn tail found or
 //! an operation failed, 2 bad usage, 3 the data dir is in use by a running node.
@@ -7,6 +8,8 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod dcf;
 
 use clap::{Parser, Subcommand};
 use dcf_runtime::storage::inspect::{self, StreamInfo};
@@ -25,6 +28,11 @@ struct Cli {
     /// changing underneath).
     #[arg(long, global = true)]
     read_only: bool,
+    /// Read DCF's layout (the C library's files) even where streams of this library are
+    /// beside it, as after an adoption. Without it DCF's layout is read when it is all
+    /// there is.
+    #[arg(long, global = true)]
+    dcf: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -48,6 +56,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write OUT, a data directory in DCF's layout holding DIR's log, stored membership and
+    /// hard state, on which the original C library starts (the way back after an upgrade).
+    ExportDcf { dir: PathBuf, out: PathBuf },
     /// Cut a torn tail exactly as a starting node would; nothing else is changed.
     Repair {
         dir: PathBuf,
@@ -66,6 +77,7 @@ fn main() -> ExitCode {
         Cmd::Info { dir }
         | Cmd::Verify { dir }
         | Cmd::Dump { dir, .. }
+        | Cmd::ExportDcf { dir, .. }
         | Cmd::Repair { dir, .. } => dir.clone(),
     };
     if !dir.is_dir() {
@@ -91,7 +103,25 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(e),
     };
+    let dcf_layout = cli.dcf || only_dcf_layout(&dir);
     let r = match cli.cmd {
+        Cmd::Info { .. } if dcf_layout => dcf::info(&dir),
+        Cmd::Verify { .. } if dcf_layout => dcf::verify(&dir),
+        Cmd::Dump {
+            stream,
+            from,
+            to,
+            json,
+            ..
+        } if dcf_layout => dcf::dump(&dir, stream, from, to, json),
+        Cmd::Repair { .. } if dcf_layout => {
+            eprintln!(
+                "dcf-inspect: {} is in DCF's layout, which repair leaves alone: a start of this library adopts it, cutting a torn tail in its own copy",
+                dir.display()
+            );
+            Ok(ExitCode::from(EXIT_FOUND))
+        }
+        Cmd::ExportDcf { out, .. } => dcf::export_dcf(&dir, &out),
         Cmd::Info { .. } => info(&dir),
         Cmd::Verify { .. } => verify(&dir),
         Cmd::Dump {
@@ -107,6 +137,12 @@ fn main() -> ExitCode {
         }
     };
     r.unwrap_or_else(fail)
+}
+
+/// DIR holds DCF's layout and no stream of ours.
+fn only_dcf_layout(dir: &Path) -> bool {
+    dcf_runtime::storage::dcf::is_dcf_layout(dir).unwrap_or(false)
+        && inspect::streams(dir).is_ok_and(|s| s.is_empty())
 }
 
 fn fail(e: StorageError) -> ExitCode {

@@ -51,7 +51,7 @@ pub fn membership_of(members: &[DcfMember], stream: StreamId) -> Membership {
     }
 }
 
-fn role_name(r: ConfRole) -> &'static str {
+pub fn role_name(r: ConfRole) -> &'static str {
     match r {
         ConfRole::Leader => "LEADER",
         ConfRole::Follower => "FOLLOWER",
