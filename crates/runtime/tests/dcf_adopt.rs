@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{make_node, wait_for, TestNode, LONG};
+use dcf_runtime::consensus::{ConfRole, Membership};
 use dcf_runtime::storage::dcf::{adopt, log};
 use dcf_runtime::storage::{inspect, StorageOptions};
 use dcf_runtime::types::{Entry, EntryKind};
@@ -457,6 +458,20 @@ fn a_node_killed_while_adopting_adopts_again_from_scratch() {
     let (ma, la) = stored_state(&killed);
     let (mb, lb) = stored_state(&whole);
     assert_eq!(ma.membership, mb.membership);
+    // Hard state and membership as DCF stored them (node 3's newer control copy: term 4,
+    // which is our 3; node 4 added as PASSIVE).
+    assert_eq!((mb.hard_state.term, mb.hard_state.vote), (3, 1));
+    let m = Membership::from_json(mb.membership.as_deref().unwrap()).unwrap();
+    let roles: Vec<_> = m.members.iter().map(|x| (x.id, x.role, x.port)).collect();
+    assert_eq!(
+        roles,
+        [
+            (1, ConfRole::Leader, 17311),
+            (2, ConfRole::Follower, 17312),
+            (3, ConfRole::Follower, 17313),
+            (4, ConfRole::Passive, 17314)
+        ]
+    );
     assert_eq!(ma.first_index, mb.first_index);
     assert_eq!(la.len(), 184);
     assert_eq!(la, lb, "entry by entry");
