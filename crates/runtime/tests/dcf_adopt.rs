@@ -96,7 +96,7 @@ fn json() -> String {
 
 fn opts() -> StorageOptions {
     StorageOptions {
-        segment_size: 10 << 20,
+        segment_size: 64 << 20,
         ..Default::default()
     }
 }
@@ -480,9 +480,27 @@ fn a_node_killed_while_adopting_adopts_again_from_scratch() {
 /// The time to adopt a 1 GiB DCF log (written by the export's segment writer):
 /// `cargo test --release -p dcf-runtime --test dcf_adopt adopt_one_gib -- --ignored --nocapture`
 /// (DCF_ADOPT_ENTRY_BYTES sets the entry size, 1024 by default; DCF_ADOPT_DIR the directory).
+/// DCF_ADOPT_FROM=DIR adopts a copy of DIR instead, e.g. a large log the original library
+/// wrote (`make_fixtures big`, tests/fixtures/dcf/README.md).
 #[test]
 #[ignore]
 fn adopt_one_gib_log() {
+    if let Ok(from) = std::env::var("DCF_ADOPT_FROM") {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        copy_dir(Path::new(&from), &data);
+        let t = std::time::Instant::now();
+        let r = adopt::adopt_if_needed(&data, &opts()).unwrap();
+        let took = t.elapsed();
+        let adopt::Outcome::Adopted(s) = r else {
+            panic!("not adopted")
+        };
+        println!(
+            "adopted a copy of {from} in {took:?}: {}",
+            adopt::summary(&s)
+        );
+        return;
+    }
     use dcf_runtime::storage::dcf::{ctrl, metadata};
     let size: usize = std::env::var("DCF_ADOPT_ENTRY_BYTES")
         .ok()
