@@ -395,15 +395,29 @@ fn a_torn_tail_is_cut() {
         .unwrap()
         .set_len(len - 7)
         .unwrap();
+    // The run log gets the summary line (the logger is process-wide; set for this test).
+    let logs = root.path().join("log");
+    let mut lc = common::params(&dir).log_config();
+    lc.path = Some(logs.clone());
+    dcf_runtime::logging::init(lc.clone()).unwrap();
     let n = make_node(1, &dir);
     n.dcf.start(1, &json()).unwrap();
     assert_eq!(n.dcf.last_index(1).unwrap(), 303);
     n.dcf.stop().unwrap();
+    lc.path = None;
+    dcf_runtime::logging::init(lc).unwrap();
     let marker = fs::read_to_string(dir.join(adopt::MARKER)).unwrap();
     assert!(
         marker.contains("183 entries") && marker.contains("torn tail"),
         "{marker}"
     );
+    let run = fs::read_to_string(logs.join("run/dcf.rlog")).unwrap();
+    let lines: Vec<_> = run
+        .lines()
+        .filter(|l| l.contains("adopted DCF's data directory"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{run}");
+    assert!(lines[0].contains(marker.trim()), "{run}");
     assert_eq!(
         fs::metadata(&p).unwrap().len(),
         len - 7,
