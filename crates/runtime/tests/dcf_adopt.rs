@@ -487,8 +487,17 @@ fn a_node_killed_while_adopting_adopts_again_from_scratch() {
         ]
     );
     assert_eq!(ma.first_index, mb.first_index);
-    assert_eq!(la.len(), 184);
     assert_eq!(la, lb, "entry by entry");
+    // And that is DCF's log: same indexes, keys, types and bytes, terms one lower.
+    let mut dcf = Vec::new();
+    log::read(&fixture(3).join("stream01"), |e| {
+        dcf.push(adopt::to_entry(e, 1));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(dcf.len(), 184);
+    assert_eq!((dcf[0].index, dcf[183].index, dcf[183].term), (121, 304, 3));
+    assert_eq!(la, dcf);
 }
 
 /// The time to adopt a 1 GiB DCF log (written by the export's segment writer):
