@@ -164,6 +164,10 @@ fn info(dir: &Path) -> Result<ExitCode, StorageError> {
     let (avail, total) = inspect::free_space(dir)?;
     println!("data dir   {}", dir.display());
     println!("free space {} available of {}", mib(avail), mib(total));
+    let marker = dir.join(dcf_runtime::storage::dcf::adopt::MARKER);
+    if let Ok(line) = std::fs::read_to_string(&marker) {
+        println!("{}; DCF's files beside it: `--dcf`", line.trim());
+    }
     let streams = inspect::info(dir)?;
     if streams.is_empty() {
         println!("no streams");

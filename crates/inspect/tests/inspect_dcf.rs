@@ -131,6 +131,10 @@ fn export_dcf_writes_what_the_reader_reads_back() {
     // Our layout is read by default, DCF's beside it on request.
     let (_, out) = run(&["info", s(&dir)]);
     assert!(out.contains("121..=314"), "{out}");
+    assert!(
+        out.contains("adopted DCF's data directory: stream 1: 184 entries"),
+        "{out}"
+    );
     let (_, out) = run(&["info", "--dcf", s(&dir)]);
     assert!(out.contains("121..=304"), "{out}");
 
