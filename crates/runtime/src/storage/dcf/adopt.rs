@@ -269,3 +269,146 @@ fn pause(work: &Path) -> ! {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::log::{encode_ctrl, SegmentWriter, KIND_LOG, LOG_CTRL};
+    use super::*;
+    use crate::consensus::{ConfRole, Member};
+    use crate::storage::inspect;
+
+    fn member(stream: StreamId, id: u32, role: ConfRole) -> DcfMember {
+        DcfMember {
+            stream,
+            member: Member {
+                id,
+                role,
+                weight: 1,
+                group: 0,
+                priority: 0,
+                ip: "127.0.0.1".into(),
+                port: 1000 + id as u16,
+            },
+        }
+    }
+
+    /// Streams 1 and 2 in DCF's layout, `n` entries each (the first a CONF entry carrying
+    /// every stream's members, as DCF's do).
+    fn dcf_dir(data: &Path, n: u64) -> Vec<DcfMember> {
+        let members = vec![
+            member(1, 1, ConfRole::Leader),
+            member(1, 2, ConfRole::Follower),
+            member(2, 1, ConfRole::Follower),
+            member(2, 3, ConfRole::Logger),
+        ];
+        metadata::write(data, &members, "test").unwrap();
+        for s in [1u32, 2] {
+            let dir = data.join(format!("stream{s:02}"));
+            fs::create_dir_all(&dir).unwrap();
+            ctrl::write(&dir, 5 + u64::from(s), s).unwrap();
+            fs::write(dir.join(LOG_CTRL), encode_ctrl(1)).unwrap();
+            let mut w = SegmentWriter::new(&dir, 4096);
+            for i in 1..=n {
+                let conf = i == 1;
+                w.push(&DcfEntry {
+                    index: i,
+                    term: 2,
+                    key: i * 10 + u64::from(s),
+                    kind: if conf { KIND_CONF } else { KIND_LOG },
+                    data: if conf {
+                        metadata::to_json(&members)
+                    } else {
+                        vec![s as u8; i as usize]
+                    },
+                })
+                .unwrap();
+            }
+            w.finish().unwrap();
+        }
+        members
+    }
+
+    fn entries(data: &Path, s: StreamId) -> Vec<Entry> {
+        let mut out = Vec::new();
+        inspect::dump(data, s, 0, u64::MAX, |e| out.push(e.clone())).unwrap();
+        out
+    }
+
+    #[test]
+    fn every_stream_is_adopted_with_its_own_members() {
+        let d = tempfile::tempdir().unwrap();
+        let members = dcf_dir(d.path(), 50);
+        let r = adopt_if_needed(d.path(), &StorageOptions::default()).unwrap();
+        let Outcome::Adopted(s) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(s.len(), 2);
+        for (i, sid) in [1u32, 2].into_iter().enumerate() {
+            assert_eq!(
+                (s[i].id, s[i].entries, s[i].term),
+                (sid, 50, 5 + u64::from(sid))
+            );
+            let info = &inspect::info(d.path()).unwrap()[i];
+            let meta = info.meta.clone().unwrap();
+            assert_eq!(
+                meta.hard_state,
+                HardState {
+                    term: 4 + u64::from(sid),
+                    vote: sid
+                }
+            );
+            let ms = metadata::membership_of(&members, sid);
+            assert_eq!(meta.membership, Some(ms.to_json()));
+            let es = entries(d.path(), sid);
+            assert_eq!(es.len(), 50);
+            assert_eq!(
+                (es[0].kind, &es[0].data[..]),
+                (EntryKind::Conf, &ms.to_json()[..])
+            );
+            assert_eq!(
+                (es[9].term, es[9].key, es[9].data.len()),
+                (1, 100 + u64::from(sid), 10)
+            );
+        }
+        assert!(!d.path().join(WORK_DIR).exists());
+        // Once adopted, never again.
+        let again = adopt_if_needed(d.path(), &StorageOptions::default()).unwrap();
+        assert_eq!(again, Outcome::Nothing);
+    }
+
+    #[test]
+    fn an_interrupted_adoption_is_redone_and_ours_beside_is_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        dcf_dir(d.path(), 20);
+        // What a kill after the first rename leaves: the work directory and one stream.
+        fs::create_dir_all(d.path().join(WORK_DIR).join("stream_02")).unwrap();
+        fs::create_dir_all(d.path().join("stream_01")).unwrap();
+        fs::write(d.path().join("stream_01").join("junk"), b"x").unwrap();
+        let r = adopt_if_needed(d.path(), &StorageOptions::default()).unwrap();
+        assert!(matches!(r, Outcome::Adopted(_)), "{r:?}");
+        assert!(!d.path().join("stream_01").join("junk").exists());
+        assert_eq!(entries(d.path(), 1).len(), 20);
+
+        let e = tempfile::tempdir().unwrap();
+        dcf_dir(e.path(), 5);
+        fs::create_dir_all(e.path().join("stream_01")).unwrap();
+        let r = adopt_if_needed(e.path(), &StorageOptions::default()).unwrap();
+        assert_eq!(r, Outcome::OursBeside);
+        assert!(!e.path().join(MARKER).exists());
+    }
+
+    #[test]
+    fn damage_removes_the_work_directory() {
+        let d = tempfile::tempdir().unwrap();
+        dcf_dir(d.path(), 30);
+        fs::write(d.path().join("stream02").join(LOG_CTRL), b"short").unwrap();
+        let e = adopt_if_needed(d.path(), &StorageOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("log_ctrl"), "{e}");
+        let mut names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|x| x.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["metadata", "stream01", "stream02"]);
+    }
+}
