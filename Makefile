@@ -15,7 +15,7 @@ VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp \
            $(BUILD)/c_tests/test_header_names_c $(BUILD)/c_tests/test_header_names_cpp $(BUILD)/c_tests/test_dcf_values \
-           $(BUILD)/c_tests/test_cluster $(BUILD)/c_tests/test_opengauss
+           $(BUILD)/c_tests/test_cluster $(BUILD)/c_tests/test_opengauss $(BUILD)/c_tests/test_adopt
 NODE_BIN := $(BUILD)/c_tests/dcf_node
 OG_NODE  := $(BUILD)/c_tests/og_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
@@ -125,6 +125,7 @@ c-test: $(C_TESTS) $(NODE_BIN) $(OG_NODE)
 	$(BUILD)/c_tests/test_header_names_c
 	$(BUILD)/c_tests/test_header_names_cpp
 	$(BUILD)/c_tests/test_interface
+	$(BUILD)/c_tests/test_adopt crates/runtime/tests/fixtures/dcf/node1 $(abspath $(BUILD)/run/adopt)
 	rm -rf $(BUILD)/run/values $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/test_dcf_values $(abspath $(BUILD)/run/values)
 	$(BUILD)/c_tests/test_cluster $(NODE_BIN) $(abspath $(BUILD)/run/cluster) $(CLUSTER_CYCLES)

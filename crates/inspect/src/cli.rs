@@ -12,8 +12,9 @@ use clap::{Parser, Subcommand};
     about = "Inspect and repair a libdcf data directory (DATA_PATH) of a stopped node",
     long_about = "Looks into the data directory (DATA_PATH) of a stopped libdcf node: its \
         streams, stored membership and hard state, log range and segments. A directory whose \
-        LOCK a running node holds is refused unless --read-only is given. Only `repair` \
-        writes, and only through the library's own recovery.",
+        LOCK a running node holds is refused unless --read-only is given. It reads the C \
+        library's (DCF's) layout too. Only `repair` writes into DATA_PATH, and only through \
+        the library's own recovery; `export-dcf` writes a new directory in DCF's layout.",
     disable_help_subcommand = true
 )]
 pub struct Cli {
@@ -21,6 +22,11 @@ pub struct Cli {
     /// changing underneath).
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Read DCF's layout (the C library's files) even where streams of this library are
+    /// beside it, as after an adoption. Without it DCF's layout is read when it is all
+    /// there is.
+    #[arg(long, global = true)]
+    pub dcf: bool,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -53,6 +59,14 @@ pub enum Cmd {
         /// One JSON object per entry and line.
         #[arg(long)]
         json: bool,
+    },
+    /// Write OUT, a data directory in DCF's layout holding DIR's log, stored membership and
+    /// hard state, on which the original C library starts (the way back after an upgrade).
+    ExportDcf {
+        /// The node's DATA_PATH (this library's layout).
+        dir: PathBuf,
+        /// The directory to create in DCF's layout; it must not exist or be empty.
+        out: PathBuf,
     },
     /// Cut a torn tail exactly as a starting node would; nothing else is changed.
     Repair {

@@ -19,12 +19,13 @@ use crate::config::{self, MemberConfig, Params};
 use crate::consensus::{
     ConfRole, LogSource, Member, Membership, RecoveredLog, Replica, ReplicaConfig, RunMode,
 };
-use crate::dcf_info;
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::host::CallbackRegistry;
+use crate::storage::dcf::adopt;
 use crate::storage::{Storage, StorageOptions};
 use crate::transport::{TlsSettings, Transport, TransportConfig};
 use crate::types::{Entry, Index, NodeId, StreamId};
+use crate::{dcf_info, dcf_warn};
 
 /// Upper bound of a log segment (DATA_FILE_SIZE is honoured below it).
 const MAX_SEGMENT_BYTES: u64 = 64 << 20;
@@ -105,6 +106,30 @@ fn replica_config(id: NodeId, p: &Params) -> ReplicaConfig {
     c
 }
 
+/// Takes over a data directory the C library left (storage::dcf::adopt), before anything
+/// of ours is written there.
+fn adopt_dcf_layout(data: &std::path::Path, opts: &StorageOptions) -> DcfResult<()> {
+    match adopt::adopt_if_needed(data, opts) {
+        Ok(adopt::Outcome::Adopted(streams)) => {
+            dcf_info!("{}", adopt::summary(&streams));
+            Ok(())
+        }
+        Ok(adopt::Outcome::OursBeside) => {
+            dcf_warn!(
+                "{} holds DCF's files beside this library's storage, which no adoption made; \
+                 DCF's files are left alone",
+                data.display()
+            );
+            Ok(())
+        }
+        Ok(adopt::Outcome::Nothing) => Ok(()),
+        Err(e) => Err(DcfError::new(
+            ErrorCode::Storage,
+            format!("cannot adopt DCF's data directory: {e}"),
+        )),
+    }
+}
+
 fn seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -163,6 +188,7 @@ impl Node {
             sync: true,
             faults: cfg.faults.disk.clone(),
         };
+        adopt_dcf_layout(&p.data_path, &opts)?;
         let storage = Storage::open(
             &p.data_path,
             opts,
