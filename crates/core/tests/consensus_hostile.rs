@@ -293,3 +293,18 @@ fn a_node_whose_recorded_term_is_out_of_range_refuses_to_start() {
     let err = r.err().expect("refused");
     assert!(err.to_string().contains("rebuild"), "{err}");
 }
+
+#[test]
+fn a_leader_passes_a_forced_vote_only_to_the_peer_it_hands_off_to() {
+    let mut h = cluster();
+    let term = h.node(1).term();
+    let now = h.now;
+    h.node(1).step(3, vote(term + 1, 3, true), now);
+    let ready = h.node(1).take_ready();
+    assert!(!ready
+        .messages
+        .iter()
+        .any(|(_, m)| matches!(m, Message::VoteResponse(r) if r.granted)));
+    assert_eq!(h.node(1).role(), Role::Leader);
+    assert_eq!(h.node(1).term(), term);
+}

@@ -151,8 +151,11 @@ impl Replica {
         // A forced vote follows the current leader's TIMEOUT_NOW, whose target campaigns in
         // the very next term (1000 on, the first time in MINORITY mode); any other forced
         // request gets no exemption from the lease, so it cannot unseat a healthy leader.
+        // A leader itself passes a forced vote only to the target of its own transfer.
         let step = if req.minority { 1000 } else { 1 };
-        let forced = req.force && req.term.saturating_sub(self.term) <= step;
+        let forced = req.force
+            && req.term.saturating_sub(self.term) <= step
+            && (self.role != Role::Leader || self.hands_off_to(from));
         if blind || req.term < self.term || (!forced && self.in_lease(now)) {
             let r = reject(self);
             self.send(from, Message::VoteResponse(r));
