@@ -9,9 +9,9 @@ use parking_lot::Mutex;
 use crate::dcf_warn;
 
 /// Bytes of peers' requests and answers waiting for the network-events thread.
-pub const NET_EVENT_BYTES: usize = 64 << 20;
-/// Bytes of user messages waiting for msg_proc (128 messages of the largest size).
-pub const USER_MESSAGE_BYTES: usize = 64 << 20;
+pub const NET_EVENT_BYTES: usize = 32 << 20;
+/// Bytes of user messages waiting for msg_proc (64 messages of the largest size).
+pub const USER_MESSAGE_BYTES: usize = 32 << 20;
 /// Counted in each queued item on top of its bytes, so that empty items are bounded too.
 pub const ITEM_OVERHEAD: usize = 256;
 const REPORT_PERIOD: Duration = Duration::from_secs(1);
