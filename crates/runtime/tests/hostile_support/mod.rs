@@ -401,7 +401,7 @@ pub async fn junk_before_hello(
                 Ok(Ok(())) => sent += chunk.len(),
                 _ => break 'streams,
             }
-            if sent % (16 << 20) == 0 {
+            if sent.is_multiple_of(16 << 20) {
                 break;
             }
         }
