@@ -147,7 +147,16 @@ fn decode_entries(wire: AppendWire, payload: Bytes) -> Result<Message, CodecErro
     }
     let mut entries = Vec::with_capacity(wire.entries.len());
     let mut off = 0usize;
+    // Terms along a log never fall, and none is above the sender's term.
+    let mut floor = wire.header.prev_term;
     for (k, m) in wire.entries.iter().enumerate() {
+        if m.term < floor || m.term > wire.header.term {
+            return Err(CodecError::Entries(format!(
+                "entry {} has term {} outside {floor}..={}",
+                m.index, m.term, wire.header.term
+            )));
+        }
+        floor = m.term;
         let kind = EntryKind::from_u8(m.kind).ok_or_else(|| {
             CodecError::Entries(format!("entry {} has unknown kind {}", m.index, m.kind))
         })?;
@@ -252,6 +261,25 @@ mod tests {
         assert!(decode(kind, &header, Bytes::from(p)).is_err());
         assert!(decode(kind, &header[..header.len() - 1], concat(&payloads)).is_err());
         assert!(decode(99, &header, Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn entries_with_terms_out_of_order_or_above_the_sender_are_refused() {
+        let bad = |f: fn(&mut Vec<Entry>, &mut AppendHeader)| {
+            let Message::Append {
+                mut header,
+                mut entries,
+            } = sample_append()
+            else {
+                unreachable!()
+            };
+            f(&mut entries, &mut header);
+            let (kind, h, p) = encode(&Message::Append { header, entries });
+            decode(kind, &h, concat(&p)).unwrap_err()
+        };
+        bad(|e, _| e[0].term = 4);
+        bad(|e, _| e[1].term = 1);
+        bad(|_, h| h.prev_term = 4);
     }
 
     proptest! {

@@ -56,7 +56,10 @@ impl Replica {
             self.campaign(now, false);
             return;
         }
-        let req = self.vote_request(self.term + 1, true, false);
+        let Some(next) = self.next_term(1) else {
+            return;
+        };
+        let req = self.vote_request(next, true, false);
         for id in self.voters_except_me() {
             self.send(id, Message::Vote(req.clone()));
         }
@@ -70,7 +73,11 @@ impl Replica {
         } else {
             1
         };
-        self.term += step;
+        let Some(term) = self.next_term(step) else {
+            // Unreachable from a real cluster (such terms are refused); never wrap.
+            return;
+        };
+        self.term = term;
         self.vote = self.cfg.id;
         self.matched = 0;
         self.persist_hard_state();
@@ -141,7 +148,15 @@ impl Replica {
         // candidate holds what was committed, so it abstains until a leader sends entries.
         let (base, base_term) = self.log.base();
         let blind = base > 0 && base_term == 0 && self.log.last_index() == base;
-        if blind || req.term < self.term || (!req.force && self.in_lease(now)) {
+        // A forced vote follows the current leader's TIMEOUT_NOW, whose target campaigns in
+        // the very next term (1000 on, the first time in MINORITY mode); any other forced
+        // request gets no exemption from the lease, so it cannot unseat a healthy leader.
+        // A leader itself passes a forced vote only to the target of its own transfer.
+        let step = if req.minority { 1000 } else { 1 };
+        let forced = req.force
+            && req.term.saturating_sub(self.term) <= step
+            && (self.role != Role::Leader || self.hands_off_to(from));
+        if blind || req.term < self.term || (!forced && self.in_lease(now)) {
             let r = reject(self);
             self.send(from, Message::VoteResponse(r));
             return;
@@ -285,15 +300,14 @@ impl Replica {
         }
     }
 
-    pub(crate) fn handle_timeout_now(&mut self, _from: NodeId, t: TimeoutNow, now: Instant) {
-        if t.term < self.term || self.cfg.run_mode == RunMode::Disabled || !self.electable() {
+    pub(crate) fn handle_timeout_now(&mut self, from: NodeId, t: TimeoutNow, now: Instant) {
+        if self.cfg.run_mode == RunMode::Disabled || !self.electable() {
             return;
         }
-        if self.role == Role::Leader {
+        // Only the leader this node follows, in its own term, may start a forced campaign
+        // (it sends TIMEOUT_NOW to a peer that holds its whole log, so the peer knows it).
+        if self.role == Role::Leader || self.leader != Some(from) || t.term != self.term {
             return;
-        }
-        if t.term > self.term {
-            self.become_follower(t.term, None, now);
         }
         self.campaign(now, true);
     }

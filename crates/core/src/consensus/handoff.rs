@@ -216,6 +216,13 @@ impl Replica {
         winner
     }
 
+    /// Whether this leader is handing leadership to `peer` (a transfer, or the priority
+    /// hand-off promoting it): only then does it pass `peer`'s forced vote.
+    pub(crate) fn hands_off_to(&self, peer: NodeId) -> bool {
+        self.transfer.is_some_and(|t| t.target == peer)
+            || matches!(self.handoff.phase, Phase::Promoting { target, .. } if target == peer)
+    }
+
     fn send_promote(&mut self, target: NodeId) {
         let msg = TimeoutNow {
             term: self.term,

@@ -27,6 +27,7 @@ mod election;
 mod handoff;
 mod log;
 mod message;
+mod plausible;
 mod progress;
 mod quorum;
 mod replica;
@@ -39,6 +40,7 @@ pub use message::{
     AppendHeader, AppendResponse, Heartbeat, HeartbeatResponse, Message, TimeoutNow,
     TransferRequest, VoteRequest, VoteResponse,
 };
+pub use plausible::{Implausible, INDEX_REACH, MAX_INDEX, MAX_TERM, TERM_REACH};
 pub use replica::Replica;
 pub use replicate::COMMIT_NOTICE_DELAY;
 pub use types::{

@@ -13,6 +13,7 @@ use super::conf::ConfState;
 use super::handoff::Handoff;
 use super::log::{Log, LogSource, RecoveredLog};
 use super::message::Message;
+use super::plausible::{Refusals, MAX_TERM};
 use super::progress::{Pace, Progress};
 use super::quorum;
 use super::types::{
@@ -81,6 +82,7 @@ pub struct Replica {
     /// next `take_ready` sends them, so every proposal made between two passes of the
     /// driver travels in one message per follower instead of one each.
     pub(crate) appends_due: bool,
+    pub(crate) refusals: Refusals,
     pub(crate) ready: Ready,
 }
 
@@ -143,6 +145,13 @@ impl Replica {
         } else {
             (hs.term, hs.vote)
         };
+        if term >= MAX_TERM - 1 {
+            // Only a peer's forged term can have put it there (before such terms were
+            // refused); no election could ever succeed from it.
+            return Err(ConsensusError::BadLog(format!(
+                "the recorded term {term} is beyond any real cluster's; rebuild this node"
+            )));
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let t = cfg.election_timeout;
         let jitter = rng.gen_range(0..=t.as_micros().max(1) as u64);
@@ -185,6 +194,7 @@ impl Replica {
             missing_log_raised: false,
             read_failed_raised: false,
             appends_due: false,
+            refusals: Refusals::default(),
             ready: Ready::default(),
             cfg,
         };
@@ -209,7 +219,7 @@ impl Replica {
                 if vote == id && term > 0 {
                     r.become_leader(now);
                 } else if vote == 0 && configured == Some(ConfRole::Leader) {
-                    r.term += 1;
+                    r.term += 1; // below MAX_TERM, checked above
                     r.vote = id;
                     r.persist_hard_state();
                     r.become_leader(now);
@@ -409,6 +419,10 @@ impl Replica {
     pub fn step(&mut self, from: NodeId, msg: Message, now: Instant) {
         self.now = now;
         if from == self.cfg.id || from == 0 {
+            return;
+        }
+        if let Err(why) = self.check_plausible(from, &msg) {
+            self.refuse(from, why, now);
             return;
         }
         self.handoff.heard.insert(from, now);

@@ -248,6 +248,13 @@ pub enum Event {
         index: Index,
         error: String,
     },
+    /// Messages refused as implausible (`count` of them since the last such event; the
+    /// reason is the latest one's). At most one per second.
+    Refused {
+        from: NodeId,
+        reason: String,
+        count: u64,
+    },
 }
 
 /// Work for the driver. Persist `hard_state`, then apply `truncate_from` and append

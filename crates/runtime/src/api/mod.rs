@@ -184,7 +184,12 @@ impl Dcf {
             applied_seeds: self.applied_seeds.lock().clone(),
             exception: self.exception.clone(),
             faults: self.faults.clone(),
-        })?;
+        });
+        // Used once (or the start failed): the next dcf_start needs it set again.
+        if self.params.is_none() {
+            crate::config::forget_key_password();
+        }
+        let node = node?;
         self.node.store(Some(Arc::new(node)));
         Ok(())
     }

@@ -73,6 +73,12 @@ pub fn snapshot() -> Params {
     STORE.read().clone()
 }
 
+/// `dcf_start` used SSL_PWD_PLAINTEXT: it is dropped (its memory overwritten) so that the
+/// password does not stay in the process for the node's lifetime.
+pub fn forget_key_password() {
+    STORE.write().ssl_pwd_plaintext = None;
+}
+
 /// Puts every parameter back to its default (tests; DCF itself never resets them).
 pub fn reset() {
     *STORE.write() = Params::default();

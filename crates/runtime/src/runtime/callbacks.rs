@@ -55,5 +55,9 @@ pub fn run_messages(shared: Arc<Shared>, rx: Receiver<(StreamId, NodeId, Bytes)>
         if let Some(f) = shared.callbacks.snapshot().msg_proc {
             f(stream, from, &data);
         }
+        shared
+            .limits
+            .user
+            .give(data.len() + super::limits::ITEM_OVERHEAD);
     }
 }

@@ -160,6 +160,17 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
                 .map_err(|e| format!("saving the membership: {e}"))?;
             shared.refresh_peers();
         }
+        Event::Refused {
+            from,
+            reason,
+            count,
+        } => {
+            // The core reports at most once a second, with the count since the last report.
+            dcf_warn!(
+                "stream {}: refused {count} message(s) from node {from}, the last because {reason}",
+                stream.id
+            );
+        }
         Event::LogReadFailed { index, error } => {
             return Err(format!(
                 "reading entry {index} back for a follower: {error}"

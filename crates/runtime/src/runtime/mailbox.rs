@@ -3,7 +3,7 @@
 //! storage is opened, so storage reports into them directly: no router to streams that do
 //! not exist yet, and no pointer from a stream back to the node.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::OnceLock;
 
@@ -24,12 +24,28 @@ pub enum Control {
     Rewind(Index, SyncSender<DcfResult<()>>),
 }
 
+/// Bounds on what waits for the driver. An honest leader keeps at most 8 MiB of entries in
+/// flight per follower, so these are reached only by a flood (or a driver stuck on its
+/// disk): messages beyond them are dropped and counted, which consensus tolerates like any
+/// loss. A message always fits an empty mailbox, whatever its size.
+pub const MAX_QUEUED_MESSAGES: usize = 1 << 16;
+pub const MAX_QUEUED_BYTES: usize = 128 << 20;
+
+#[derive(Default)]
+struct Inbox {
+    messages: Vec<(NodeId, Message)>,
+    /// Entry payload bytes in `messages`.
+    bytes: usize,
+}
+
 #[derive(Default)]
 pub struct Mailbox {
     /// Wakes the stream's driver.
     pub wake: Signal,
     /// Messages from peers, stepped by the driver in arrival order.
-    inbox: Mutex<Vec<(NodeId, Message)>>,
+    inbox: Mutex<Inbox>,
+    /// Messages dropped because the mailbox was full.
+    dropped: AtomicU64,
     /// The durable position storage reported last (only the last matters).
     durable: Mutex<Option<(Index, Term)>>,
     /// The storage writer stopped; the driver stops the stream with this reason.
@@ -43,13 +59,35 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
-    /// A message from a peer (on a network thread).
-    pub fn post_message(&self, from: NodeId, msg: Message) {
+    /// A message from a peer (on a network thread). False when it was dropped because the
+    /// mailbox is full.
+    pub fn post_message(&self, from: NodeId, msg: Message) -> bool {
         if self.closed.load(Ordering::Acquire) {
-            return;
+            return true;
         }
-        self.inbox.lock().push((from, msg));
+        let size = match &msg {
+            Message::Append { entries, .. } => entries.iter().map(|e| e.data.len()).sum(),
+            _ => 0,
+        };
+        {
+            let mut inbox = self.inbox.lock();
+            let full = inbox.messages.len() >= MAX_QUEUED_MESSAGES
+                || inbox.bytes.saturating_add(size) > MAX_QUEUED_BYTES;
+            if full && !inbox.messages.is_empty() {
+                drop(inbox);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            inbox.bytes += size;
+            inbox.messages.push((from, msg));
+        }
         self.wake.notify();
+        true
+    }
+
+    /// Messages dropped so far because the mailbox was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Storage made the log durable up to `index` (after a storage round). Storage rounds
@@ -73,7 +111,9 @@ impl Mailbox {
 
     /// Moves the queued messages into `into` (which the driver reuses, empty).
     pub fn take_messages(&self, into: &mut Vec<(NodeId, Message)>) {
-        std::mem::swap(&mut *self.inbox.lock(), into);
+        let mut inbox = self.inbox.lock();
+        std::mem::swap(&mut inbox.messages, into);
+        inbox.bytes = 0;
     }
 
     /// A truncation or rewind for the driver (on the caller's thread).
@@ -117,5 +157,21 @@ mod tests {
         m.post_durable(9, 2);
         assert_eq!(m.take_durable(), Some((9, 2)));
         assert_eq!(m.take_durable(), None);
+    }
+
+    #[test]
+    fn a_full_mailbox_drops_and_counts_but_always_takes_one() {
+        use crate::consensus::TransferRequest;
+        let m = Mailbox::default();
+        let msg = || Message::TransferRequest(TransferRequest { term: 1 });
+        for _ in 0..MAX_QUEUED_MESSAGES {
+            assert!(m.post_message(2, msg()));
+        }
+        assert!(!m.post_message(2, msg()));
+        assert_eq!(m.dropped(), 1);
+        let mut got = Vec::new();
+        m.take_messages(&mut got);
+        assert_eq!(got.len(), MAX_QUEUED_MESSAGES);
+        assert!(m.post_message(2, msg()));
     }
 }

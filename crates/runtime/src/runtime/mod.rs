@@ -12,6 +12,7 @@ mod callbacks;
 mod driver;
 mod faults;
 mod info;
+mod limits;
 mod mailbox;
 pub mod memory;
 mod net;
@@ -70,6 +71,8 @@ pub struct Shared {
     pub rpc: net::Rpc,
     /// This node's counters for `dcf_query_statistics_info`.
     pub stats: Arc<stats::NodeStats>,
+    /// Queue bounds against floods from peers.
+    pub limits: Arc<limits::Limits>,
     /// Peers' byte order, learnt from their PeerFacts (true = big endian).
     pub peer_big_endian: Mutex<HashMap<NodeId, bool>>,
     stop: AtomicBool,
@@ -132,9 +135,19 @@ impl Shared {
         }
     }
 
+    /// Queues a user message for msg_proc, or drops it (counted, logged once a second)
+    /// when USER_MESSAGE_BYTES already wait: msg_proc is slower than the senders.
     pub fn post_message(&self, stream: StreamId, from: NodeId, data: Bytes) {
-        if let Some(tx) = self.messages.lock().as_ref() {
-            let _ = tx.send((stream, from, data));
+        let size = data.len() + limits::ITEM_OVERHEAD;
+        if !self.limits.user.take(size) {
+            self.limits
+                .user_drops
+                .note(|| format!("user message(s) from node {from}"));
+            return;
+        }
+        match self.messages.lock().as_ref() {
+            Some(tx) if tx.send((stream, from, data)).is_ok() => {}
+            _ => self.limits.user.give(size),
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::limits::{Limits, ITEM_OVERHEAD};
 use super::mailbox::Mailbox;
 use super::wire::{self, Incoming, PeerFacts, Request, RequestHeader, Response, ResponseHeader};
 use super::{FaultSeam, Shared};
@@ -25,10 +26,12 @@ pub struct Handler {
     pub faults: Arc<FaultSeam>,
     pub events: Sender<NetEvent>,
     pub stats: Arc<super::stats::NodeStats>,
+    pub limits: Arc<Limits>,
 }
 
 pub enum NetEvent {
-    Frame(NodeId, Incoming),
+    /// A frame, and the bytes it holds of the `Limits::net` budget.
+    Frame(NodeId, Incoming, usize),
     PeerUp(NodeId),
 }
 
@@ -38,6 +41,7 @@ impl FrameHandler for Handler {
             return;
         }
         let t0 = Instant::now();
+        let size = frame.header.len() + frame.payload.len() + ITEM_OVERHEAD;
         let incoming = match wire::decode(frame.kind, &frame.header, frame.payload) {
             Ok(i) => i,
             Err(e) => {
@@ -49,12 +53,26 @@ impl FrameHandler for Handler {
             Incoming::Consensus(s, msg) => match self.mailboxes.get(&s) {
                 Some(m) => {
                     self.stats.on_consensus_in(s, from, &msg, Instant::now());
-                    m.post_message(from, msg)
+                    if !m.post_message(from, msg) {
+                        self.limits
+                            .mailbox_drops
+                            .note(|| format!("consensus message(s) of stream {s}"));
+                    }
                 }
                 None => dcf_debug!("node {from}: message for unknown stream {s}"),
             },
             other => {
-                let _ = self.events.send(NetEvent::Frame(from, other));
+                if !self.limits.net.take(size) {
+                    self.limits
+                        .net_drops
+                        .note(|| format!("request(s) or message(s) from node {from}"));
+                } else if self
+                    .events
+                    .send(NetEvent::Frame(from, other, size))
+                    .is_err()
+                {
+                    self.limits.net.give(size);
+                }
             }
         }
         self.stats.on_received(t0.elapsed());
@@ -76,23 +94,26 @@ pub fn run_net(shared: Arc<Shared>, events: Receiver<NetEvent>) {
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
+        if let NetEvent::Frame(_, _, size) = &ev {
+            shared.limits.net.give(*size);
+        }
         match ev {
-            NetEvent::Frame(from, Incoming::UserMsg(s, data)) => {
+            NetEvent::Frame(from, Incoming::UserMsg(s, data), _) => {
                 if shared.stream(s).is_some() {
                     shared.post_message(s, from, data);
                 }
             }
-            NetEvent::Frame(from, Incoming::Request(s, header, payload)) => {
+            NetEvent::Frame(from, Incoming::Request(s, header, payload), _) => {
                 serve(&shared, s, from, header, payload)
             }
-            NetEvent::Frame(_, Incoming::Response(_, header)) => {
+            NetEvent::Frame(_, Incoming::Response(_, header), _) => {
                 shared.rpc.complete(header.id, header.response)
             }
-            NetEvent::Frame(from, Incoming::PeerFacts(info)) => {
+            NetEvent::Frame(from, Incoming::PeerFacts(info), _) => {
                 shared.peer_big_endian.lock().insert(from, info.big_endian);
             }
             // Consensus frames go to the mailboxes in the handler.
-            NetEvent::Frame(_, Incoming::Consensus(..)) => {}
+            NetEvent::Frame(_, Incoming::Consensus(..), _) => {}
             NetEvent::PeerUp(peer) => {
                 let info = PeerFacts {
                     big_endian: cfg!(target_endian = "big"),
@@ -120,7 +141,14 @@ fn serve(shared: &Shared, s: StreamId, from: NodeId, header: RequestHeader, payl
             Response::CommitIndex(Some(if ok { super::ops::data_commit(&r) } else { 0 }))
         }
         Request::ChangeMember { json } => {
-            Response::Changed(super::admin::change_member_as_leader(shared, &json).ok())
+            // A non-leader forwards only changes of its own membership (SPEC: self only).
+            let about = crate::config::parse_change_member(&json).map(|c| c.node_id);
+            if about.as_ref().is_ok_and(|&n| n == from) {
+                Response::Changed(super::admin::change_member_as_leader(shared, &json).ok())
+            } else {
+                dcf_warn!("node {from}: refused a forwarded membership change not about itself");
+                Response::Changed(None)
+            }
         }
     };
     let frame = wire::response_frame(

@@ -264,7 +264,12 @@ impl Node {
         let (msg_tx, msg_rx) = channel();
         let shared = Arc::new(Shared {
             id: cfg.node_id,
-            params: cfg.params.clone(),
+            params: {
+                // The password is used once, below; the node keeps no copy.
+                let mut p = cfg.params.clone();
+                p.ssl_pwd_plaintext = None;
+                p
+            },
             storage,
             transport: OnceLock::new(),
             streams,
@@ -274,6 +279,7 @@ impl Node {
             messages: Mutex::new(Some(msg_tx)),
             rpc: Rpc::default(),
             stats: Arc::default(),
+            limits: Default::default(),
             peer_big_endian: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             faults: cfg.faults.clone(),
@@ -368,10 +374,16 @@ impl Node {
             faults: shared.faults.clone(),
             events: net_events,
             stats: shared.stats.clone(),
+            limits: shared.limits.clone(),
         });
         let t = Transport::start(tcfg, handler, rt.handle()).map_err(|e| {
+            use crate::transport::TransportError as E;
+            let code = match e {
+                E::TlsFile { .. } | E::Tls(_) | E::KeyPassword(_) => ErrorCode::Tls,
+                _ => ErrorCode::PortInUse,
+            };
             DcfError::new(
-                ErrorCode::PortInUse,
+                code,
                 format!("starting the transport on {ip}:{}: {e}", me.port),
             )
         })?;
@@ -503,14 +515,24 @@ fn key_password(p: &Params, cbs: &CallbackRegistry) -> DcfResult<Option<String>>
     let decrypt = cbs.snapshot().decrypt_pwd.map(|f| {
         move |cipher: &str| {
             f(cipher.as_bytes())
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map(|mut b| {
+                    let s = String::from_utf8_lossy(&b).into_owned();
+                    b.fill(0);
+                    std::hint::black_box(&b);
+                    s
+                })
                 .ok_or_else(|| "the callback refused SSL_PWD_CIPHERTEXT".to_string())
         }
     });
-    crate::transport::resolve_key_password(
+    let resolved = crate::transport::resolve_key_password(
         plain.as_deref(),
         Some(p.ssl_pwd_ciphertext.as_str()),
         decrypt.as_ref().map(|f| f as &crate::transport::DecryptPwd),
     )
-    .map_err(|e| DcfError::new(ErrorCode::Tls, e.to_string()))
+    .map_err(|e| DcfError::new(ErrorCode::Tls, e.to_string()));
+    // The transport wipes the copy it gets once the key is open; this one goes now.
+    if let Some(p) = plain {
+        crate::transport::wipe(p);
+    }
+    resolved
 }

@@ -152,6 +152,10 @@ pub fn decode(kind: u8, header: &Bytes, payload: Bytes) -> Result<Incoming, Wire
     let stream = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let body = &header[4..];
     match kind {
+        // No sender makes a longer one (dcf_send_msg refuses it).
+        KIND_USER_MSG if payload.len() > crate::transport::MAX_USER_MESSAGE_BYTES => Err(
+            WireError::Header(format!("user message of {} bytes", payload.len())),
+        ),
         KIND_USER_MSG => Ok(Incoming::UserMsg(stream, payload)),
         KIND_REQUEST => Ok(Incoming::Request(stream, decode_header(body)?, payload)),
         KIND_RESPONSE => Ok(Incoming::Response(stream, decode_header(body)?)),
@@ -198,6 +202,9 @@ mod tests {
         )
         .is_err());
         assert!(decode(250, &Bytes::from_static(&[1, 0, 0, 0]), Bytes::new()).is_err());
+        let too_long = Bytes::from(vec![0u8; crate::transport::MAX_USER_MESSAGE_BYTES + 1]);
+        let f = user_msg_frame(1, too_long.clone());
+        assert!(decode(f.kind, &f.header, too_long).is_err());
         let mut rng = 12345u64;
         for _ in 0..2000 {
             let len = (rng % 40) as usize;

@@ -4,6 +4,7 @@
 use crate::transport::error::TransportError;
 use crate::transport::frame::Batch;
 use crate::transport::hello::{read_hello, Hello};
+use crate::transport::identity;
 use crate::transport::log::Level;
 use crate::transport::state::{close_code, Outgoing, PeerSender, Queue, Receivers, TransportState};
 use crate::transport::tls::SERVER_NAME;
@@ -208,6 +209,14 @@ async fn handshake(
     addr: SocketAddr,
     conn: &quinn::Connection,
 ) -> Result<(), String> {
+    if shared.mutual_tls {
+        let named = identity::peer_named_nodes(conn);
+        if !named.is_empty() && !named.contains(&peer) {
+            return Err(format!(
+                "{addr} presents a certificate naming node(s) {named:?}, not node {peer}"
+            ));
+        }
+    }
     let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
     send.write_all(&Hello::new(shared.cluster_id, shared.node_id, peer).encode())
         .await

@@ -36,13 +36,24 @@ impl Transport {
         handler: Arc<dyn FrameHandler>,
         rt: &Handle,
     ) -> Result<Transport, TransportError> {
-        let crypto = tls::build(&cfg.tls, SystemTime::now())?;
+        let mut cfg = cfg;
+        let crypto = tls::build(&cfg.tls, cfg.node_id, SystemTime::now());
+        // The key is open (or the start failed): the password is not needed any more.
+        if let Some(pw) = cfg.tls.key_password.take() {
+            tls::wipe(pw);
+        }
+        let crypto = crypto?;
+        let mutual_tls = cfg.tls.ca.is_some();
         let max_frame_bytes = cfg.max_frame_bytes.min(u32::MAX as usize);
         let socket = tuning::bind_socket(cfg.listen)?;
         let timing = Timing::derive(cfg.election_timeout, cfg.heartbeat_interval);
         let quic = Arc::new(tuning::quic_transport_config(max_frame_bytes, timing));
         let mut server = quinn::ServerConfig::with_crypto(crypto.server);
-        server.transport_config(quic.clone());
+        // Until its hello is accepted a connection may send a few KiB and no channel
+        // stream (conn_in widens both).
+        server.transport_config(Arc::new(tuning::before_hello(
+            tuning::quic_transport_config(max_frame_bytes, timing),
+        )));
         let mut client = quinn::ClientConfig::new(crypto.client);
         client.transport_config(quic);
         let mut endpoint = {
@@ -75,7 +86,10 @@ impl Transport {
             endpoint: Mutex::new(Some(endpoint.clone())),
             peers: RwLock::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
-            refusals: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(Default::default()),
+            pending: Mutex::new(Default::default()),
+            mutual_tls,
+            unnamed_warned: Mutex::new(Default::default()),
             tasks: Mutex::new(Vec::new()),
             background: Mutex::new(Vec::new()),
             shut: AtomicBool::new(false),

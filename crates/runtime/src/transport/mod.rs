@@ -9,12 +9,14 @@
 //! closes the connection with the reason. Then the dialer opens three long-lived unidirectional
 //! streams, one per [`Channel`], so a large replication batch never delays a vote or a heartbeat.
 //!
-//! Peer identity: the node id in the hello, which must be a configured peer. With TLS on
-//! (SSL_CA/SSL_CERT/SSL_KEY), both sides must present a certificate issued by the configured CA
-//! and not revoked by SSL_CRL; certificates are not bound to node ids or host names (openGauss
-//! deploys one certificate set per cluster), so the CA vouches for cluster membership and the
-//! hello names the member. Without TLS an ephemeral self-signed certificate keeps traffic
-//! encrypted but peers are not authenticated (logged as a warning).
+//! Peer identity: the node id in the hello, which must be a configured peer, bound to the
+//! connection by `identity`: a certificate naming nodes (`dcf-node-<id>`) may claim only
+//! those; otherwise the claim must come from the node's IP address in the membership. With
+//! TLS on (SSL_CA/SSL_CERT/SSL_KEY), both sides must present a certificate issued by the
+//! configured CA and not revoked by SSL_CRL. Without TLS an ephemeral self-signed
+//! certificate keeps traffic encrypted but peers are bound by address only (logged as a
+//! warning). One authenticated connection per node: a second claim is refused while the
+//! first still hears from its peer (`conn_in`).
 
 mod conn_in;
 mod conn_out;
@@ -22,6 +24,7 @@ mod endpoint;
 mod error;
 mod frame;
 mod hello;
+mod identity;
 mod legacy_key;
 mod log;
 mod state;
@@ -32,8 +35,9 @@ mod types;
 pub use endpoint::Transport;
 pub use error::TransportError;
 pub use frame::{encode_frame, FrameDecoder, FrameError, FRAME_PREFIX_LEN};
+pub use identity::{named_nodes, node_name};
 pub use log::{emit as log_emit, Level};
-pub use tls::{cert_expiry_warnings, load_private_key, resolve_key_password, DecryptPwd};
+pub use tls::{cert_expiry_warnings, load_private_key, resolve_key_password, wipe, DecryptPwd};
 pub use types::{
     Channel, Frame, FrameHandler, ReceivedFrame, TlsSettings, TransportConfig,
     DEFAULT_MAX_FRAME_BYTES, MAX_USER_MESSAGE_BYTES,

@@ -200,8 +200,41 @@ fn permission_notice(path: &Path) -> Option<String> {
     })
 }
 
-/// Builds both sides' configurations from the settings; `now` dates the expiry check.
-pub fn build(settings: &TlsSettings, now: SystemTime) -> Result<CryptoConfigs, TransportError> {
+/// A private key that its group or others may access is refused, as DCF does.
+fn check_key_permissions(path: &Path) -> Result<(), TransportError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| file_err(path, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(file_err(
+            path,
+            format!(
+                "the private key has mode {:o}: its group or others may access it; \
+                 make it readable by its owner only (chmod 600)",
+                mode & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Overwrites a secret before its memory is freed.
+pub fn wipe(secret: String) {
+    let mut bytes = secret.into_bytes();
+    bytes.fill(0);
+    // Keeps the optimiser from eliding the zeroing as a dead store before deallocation.
+    std::hint::black_box(&bytes);
+}
+
+/// Builds both sides' configurations from the settings for node `me`; `now` dates the
+/// expiry check.
+pub fn build(
+    settings: &TlsSettings,
+    me: crate::types::NodeId,
+    now: SystemTime,
+) -> Result<CryptoConfigs, TransportError> {
     let provider = provider();
     let set =
         |p: &Option<std::path::PathBuf>| p.as_ref().filter(|p| !p.as_os_str().is_empty()).cloned();
@@ -209,7 +242,8 @@ pub fn build(settings: &TlsSettings, now: SystemTime) -> Result<CryptoConfigs, T
     let mut notices = Vec::new();
     let (server, client) = match (ca, cert, key) {
         (Some(ca), Some(cert), Some(key)) => {
-            for path in [&ca, &cert, &key] {
+            check_key_permissions(&key)?;
+            for path in [&ca, &cert] {
                 notices.extend(permission_notice(path).map(|m| (Level::Warn, m)));
             }
             for w in cert_expiry_warnings(&[&cert, &ca], settings.cert_notify_days, now) {
@@ -227,6 +261,10 @@ pub fn build(settings: &TlsSettings, now: SystemTime) -> Result<CryptoConfigs, T
                 None => Vec::new(),
             };
             let chain = load_certs(&cert)?;
+            match crate::transport::identity::check_own_certificate(&chain, me) {
+                Ok(warning) => notices.extend(warning.map(|w| (Level::Warn, w))),
+                Err(e) => return Err(file_err(&cert, e)),
+            }
             let key = load_private_key(&key, settings.key_password.as_deref())?;
             mutual(&provider, roots, crls, chain, key)?
         }

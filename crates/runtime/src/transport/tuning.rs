@@ -68,13 +68,33 @@ impl Timing {
     }
 }
 
-pub fn quic_transport_config(max_frame_bytes: usize, timing: Timing) -> quinn::TransportConfig {
+/// What a connection may send before its hello is accepted: the hello, with room to spare.
+pub const BEFORE_HELLO_WINDOW: u32 = 16 * 1024;
+
+fn stream_window(max_frame_bytes: usize) -> u32 {
     // A stream window below one frame would still work (flow control), but one frame's
     // worth avoids a round trip per frame on the data channel.
-    let stream_window = (STREAM_WINDOW_BYTES as usize)
+    (STREAM_WINDOW_BYTES as usize)
         .max(max_frame_bytes.saturating_mul(2))
-        .min(u32::MAX as usize / 2) as u32;
-    let conn_window = CONNECTION_WINDOW_BYTES.max(stream_window.saturating_mul(2));
+        .min(u32::MAX as usize / 2) as u32
+}
+
+/// The connection-level receive window once a peer is accepted.
+pub fn connection_window(max_frame_bytes: usize) -> u32 {
+    CONNECTION_WINDOW_BYTES.max(stream_window(max_frame_bytes).saturating_mul(2))
+}
+
+/// The acceptor's settings until the hello is checked: a tiny connection window and no
+/// unidirectional stream. A stranger can make this node hold a few KiB, not megabytes.
+pub fn before_hello(mut t: quinn::TransportConfig) -> quinn::TransportConfig {
+    t.receive_window(VarInt::from_u32(BEFORE_HELLO_WINDOW))
+        .max_concurrent_uni_streams(VarInt::from_u32(0));
+    t
+}
+
+pub fn quic_transport_config(max_frame_bytes: usize, timing: Timing) -> quinn::TransportConfig {
+    let stream_window = stream_window(max_frame_bytes);
+    let conn_window = connection_window(max_frame_bytes);
     let mut acks = AckFrequencyConfig::default();
     acks.max_ack_delay(Some(MAX_ACK_DELAY));
     let mut t = quinn::TransportConfig::default();

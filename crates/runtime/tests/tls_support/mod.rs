@@ -60,7 +60,19 @@ impl Ca {
         serial: u64,
         password: Option<&str>,
     ) -> (PathBuf, PathBuf) {
-        let mut params = CertificateParams::new(vec![format!("{name}.example")]).unwrap();
+        self.issue_with_names(key, name, serial, password, &[format!("{name}.example")])
+    }
+
+    /// A certificate whose subject alternative names are `names` (say `dcf-node-2`).
+    pub fn issue_with_names(
+        &self,
+        key: KeyPair,
+        name: &str,
+        serial: u64,
+        password: Option<&str>,
+        names: &[String],
+    ) -> (PathBuf, PathBuf) {
+        let mut params = CertificateParams::new(names.to_vec()).unwrap();
         params.serial_number = Some(SerialNumber::from(serial));
         params.not_after = rcgen::date_time_ymd(2099, 1, 1);
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
