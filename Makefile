@@ -15,19 +15,19 @@ VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(BUILD)/c_tests/test_prototypes_cpp \
            $(BUILD)/c_tests/test_header_names_c $(BUILD)/c_tests/test_header_names_cpp $(BUILD)/c_tests/test_dcf_values \
-           $(BUILD)/c_tests/test_cluster $(BUILD)/c_tests/test_opengauss
+           $(BUILD)/c_tests/test_cluster $(BUILD)/c_tests/test_opengauss $(BUILD)/c_tests/test_adopt
 NODE_BIN := $(BUILD)/c_tests/dcf_node
 OG_NODE  := $(BUILD)/c_tests/og_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
 
-.PHONY: all lib header test rust-test c-test install stage clean demo bench bench-memory fault-test fault-tools
+.PHONY: all lib header test rust-test c-test install stage man deb rpm package-test clean demo bench bench-memory fault-test fault-tools
 
 all: lib header
 
 lib:
 	$(CARGO) build --release -p dcf --lib
-	$(CARGO) build --release -p dcf-runtime --bin dcf-inspect
+	$(CARGO) build --release -p dcf-inspect
 
 # Regenerates include/dcf_interface.h from the sources (commit the result).
 header:
@@ -45,19 +45,51 @@ stage: lib
 	$(MAKE) --no-print-directory install PREFIX=$(abspath $(STAGE))
 
 # The installed libdcf.so is stripped; its debug info goes to libdcf.so.debug beside it,
-# found by debuggers through the .gnu_debuglink section.
-install: lib
-	install -d $(PREFIX)/lib $(PREFIX)/include $(PREFIX)/lib/pkgconfig $(PREFIX)/bin
-	objcopy --only-keep-debug $(LIBDIR)/libdcf.so $(PREFIX)/lib/libdcf.so.debug
-	chmod 0644 $(PREFIX)/lib/libdcf.so.debug
-	strip --strip-debug --strip-unneeded -o $(PREFIX)/lib/libdcf.so.tmp $(LIBDIR)/libdcf.so
-	cd $(PREFIX)/lib && objcopy --add-gnu-debuglink=libdcf.so.debug libdcf.so.tmp && chmod 0755 libdcf.so.tmp && mv -f libdcf.so.tmp libdcf.so
-	install -m 0755 -s $(LIBDIR)/dcf-inspect $(PREFIX)/bin/dcf-inspect
-	strip --strip-debug -o $(PREFIX)/lib/libdcf.a $(LIBDIR)/libdcf.a
-	chmod 0644 $(PREFIX)/lib/libdcf.a
-	install -m 0644 include/dcf_interface.h $(PREFIX)/include/dcf_interface.h
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: dcf\nDescription: Distributed Consensus Framework (libdcf-rs)\nVersion: %s\nLibs: -L$${libdir} -ldcf\nLibs.private: -lpthread -ldl -lm\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(VERSION)' > $(PREFIX)/lib/pkgconfig/dcf.pc
+# found by debuggers through the .gnu_debuglink section. DESTDIR stages the tree elsewhere
+# (the packages do); LIBSUB is the library directory under PREFIX (lib64, lib/<multiarch>).
+DESTDIR ?=
+LIBSUB  ?= lib
+INST    = $(DESTDIR)$(PREFIX)
+INSTLIB = $(INST)/$(LIBSUB)
+install: lib man
+	install -d $(INSTLIB)/pkgconfig $(INST)/include $(INST)/bin $(INST)/share/man/man1
+	objcopy --only-keep-debug $(LIBDIR)/libdcf.so $(INSTLIB)/libdcf.so.debug
+	chmod 0644 $(INSTLIB)/libdcf.so.debug
+	strip --strip-debug --strip-unneeded -o $(INSTLIB)/libdcf.so.tmp $(LIBDIR)/libdcf.so
+	cd $(INSTLIB) && objcopy --add-gnu-debuglink=libdcf.so.debug libdcf.so.tmp && chmod 0755 libdcf.so.tmp && mv -f libdcf.so.tmp libdcf.so
+	install -m 0755 -s $(LIBDIR)/dcf-inspect $(INST)/bin/dcf-inspect
+	strip --strip-debug -o $(INSTLIB)/libdcf.a $(LIBDIR)/libdcf.a
+	chmod 0644 $(INSTLIB)/libdcf.a
+	install -m 0644 include/dcf_interface.h $(INST)/include/dcf_interface.h
+	install -m 0644 $(BUILD)/man/*.1 $(INST)/share/man/man1/
+	printf 'prefix=%s\nlibdir=$${prefix}/%s\nincludedir=$${prefix}/include\n\nName: dcf\nDescription: Distributed Consensus Framework (libdcf-rs)\nVersion: %s\nLibs: -L$${libdir} -ldcf\nLibs.private: -lpthread -ldl -lm\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBSUB)' '$(VERSION)' > $(INSTLIB)/pkgconfig/dcf.pc
+
+# dcf-inspect's man pages, made from its command-line definition (not kept in the tree).
+man:
+	rm -rf $(BUILD)/man
+	$(CARGO) run --release -q -p dcf-inspect --example man -- $(BUILD)/man
+
+# Packages in $(BUILD)/pkg: libdcf (libdcf.so, libdcf.a, the header, dcf.pc, dcf-inspect and
+# its man pages) and its debug info in libdcf-dbgsym (deb) / libdcf-debuginfo (rpm).
+# dpkg-dev and rpm are installed with apt-get when missing and running as root.
+PKG := $(BUILD)/pkg
+deb: lib man
+	@sh packaging/need.sh dpkg-deb:dpkg-dev
+	MAKE="$(MAKE)" sh packaging/deb.sh $(VERSION) $(abspath $(PKG))
+
+rpm: lib man
+	@sh packaging/need.sh rpmbuild:rpm
+	MAKE="$(MAKE)" sh packaging/rpm.sh $(VERSION) $(abspath $(PKG))
+
+# Builds both packages, installs the deb into a scratch root and builds and runs a C
+# program against it through pkg-config, and checks the rpms' contents. Says "skipped"
+# where the tools are missing and cannot be installed (not root).
+package-test:
+	@if sh packaging/need.sh dpkg-deb:dpkg-dev rpmbuild:rpm pkg-config:pkg-config; then \
+		$(MAKE) --no-print-directory deb rpm && \
+		sh c_tests/check_packages.sh $(abspath $(PKG)) $(VERSION); \
+	else echo "package-test skipped: the tools above are missing (root installs them)"; fi
 
 $(BUILD)/c_tests/test_interface: c_tests/test_interface.c c_tests/harness.h stage
 	@mkdir -p $(dir $@)
@@ -86,12 +118,14 @@ $(BUILD)/c_tests/%: c_tests/%.c $(C_HDRS) stage
 c-test: $(C_TESTS) $(NODE_BIN) $(OG_NODE)
 	sh c_tests/check_exports.sh $(STAGE)/lib/libdcf.so
 	sh c_tests/check_install.sh $(STAGE)
+	$(MAKE) --no-print-directory package-test
 	python3 c_tests/test_bench_report.py
 	$(BUILD)/c_tests/test_prototypes_c
 	$(BUILD)/c_tests/test_prototypes_cpp
 	$(BUILD)/c_tests/test_header_names_c
 	$(BUILD)/c_tests/test_header_names_cpp
 	$(BUILD)/c_tests/test_interface
+	$(BUILD)/c_tests/test_adopt crates/runtime/tests/fixtures/dcf/node1 $(abspath $(BUILD)/run/adopt)
 	rm -rf $(BUILD)/run/values $(BUILD)/run/cluster && mkdir -p $(BUILD)/run
 	$(BUILD)/c_tests/test_dcf_values $(abspath $(BUILD)/run/values)
 	$(BUILD)/c_tests/test_cluster $(NODE_BIN) $(abspath $(BUILD)/run/cluster) $(CLUSTER_CYCLES)

@@ -183,7 +183,7 @@ static void *writer(void *arg)
     int quiet = 0;
     while (!g_stop) {
         unsigned int writable = 0;
-        if (!g_writing && !quiet) {
+        if (!g_writing && !quiet && (g_outstanding == 0 || !g_leader)) {
             /* tells the test that no write is in flight any more */
             char path[1100];
             snprintf(path, sizeof path, "%s/quiet", g_dir);

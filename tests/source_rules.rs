@@ -1,6 +1,7 @@
 //! Project rules checked on the source text: `unsafe` only under src/ffi (the root crate), a
 //! core crate without I/O, clocks or threads (time is passed in) and without the runtime's
-//! crates among its dependencies. Comments, string and
+//! crates among its dependencies, parking_lot's locks alone, and no dependency that no code
+//! uses. Comments, string and
 //! character literals are blanked first, so prose about these rules does not trip them;
 //! test-only code (`#[cfg(test)]` modules) may use a clock as its starting point.
 
@@ -303,21 +304,82 @@ fn the_blanking_keeps_code_and_drops_prose() {
     assert_eq!(files, ["sim"]);
 }
 
-/// The core crate's [dependencies] (not dev-dependencies) by name.
-fn core_dependencies() -> Vec<String> {
-    let toml = fs::read_to_string(root().join("crates/core/Cargo.toml")).unwrap();
+/// The names in `section` (e.g. "[dependencies]") of the manifest `toml`.
+fn manifest_section(toml: &str, section: &str) -> Vec<String> {
     let mut deps = Vec::new();
-    let mut in_deps = false;
+    let mut inside = false;
     for line in toml.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_deps = line == "[dependencies]";
-        } else if in_deps && !line.is_empty() && !line.starts_with('#') {
+            inside = line == section;
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
             if let Some((name, _)) = line.split_once('=') {
                 deps.push(name.trim().to_string());
             }
         }
     }
     deps
+}
+
+/// The core crate's [dependencies] (not dev-dependencies) by name.
+fn core_dependencies() -> Vec<String> {
+    let toml = fs::read_to_string(root().join("crates/core/Cargo.toml")).unwrap();
+    manifest_section(&toml, "[dependencies]")
+}
+
+/// Whether the Rust code under `dirs` of `krate` names the crate a package is imported as;
+/// with `shipping`, test-only modules do not count.
+fn code_names(krate: &Path, dirs: &[&str], package: &str, shipping: bool) -> bool {
+    // Packages whose library has another name.
+    let name = match package {
+        "md-5" => "md5".to_string(),
+        p => p.replace('-', "_"),
+    };
+    let mut files = Vec::new();
+    for d in dirs {
+        let dir = krate.join(d);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        } else if dir.is_file() {
+            files.push(dir);
+        }
+    }
+    files.iter().any(|f| {
+        let mut code = code_only(&fs::read_to_string(f).unwrap());
+        if shipping {
+            code = strip_test_modules(&code).0;
+        }
+        code.lines().any(|l| has_word(l, &name))
+    })
+}
+
+/// Every dependency of every package is used: [dependencies] by the code that ships,
+/// [dev-dependencies] by the tests, benchmarks or test modules.
+#[test]
+fn every_dependency_is_used() {
+    let root = root();
+    let mut packages = vec![root.clone()];
+    for entry in fs::read_dir(root.join("crates")).unwrap() {
+        packages.push(entry.unwrap().path());
+    }
+    let mut unused = Vec::new();
+    for p in packages {
+        let toml = fs::read_to_string(p.join("Cargo.toml")).unwrap();
+        for dep in manifest_section(&toml, "[dependencies]") {
+            if !code_names(&p, &["src", "build.rs"], &dep, true) {
+                unused.push(format!("{}: {dep}", shown(&p.join("Cargo.toml"))));
+            }
+        }
+        for dep in manifest_section(&toml, "[dev-dependencies]") {
+            if !code_names(&p, &["src", "tests", "benches", "examples"], &dep, false) {
+                unused.push(format!("{}: {dep} (dev)", shown(&p.join("Cargo.toml"))));
+            }
+        }
+    }
+    assert!(
+        unused.is_empty(),
+        "dependencies no code uses (remove them, or move them to [dev-dependencies]):\n{}",
+        unused.join("\n")
+    );
 }
 
 #[test]
@@ -335,4 +397,60 @@ fn the_core_crate_depends_on_no_io_crate() {
     ];
     let bad: Vec<_> = deps.iter().filter(|d| io.contains(&d.as_str())).collect();
     assert!(bad.is_empty(), "crates/core must not depend on {bad:?}");
+}
+
+/// Whether `code` (comments and literals blanked) names one of the standard library's
+/// locks. The project uses parking_lot's alone: they do not poison (a panic caught at the C
+/// boundary must not turn every later call on that lock into an error), are
+/// const-constructible for statics, and one flavour means one set of semantics to reason
+/// about. tokio's async locks are another thing and allowed.
+fn names_a_std_lock(code: &str) -> bool {
+    let flat: String = code.split_whitespace().collect();
+    flat.match_indices("sync::").any(|(at, _)| {
+        if flat[..at].ends_with("tokio::") {
+            return false;
+        }
+        let rest = &flat[at + "sync::".len()..];
+        let named = match rest.strip_prefix('{') {
+            Some(group) => group.split('}').next().unwrap_or(""),
+            None => rest.split([';', '(', '>', ',']).next().unwrap_or(""),
+        };
+        ["Mutex", "RwLock", "Condvar"]
+            .iter()
+            .any(|l| has_word(named, l) || named.starts_with(l))
+    })
+}
+
+#[test]
+fn one_lock_flavour() {
+    let root = root();
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "crates"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files.push(root.join("build.rs"));
+    let found: Vec<String> = files
+        .iter()
+        .filter(|f| f.exists())
+        .filter(|f| names_a_std_lock(&code_only(&fs::read_to_string(f).unwrap())))
+        .map(|f| shown(f))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "std::sync locks (use parking_lot's Mutex, RwLock, Condvar):\n{}",
+        found.join("\n")
+    );
+    assert!(names_a_std_lock(
+        "use std::sync::{\n    Arc,\n    Mutex,\n};"
+    ));
+    assert!(names_a_std_lock(
+        "static M: std::sync::RwLock<u8> = todo!();"
+    ));
+    assert!(names_a_std_lock("use std::{sync::Condvar, fs};"));
+    assert!(!names_a_std_lock(
+        "use std::sync::{atomic::AtomicU64, Arc}; use tokio::sync::Mutex;"
+    ));
+    assert!(!names_a_std_lock(
+        "use parking_lot::{Mutex, RwLock}; use std::sync::OnceLock;"
+    ));
 }

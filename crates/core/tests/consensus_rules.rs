@@ -426,6 +426,69 @@ fn transfer_rejects_logger_and_passive_targets() {
 }
 
 #[test]
+fn transfer_refuses_a_peer_not_heard_within_the_election_timeout() {
+    let mut sim = cluster(followers(3));
+    let l = elect(&mut sim);
+    write(&mut sim, 3);
+    let t = if l == 3 { 2 } else { 3 };
+    // A stopped node sends nothing; handing over to it would leave no leader.
+    sim.crash(t);
+    sim.run_for(2 * T).unwrap();
+    let res = sim.with(l, |r, now| r.transfer_leader(t, now)).unwrap();
+    assert!(
+        matches!(res, Some(Err(AdminError::InvalidTarget { .. }))),
+        "{res:?}"
+    );
+    // Writes were never held back.
+    assert!(sim.propose(1).unwrap().is_some());
+}
+
+#[test]
+fn transfer_refuses_a_peer_that_needs_truncated_entries() {
+    let mut sim = cluster(followers(3));
+    let l = elect(&mut sim);
+    write(&mut sim, 3);
+    let t = if l == 3 { 2 } else { 3 };
+    sim.cut.insert((l, t));
+    let (_, _, hi) = sim.propose(10).unwrap().expect("the leader takes writes");
+    let committed = sim
+        .run_until(10 * T, |s| s.replica(l).unwrap().commit_index() >= hi)
+        .unwrap();
+    assert!(committed);
+    let c = sim.replica(l).unwrap().commit_index();
+    sim.with(l, |r, _| r.compact(c)).unwrap();
+    // It hears the leader again (and answers), but cannot catch up by replication.
+    sim.cut.clear();
+    sim.run_for(T).unwrap();
+    let res = sim.with(l, |r, now| r.transfer_leader(t, now)).unwrap();
+    assert!(
+        matches!(res, Some(Err(AdminError::InvalidTarget { .. }))),
+        "{res:?}"
+    );
+    assert!(sim.propose(1).unwrap().is_some());
+}
+
+#[test]
+fn a_transfer_whose_target_never_campaigns_is_abandoned_after_an_election_timeout() {
+    let mut sim = cluster(followers(3));
+    let l = elect(&mut sim);
+    write(&mut sim, 3);
+    let t = if l == 3 { 2 } else { 3 };
+    let res = sim.with(l, |r, now| r.transfer_leader(t, now)).unwrap();
+    assert_eq!(res, Some(Ok(())));
+    // The target stops before PROMOTE reaches it.
+    sim.crash(t);
+    assert!(
+        sim.propose(1).unwrap().is_none(),
+        "writes wait during the transfer"
+    );
+    let resumed = sim.run_until(T + T / 2, |s| s.leader() == Some(l)).unwrap();
+    assert!(resumed, "the old leader does not take writes again");
+    write(&mut sim, 2);
+    assert_eq!(sim.leader(), Some(l));
+}
+
+#[test]
 fn demote_steps_down_and_the_cluster_reelects() {
     let mut sim = cluster(followers(3));
     let l = elect(&mut sim);

@@ -6,7 +6,7 @@
 
 #![forbid(unsafe_code)]
 
-pub use dcf_core::{consensus, types};
+pub use dcf_core::{consensus, encoding, types};
 
 pub mod api;
 pub mod config;

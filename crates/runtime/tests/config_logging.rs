@@ -187,6 +187,36 @@ fn sink_receives_messages_filtered_by_mask() {
     logging::set_sink(None);
 }
 
+/// The transport's lines (every transport whose handler keeps the default `on_log`) reach
+/// the RUN log at their own level, and the mask filters them like any other line.
+#[test]
+fn transport_lines_go_to_the_run_log() {
+    use dcf_runtime::transport::{log_emit, Level};
+    let _g = GLOBAL.lock();
+    let seen = collecting_sink();
+    logging::set_level_mask(bits::RUN_ERR | bits::RUN_WAR);
+    log_emit(Level::Error, "e");
+    log_emit(Level::Warn, "w");
+    log_emit(Level::Info, "i");
+    let got: Vec<(LogType, LogLevel, String)> = seen
+        .lock()
+        .iter()
+        .map(|m| (m.0, m.1, m.4.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (LogType::Run, LogLevel::Error, "e".to_string()),
+            (LogType::Run, LogLevel::Warn, "w".to_string()),
+        ]
+    );
+    logging::set_level_mask(bits::RUN_INF);
+    log_emit(Level::Info, "i");
+    assert_eq!(seen.lock().last().unwrap().1, LogLevel::Info);
+    logging::set_level_mask(bits::DEFAULT);
+    logging::set_sink(None);
+}
+
 #[test]
 fn init_writes_files_and_sink_replaces_them() {
     let _g = GLOBAL.lock();

@@ -4,6 +4,7 @@
 //! acknowledged is lost. Needs root (mount); skips with a message otherwise.
 
 mod common;
+mod skip;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -45,7 +46,7 @@ fn leader_on_a_full_disk_hands_over_and_rejoins_after_space_is_freed() {
     let dir1 = c.node(1).dir.clone();
     // Two 10 MiB segments (the open one and its preallocated spare) fit, a third does not.
     let Some(mount) = Mount::tmpfs(&dir1, 28) else {
-        println!("skipped: cannot mount a tmpfs for the disk-full test (needs root)");
+        skip::skipped("cannot mount a tmpfs for the disk-full test (needs root)");
         return;
     };
     for n in &c.nodes {
@@ -98,4 +99,66 @@ fn leader_on_a_full_disk_hands_over_and_rejoins_after_space_is_freed() {
     c.stop_all();
     drop(c);
     drop(mount);
+}
+
+/// A segment that cannot be preallocated (disk full) is named in full in the error, with
+/// its number, so that an operator finds the file.
+#[test]
+fn a_failed_preallocation_names_the_segment_file() {
+    use dcf_runtime::storage::{Storage, StorageOptions};
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let Some(_mount) = Mount::tmpfs(&dir, 1) else {
+        println!("skipped: cannot mount a tmpfs for the preallocation test (needs root)");
+        return;
+    };
+    let opts = StorageOptions {
+        segment_size: 8 << 20,
+        ..StorageOptions::default()
+    };
+    let storage = Storage::open(&dir, opts, Box::new(|_, _, _| {})).unwrap();
+    let err = storage
+        .open_stream(1, None)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    println!("{err}");
+    assert!(
+        names_a_segment(&err),
+        "the segment file is not named with its number: {err}"
+    );
+    // And on a running node, in what dcf_write returns once the disk is full.
+    let c = Cluster::new(1);
+    let Some(_mount) = Mount::tmpfs(&c.node(1).dir, 12) else {
+        return;
+    };
+    c.node(1).dcf.start(1, &c.json).unwrap();
+    c.wait_leader(LONG);
+    let data = vec![1u8; 64 << 10];
+    let err = (1..100_000u64)
+        .find_map(|k| c.node(1).dcf.write(1, &data, k).err())
+        .expect("a full disk refused no write")
+        .to_string();
+    let err = if names_a_segment(&err) {
+        err
+    } else {
+        // The write that found the stream stopped may say so before the reason is known.
+        std::thread::sleep(Duration::from_millis(200));
+        c.node(1).dcf.write(1, &data, 0).unwrap_err().to_string()
+    };
+    println!("{err}");
+    assert!(
+        names_a_segment(&err),
+        "the segment file is not named with its number: {err}"
+    );
+    c.stop_all();
+}
+
+/// Whether `text` names a segment file with its number (`seg_0000000003.log`).
+fn names_a_segment(text: &str) -> bool {
+    text.split(['/', ' ', ':']).any(|w| {
+        w.strip_prefix("seg_")
+            .and_then(|r| r.strip_suffix(".log"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
 }

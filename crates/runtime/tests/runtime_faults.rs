@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use dcf_runtime::api::DcfException;
+use dcf_runtime::api::{DcfException, DcfRole};
 use dcf_runtime::error::ErrorCode;
 use dcf_runtime::storage::FaultOp;
 
@@ -318,4 +318,70 @@ fn a_stalled_leader_disk_blocks_no_caller() {
     l.dcf.faults().disk.slow_sync(Duration::ZERO);
     wait_keys(l, &(11..111).collect::<Vec<_>>(), LONG);
     check_in_order(l);
+}
+
+/// Role, term and leader have one source: once a leader's stream stops, every query says
+/// it is no longer the leader, at once (not only the write path, and not one election
+/// timeout later when the silent replica would step down by itself).
+#[test]
+fn a_stopped_leader_reports_itself_a_follower_everywhere() {
+    let c = Cluster::start(3);
+    let id = c.wait_leader(LONG);
+    let l = c.node(id);
+    let mut next = 1;
+    write_until_refused(l, &mut next, 10);
+    l.dcf.faults().disk.fail(FaultOp::Write, libc::EIO);
+    let err = write_until_refused(l, &mut next, 100_000).expect("a write is refused");
+    assert_eq!(err.code, ErrorCode::Storage, "{err}");
+    let (_, role) = l.dcf.term_and_role(1).unwrap();
+    assert_ne!(
+        role,
+        DcfRole::Leader,
+        "term_and_role after the stream stopped"
+    );
+    let (role, _) = l.dcf.node_is_healthy(1).unwrap();
+    assert_ne!(
+        role,
+        DcfRole::Leader,
+        "node_is_healthy after the stream stopped"
+    );
+    let leader = l.dcf.leader_info(1).unwrap().map(|(_, _, n)| n);
+    assert_ne!(leader, Some(id), "leader_info names the stopped node");
+    let info: serde_json::Value = serde_json::from_str(&l.dcf.stream_info(1).unwrap()).unwrap();
+    assert_ne!(info["role"], "LEADER", "{info}");
+    l.dcf.faults().heal_all();
+    c.stop_all();
+}
+
+/// A planned switchover to a follower whose stream stopped is refused at once, and the
+/// leader keeps taking writes: handing over to a node that cannot campaign would leave the
+/// cluster without a leader. The stopped node refuses to promote itself too.
+#[test]
+fn promote_to_a_stopped_follower_is_refused_and_writes_go_on() {
+    let c = Cluster::start(3);
+    let leader = c.wait_leader(LONG);
+    let l = c.node(leader);
+    let f = (1..=3).find(|i| *i != leader).unwrap();
+    write_keys(l, 1..11);
+    wait_keys(c.node(f), &(1..11).collect::<Vec<_>>(), LONG);
+    c.node(f).dcf.faults().disk.fail(FaultOp::Sync, libc::EIO);
+    write_keys(l, 11..21);
+    wait_for(LONG, "the follower's exception", || {
+        saw_exception(c.node(f))
+    });
+    // Silent for more than ELECTION_TIMEOUT (1 s here).
+    std::thread::sleep(Duration::from_millis(1500));
+    // One event, one report (not one a second while the stream stays stopped).
+    assert_eq!(c.node(f).exceptions(), 1, "MISSING_LOG reports of one stop");
+    assert!(
+        l.dcf.promote_leader(1, f, 0).is_err(),
+        "a transfer to the stopped node {f} was started"
+    );
+    assert!(c.node(f).dcf.promote_leader(1, f, 0).is_err());
+    // Accepted at once (a transfer under way refuses writes, and write_keys panics).
+    write_keys(l, 21..31);
+    wait_keys(l, &(21..31).collect::<Vec<_>>(), LONG);
+    assert_eq!(c.wait_leader(LONG), leader);
+    c.node(f).dcf.faults().heal_all();
+    c.stop_all();
 }

@@ -156,3 +156,21 @@ fn indexes_out_of_range_are_refused() {
     }
     d.set_applied_index(1, 5).unwrap();
 }
+
+/// dcf_is_diff_endian answers for every member: from the peer's hello once it connected,
+/// else from this node's own byte order (a caller that casts the answer to a boolean must
+/// not byte-swap a peer it has not heard yet); a node outside the stream is an error.
+#[test]
+fn is_diff_endian_answers_for_a_member_that_has_not_connected() {
+    let c = Cluster::new(3);
+    c.node(1).dcf.start(1, &c.json).unwrap();
+    assert_eq!(c.node(1).dcf.is_diff_endian(1, 2).ok(), Some(false));
+    assert_eq!(c.node(1).dcf.is_diff_endian(1, 1).ok(), Some(false));
+    assert!(c.node(1).dcf.is_diff_endian(1, 9).is_err());
+    c.node(2).dcf.start(2, &c.json).unwrap();
+    wait_for(LONG, "node 2 to connect", || {
+        c.node(1).dcf.conn_status(1, 2).is_ok()
+    });
+    assert_eq!(c.node(1).dcf.is_diff_endian(1, 2).ok(), Some(false));
+    c.stop_all();
+}

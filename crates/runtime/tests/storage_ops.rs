@@ -1,13 +1,15 @@
 //! Operations of the storage layer: append, read, truncation, metadata, reopen.
 
+mod skip;
 mod storage_support;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use dcf_runtime::storage::{Storage, StorageError, StorageOptions};
 use dcf_runtime::types::{Entry, EntryKind, HardState, Index, StreamId, Term};
+use parking_lot::Mutex;
 
 type Events = Arc<Mutex<Vec<(StreamId, Index, Term)>>>;
 
@@ -23,12 +25,7 @@ fn opts(segment_size: u64, cache_bytes: usize) -> StorageOptions {
 fn open(dir: &Path, o: StorageOptions) -> (Storage, Events) {
     let ev: Events = Arc::default();
     let e2 = ev.clone();
-    let s = Storage::open(
-        dir,
-        o,
-        Box::new(move |s, i, t| e2.lock().unwrap().push((s, i, t))),
-    )
-    .unwrap();
+    let s = Storage::open(dir, o, Box::new(move |s, i, t| e2.lock().push((s, i, t)))).unwrap();
     (s, ev)
 }
 
@@ -85,7 +82,7 @@ fn append_read_and_reopen_across_segments() {
         assert_eq!(s.read(1, 1, 300, usize::MAX).unwrap(), all);
         s.flush(1).unwrap();
         assert_eq!(s.durable_index(1), 300);
-        assert_eq!(ev.lock().unwrap().last(), Some(&(1, 300, 2)));
+        assert_eq!(ev.lock().last(), Some(&(1, 300, 2)));
         s.close().unwrap();
     }
     assert!(seg_count(d.path(), 1) > 5, "small segments roll");
@@ -175,7 +172,7 @@ fn truncate_suffix_in_and_across_segments() {
         s.append(1, entries(60, 80, 2)).unwrap();
         s.flush(1).unwrap();
         assert!(seg_count(d.path(), 1) < before);
-        assert_eq!(ev.lock().unwrap().last(), Some(&(1, 80, 2)));
+        assert_eq!(ev.lock().last(), Some(&(1, 80, 2)));
         // Within the current segment, queued right behind appends.
         s.append(1, entries(81, 90, 2)).unwrap();
         s.truncate_suffix(1, 85).unwrap();
@@ -312,11 +309,7 @@ fn streams_are_independent_and_share_syncs() {
     }
     let stats = s.stats();
     assert_eq!(stats.entries_written, 300);
-    assert!(ev
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|&(st, i, _)| st == 3 && i == 100));
+    assert!(ev.lock().iter().any(|&(st, i, _)| st == 3 && i == 100));
 }
 
 /// Bytes of `path` in the page cache, from util-linux's fincore; None if it is missing.
@@ -366,13 +359,13 @@ fn synced_log_pages_leave_the_page_cache() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     if fs == "tmpfs" {
-        eprintln!("skipped: the test directory is on tmpfs, whose pages are the file itself");
+        skip::skipped("the test directory is on tmpfs, whose pages are the file itself");
         return;
     }
     let mut cached = 0;
     for seg in &segs {
         let Some(res) = resident_bytes(seg) else {
-            eprintln!("skipped: fincore (util-linux) is not installed");
+            skip::skipped("fincore (util-linux) is not installed");
             return;
         };
         cached += res;

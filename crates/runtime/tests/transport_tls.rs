@@ -1,6 +1,7 @@
 //! TLS: mutual authentication against the CA, revocation, encrypted keys, expiry notices.
 //! Certificates are generated here (rcgen), never committed.
 
+mod skip;
 mod tls_support;
 mod transport_support;
 
@@ -223,7 +224,7 @@ fn traditional_encrypted_pem_keys_open_with_the_password() {
         .output()
         .is_err()
     {
-        eprintln!("openssl CLI not installed: test skipped");
+        skip::skipped("the openssl CLI is not installed");
         return;
     }
     let rt = runtime();

@@ -23,8 +23,11 @@ const ALL_NODES: u64 = 0xFFFF_FFFF;
 
 impl Replica {
     /// `dcf_promote_leader`: the leader hands leadership to `target` once it holds the
-    /// whole log (writes are refused meanwhile, for at most one election timeout). A
-    /// non-leader may only name itself; it asks the leader.
+    /// whole log (writes are refused meanwhile, for at most one election timeout; then the
+    /// transfer is abandoned and this leader takes writes again). Only a peer that can take
+    /// over refuses nothing here: heard from within the election timeout, and with a log
+    /// known to match this leader's from before its first index (see `transfer_ready`).
+    /// A non-leader may only name itself; it asks the leader.
     pub fn transfer_leader(&mut self, target: NodeId, now: Instant) -> Result<(), AdminError> {
         self.now = now;
         let m = self.conf.current();
@@ -49,9 +52,44 @@ impl Replica {
             return Ok(());
         }
         if target != self.cfg.id {
+            self.transfer_ready(target)?;
             self.start_transfer(target, now);
         }
         Ok(())
+    }
+
+    /// A transfer target must be able to campaign and catch up at once: a peer this leader
+    /// has not heard within the election timeout (stopped, cut off) would leave the
+    /// cluster without a leader, and one whose log does not match from before this
+    /// leader's first index cannot catch up by replication.
+    fn transfer_ready(&self, target: NodeId) -> Result<(), AdminError> {
+        if !self.heard_recently(target) {
+            return Err(AdminError::InvalidTarget {
+                node: target,
+                reason: "it was not heard from within the election timeout",
+            });
+        }
+        let first = self.log.first_index();
+        let caught_up = self
+            .peers
+            .get(&target)
+            .is_some_and(|p| !p.probing && p.matched + 1 >= first);
+        if !caught_up {
+            return Err(AdminError::InvalidTarget {
+                node: target,
+                reason: "its log is not known to match the leader's (it is behind or needs \
+                         truncated entries)",
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `peer` sent anything within the election timeout.
+    pub(crate) fn heard_recently(&self, peer: NodeId) -> bool {
+        self.handoff
+            .heard
+            .get(&peer)
+            .is_some_and(|&at| self.now.saturating_duration_since(at) < self.cfg.election_timeout)
     }
 
     /// `dcf_demote_follower`: a leader becomes a follower in the same term; the cluster then

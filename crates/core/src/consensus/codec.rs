@@ -1,10 +1,9 @@
 //! Wire form of `Message`: a kind byte, a bincode header, and entry payloads sent raw (never
 //! copied into the header). Decoding is strict: bounded sizes, no trailing bytes, checked
-//! arithmetic; it never panics on hostile input. Headers are bincode 1 with fixed-width
-//! little-endian integers, vectors prefixed by a u64 length, bools as one byte (README,
+//! arithmetic; it never panics on hostile input. Headers are in the project's one encoding
+//! (`crate::encoding`: bincode 1, fixed-width little-endian integers; README,
 //! "Dependencies", says why bincode 1).
 
-use bincode::Options;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +11,7 @@ use super::message::{
     AppendHeader, AppendResponse, Heartbeat, HeartbeatResponse, Message, TimeoutNow,
     TransferRequest, VoteRequest, VoteResponse,
 };
+use crate::encoding;
 use crate::types::{Entry, EntryKind, Index, Term};
 
 pub const KIND_APPEND: u8 = 1;
@@ -53,17 +53,8 @@ struct AppendWire {
     entries: Vec<EntryMeta>,
 }
 
-fn opts() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .with_limit(MAX_HEADER_BYTES)
-        .reject_trailing_bytes()
-}
-
 fn ser<T: Serialize>(v: &T) -> Vec<u8> {
-    // Plain structs of integers and vectors always serialize.
-    opts().serialize(v).unwrap_or_default()
+    encoding::encode(v)
 }
 
 /// `(kind, header, payloads)`; the payloads are the entries' data in order.
@@ -103,7 +94,7 @@ fn de<'a, T: Deserialize<'a>>(kind: u8, header: &'a [u8]) -> Result<T, CodecErro
             reason: format!("{} bytes exceed the limit {MAX_HEADER_BYTES}", header.len()),
         });
     }
-    opts().deserialize(header).map_err(|e| CodecError::Header {
+    encoding::decode(header, MAX_HEADER_BYTES).map_err(|e| CodecError::Header {
         kind,
         reason: e.to_string(),
     })

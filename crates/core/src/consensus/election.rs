@@ -287,7 +287,11 @@ impl Replica {
             return;
         };
         let last = self.log.last_index();
-        if t.target == peer && self.peers.get(&peer).is_some_and(|p| p.matched == last) {
+        // Caught up and still heard from: PROMOTE to a silent peer would leave no leader.
+        if t.target == peer
+            && self.heard_recently(peer)
+            && self.peers.get(&peer).is_some_and(|p| p.matched == last)
+        {
             let msg = TimeoutNow {
                 term: self.term,
                 leader: self.cfg.id,

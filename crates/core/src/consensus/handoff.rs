@@ -181,18 +181,12 @@ impl Replica {
 
     /// Peers configured to lead and heard from within the election timeout.
     fn candidates(&self) -> impl Iterator<Item = NodeId> + '_ {
-        let (me, now, t) = (self.cfg.id, self.now, self.cfg.election_timeout);
-        let seen = move |id: NodeId| {
-            self.handoff
-                .heard
-                .get(&id)
-                .is_some_and(|&at| now.saturating_duration_since(at) < t)
-        };
+        let me = self.cfg.id;
         self.conf
             .current()
             .members
             .iter()
-            .filter(move |m| m.id != me && m.role.is_electable() && seen(m.id))
+            .filter(move |m| m.id != me && m.role.is_electable() && self.heard_recently(m.id))
             .map(|m| m.id)
     }
 

@@ -287,11 +287,14 @@ impl Dcf {
         }
     }
 
+    /// Sets (or with RUNNING_NORMAL clears) the exception slot. Setting one while running
+    /// reports it once, as a raised one is (DCC re-arms a failed rebuild this way).
     pub fn set_exception(&self, stream: StreamId, exception: DcfException) {
-        *self.exception.lock() = match exception {
-            DcfException::RunningNormal => None,
-            e => Some((stream, e)),
-        };
+        match (exception, self.node.load_full()) {
+            (DcfException::RunningNormal, _) => *self.exception.lock() = None,
+            (e, Some(node)) => node.raise_exception(stream, e),
+            (e, None) => *self.exception.lock() = Some((stream, e)),
+        }
     }
 
     pub fn exception(&self) -> Option<(StreamId, DcfException)> {

@@ -136,10 +136,9 @@ impl Node {
                 "a non-leader may only change its own membership",
             ));
         }
-        let leader = stream.leader.load(Ordering::Acquire);
-        if leader == 0 {
+        let Some(leader) = stream.leader() else {
             return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
-        }
+        };
         let deadline = Instant::now() + Duration::from_millis(u64::from(wait_ms));
         let index = loop {
             let req = Request::ChangeMember {
@@ -182,7 +181,14 @@ impl Node {
     /// Starts a transfer to `node`; with `wait_ms` > 0 waits until it leads (-1 on timeout).
     pub fn promote_leader(&self, s: StreamId, node: NodeId, wait_ms: u32) -> DcfResult<()> {
         let stream = self.stream(s)?;
-        if stream.leader.load(Ordering::Acquire) == node && node != 0 {
+        if let Some(why) = stream.failure() {
+            // Its replica sends nothing: a transfer through it would only hold writes back.
+            return Err(DcfError::new(
+                ErrorCode::Storage,
+                format!("stream {s} is stopped until the node restarts: {why}"),
+            ));
+        }
+        if stream.leader() == Some(node) {
             return Ok(());
         }
         stream.act(&self.shared, |r| r.transfer_leader(node, Instant::now()))?;
@@ -191,7 +197,7 @@ impl Node {
         }
         let deadline = Instant::now() + Duration::from_millis(u64::from(wait_ms));
         while Instant::now() < deadline {
-            if stream.leader.load(Ordering::Acquire) == node {
+            if stream.leader() == Some(node) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(5));

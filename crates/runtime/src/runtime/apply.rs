@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use super::stream::{Stream, MAX_IDLE};
 use super::Shared;
-use crate::host::{CallbackCache, DcfRole};
-use crate::types::{Entry, EntryKind, Index};
+use crate::consensus::Role;
+use crate::dcf_warn;
+use crate::host::{CallbackCache, DcfException};
+use crate::types::{Entry, EntryKind, Index, Term};
 
 /// Entries and payload bytes the apply loop reads from the log at a time.
 const APPLY_BATCH: u64 = 1024;
@@ -20,9 +22,19 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
     shared.init_callback_thread();
     let mut reported = stream.applied.load(Ordering::Acquire);
     let mut callbacks = CallbackCache::default();
+    // The entry found missing from the log, reported once (until the cursor moves).
+    let mut missing: Option<Index> = None;
     while !shared.stopping() {
-        if let Some(x) = stream.rewind.lock().take() {
-            stream.applied.store(x, Ordering::Release);
+        let rewound = {
+            // Under the lock: a truncation computing its floor sees the rewind or the cursor.
+            let mut pending = stream.rewind.lock();
+            let x = pending.take();
+            if let Some(x) = x {
+                stream.applied.store(x, Ordering::Release);
+            }
+            x
+        };
+        if let Some(x) = rewound {
             // The leader's cluster minimum must see the rewind: these entries are needed again.
             reported = x;
             report_applied(&stream, x);
@@ -45,23 +57,48 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
             report_applied(&stream, hi);
             continue;
         }
-        let batch = match shared.storage.read(stream.id, applied + 1, hi, APPLY_BYTES) {
-            Ok(b) if b.first().map(|e| e.index) == Some(applied + 1) => b,
+        let want = applied + 1;
+        let batch = match shared.storage.read(stream.id, want, hi, APPLY_BYTES) {
+            Ok(b) if b.first().map(|e| e.index) == Some(want) => b,
+            // No longer in the log (a truncation): not a storage fault. The application
+            // hears it once and may move the cursor; the stream keeps following the leader.
+            _ if want < shared.storage.first_index(stream.id) => {
+                if missing != Some(want) {
+                    missing = Some(want);
+                    dcf_warn!(
+                        "stream {}: entry {want} to apply is no longer in the log",
+                        stream.id
+                    );
+                    shared.raise_exception(stream.id, DcfException::MissingLog);
+                }
+                stream.apply_wake.wait_for(MAX_IDLE);
+                continue;
+            }
             Ok(_) => {
-                let why = format!("entry {} to apply was not returned by the log", applied + 1);
+                let why = format!("entry {want} to apply was not returned by the log");
                 stream.fail(&shared, why);
                 continue;
             }
             Err(e) => {
-                stream.fail(
-                    &shared,
-                    format!("reading entry {} to apply: {e}", applied + 1),
-                );
+                stream.fail(&shared, format!("reading entry {want} to apply: {e}"));
                 continue;
             }
         };
+        // Whose callback: read once per batch from the replica (the one record of role and
+        // term), so no lock is taken per entry.
+        let lead_term = {
+            let r = stream.replica.lock();
+            (r.role() == Role::Leader).then(|| r.term())
+        };
         for e in &batch {
-            if !apply_one(&shared, &stream, e, &mut reported, &mut callbacks) {
+            if !apply_one(
+                &shared,
+                &stream,
+                e,
+                lead_term,
+                &mut reported,
+                &mut callbacks,
+            ) {
                 break;
             }
             stream.applied.store(e.index, Ordering::Release);
@@ -80,12 +117,14 @@ fn report_applied(stream: &Stream, applied: Index) {
     stream.input(|r| r.applied(applied));
 }
 
-/// Delivers one entry, retrying while the application refuses it. False when interrupted
-/// (stop or rewind).
+/// Delivers one entry, retrying while the application refuses it: to after_writer if it is
+/// of the term this node leads (`lead_term`), else to consensus_notify. False when
+/// interrupted (stop or rewind).
 fn apply_one(
     shared: &Shared,
     stream: &Stream,
     e: &Entry,
+    lead_term: Option<Term>,
     reported: &mut Index,
     callbacks: &mut CallbackCache,
 ) -> bool {
@@ -99,8 +138,7 @@ fn apply_one(
             return false;
         }
         let cbs = shared.callbacks.current(callbacks);
-        let own_term = stream.current_role() == DcfRole::Leader
-            && e.term == stream.term.load(Ordering::Acquire);
+        let own_term = lead_term == Some(e.term);
         let rc = if own_term {
             let rc = cbs
                 .after_writer

@@ -5,11 +5,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::mailbox::Control;
 use super::stream::{Stream, MAX_IDLE};
 use super::Shared;
 use crate::consensus::{Event, Exception, Message, Ready, Role};
+use crate::error::DcfResult;
 use crate::host::{DcfException, DcfRole};
-use crate::types::NodeId;
+use crate::types::{Index, NodeId};
 use crate::{dcf_info, dcf_warn};
 
 /// Readies the driver carries out in a row before it checks its timers again.
@@ -28,6 +30,9 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
             .filter(|_| !stream.is_failed())
         {
             stream.fail(&shared, format!("the storage writer failed: {why}"));
+        }
+        for c in stream.mailbox.take_control() {
+            carry_out(&shared, &stream, c);
         }
         let asked = stream.asked.load(Ordering::Acquire);
         let now = Instant::now();
@@ -51,6 +56,34 @@ pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
         }
     }
     stream.carried_cond.notify_all();
+}
+
+/// A truncation or rewind the application asked for, in order with each other and with
+/// the readies (so a truncation never cuts what a rewind asked for just before it).
+fn carry_out(shared: &Shared, stream: &Stream, c: Control) {
+    match c {
+        Control::Rewind(index, reply) => {
+            let _ = reply.send(stream.rewind_to(index));
+        }
+        Control::Truncate(first_kept, reply) => {
+            let _ = reply.send(truncate(shared, stream, first_kept));
+        }
+    }
+}
+
+/// `dcf_truncate`: what is not applied (or asked again by a rewind) stays. The replica
+/// compacts first: from then on it never asks storage for what storage drops next, so a
+/// follower that needs entries right at the cut learns it cannot catch up (MISSING_LOG)
+/// instead of the leader failing to read them back.
+fn truncate(shared: &Shared, stream: &Stream, first_kept: Index) -> DcfResult<()> {
+    let first_kept = first_kept.min(stream.apply_floor() + 1);
+    let first = {
+        let mut r = stream.replica.lock();
+        r.compact(first_kept);
+        r.first_index()
+    };
+    shared.storage.truncate_prefix(stream.id, first)?;
+    Ok(())
 }
 
 /// Carries out one Ready in the order its parts depend on each other. An error stops the
@@ -90,10 +123,6 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
     match ev {
         Event::RoleChanged { role, term } => {
             dcf_info!("stream {}: role {:?} in term {term}", stream.id, role);
-            stream
-                .role
-                .store(DcfRole::from(role) as u8, Ordering::Release);
-            stream.term.store(term, Ordering::Release);
             if role != Role::Leader {
                 stream.can_write.store(false, Ordering::Release);
                 if stream.notified_leader.swap(false, Ordering::AcqRel) {
@@ -102,9 +131,8 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
             }
         }
         Event::LeaderChanged { leader } => {
-            let id = leader.unwrap_or(0);
-            let old = stream.leader.swap(id, Ordering::AcqRel);
-            if id != 0 && id != old && id != shared.id {
+            // Raised only when the leader changes.
+            if let Some(id) = leader.filter(|&id| id != shared.id) {
                 shared.post_election(stream.id, id);
             }
         }

@@ -59,23 +59,23 @@ impl Node {
         }))
     }
 
+    /// From the peer's hello once it connected; before that, this node's own byte order
+    /// (all nodes of a cluster nearly always share one, and an error would read as "yes"
+    /// to a caller that casts the answer to a boolean).
     pub fn is_diff_endian(&self, s: StreamId, dest: NodeId) -> DcfResult<bool> {
-        self.stream(s)?;
+        let stream = self.stream(s)?;
         if dest == self.shared.id {
             return Ok(false);
         }
+        if stream.replica.lock().membership().member(dest).is_none() {
+            return Err(DcfError::new(
+                ErrorCode::UnknownNode,
+                format!("node {dest} is not in stream {s}"),
+            ));
+        }
         let ours = cfg!(target_endian = "big");
-        self.shared
-            .peer_big_endian
-            .lock()
-            .get(&dest)
-            .map(|theirs| *theirs != ours)
-            .ok_or_else(|| {
-                DcfError::new(
-                    ErrorCode::Transport,
-                    format!("node {dest} has not connected yet"),
-                )
-            })
+        let theirs = self.shared.peer_big_endian.lock().get(&dest).copied();
+        Ok(theirs.is_some_and(|t| t != ours))
     }
 
     pub fn term_and_role(&self, s: StreamId) -> DcfResult<(Term, DcfRole)> {
@@ -145,7 +145,7 @@ impl Node {
         {
             let mut w = self.stats.lock();
             let disk = self.shared.storage.stats();
-            let counters = stats::snapshot((disk.rounds, disk.round_ns));
+            let counters = self.shared.stats.snapshot((disk.rounds, disk.round_ns));
             let win = w.get_or_insert(StatWindow {
                 start: now,
                 writes,

@@ -4,12 +4,14 @@
 //! not exist yet, and no pointer from a stream back to the node.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
 use super::signal::Signal;
 use crate::consensus::Message;
+use crate::error::DcfResult;
 use crate::types::{Index, NodeId, Term};
 
 /// Bounds on what waits for the driver. An honest leader keeps at most 8 MiB of entries in
@@ -26,6 +28,16 @@ struct Inbox {
     bytes: usize,
 }
 
+/// A change to the log's ends the application asked for. The driver carries these out in
+/// order with everything else, so that a truncation always sees a rewind asked before it
+/// and a rewind is checked against the log as truncations left it.
+pub enum Control {
+    /// `dcf_truncate`: drop entries before this index (what is not applied stays).
+    Truncate(Index, SyncSender<DcfResult<()>>),
+    /// `dcf_set_applied_index` while running: deliver again from this index + 1.
+    Rewind(Index, SyncSender<DcfResult<()>>),
+}
+
 #[derive(Default)]
 pub struct Mailbox {
     /// Wakes the stream's driver.
@@ -40,6 +52,10 @@ pub struct Mailbox {
     storage_failure: OnceLock<String>,
     /// The stream stopped: peers' messages are dropped.
     closed: AtomicBool,
+    /// Truncations and rewinds, in the order asked; `has_control` spares the driver the
+    /// lock when there are none (nearly always).
+    control: Mutex<Vec<Control>>,
+    has_control: AtomicBool,
 }
 
 impl Mailbox {
@@ -98,6 +114,24 @@ impl Mailbox {
         let mut inbox = self.inbox.lock();
         std::mem::swap(&mut inbox.messages, into);
         inbox.bytes = 0;
+    }
+
+    /// A truncation or rewind for the driver (on the caller's thread).
+    pub fn post_control(&self, c: Control) {
+        self.control.lock().push(c);
+        self.has_control.store(true, Ordering::Release);
+        self.wake.notify();
+    }
+
+    /// The truncations and rewinds asked since the last call, oldest first.
+    pub fn take_control(&self) -> Vec<Control> {
+        // A load first: the driver asks every pass, and nearly always there is nothing.
+        if !self.has_control.load(Ordering::Acquire)
+            || !self.has_control.swap(false, Ordering::AcqRel)
+        {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.control.lock())
     }
 
     pub fn take_durable(&self) -> Option<(Index, Term)> {

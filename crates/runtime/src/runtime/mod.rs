@@ -71,6 +71,8 @@ pub struct Shared {
     pub rpc: net::Rpc,
     /// Queue bounds against floods from peers.
     pub limits: Arc<limits::Limits>,
+    /// This node's counters for `dcf_query_statistics_info`.
+    pub stats: Arc<stats::NodeStats>,
     /// Peers' byte order, learnt from their PeerFacts (true = big endian).
     pub peer_big_endian: Mutex<HashMap<NodeId, bool>>,
     stop: AtomicBool,
@@ -95,7 +97,7 @@ impl Shared {
         let (bytes, t0) = (frame.body_len(), std::time::Instant::now());
         match t.send(to, channel, frame) {
             Ok(()) => {
-                stats::on_send(bytes, t0.elapsed());
+                self.stats.on_send(bytes, t0.elapsed());
                 true
             }
             Err(e) => {
@@ -106,9 +108,19 @@ impl Shared {
     }
 
     pub fn send_consensus(&self, stream: StreamId, to: NodeId, msg: &Message) {
-        stats::on_consensus_out(stream, to, msg);
+        let heartbeat = matches!(msg, Message::Heartbeat(_));
+        if heartbeat {
+            self.stats
+                .heartbeat_out(stream, to, std::time::Instant::now());
+        }
         let (channel, frame) = wire::consensus_frame(stream, msg);
-        self.send(to, channel, frame);
+        let sent = self.send(to, channel, frame);
+        // Counted only once it went out (not to a peer that is cut off or not connected).
+        match (heartbeat, sent) {
+            (true, true) => self.stats.heartbeat_sent(),
+            (true, false) => self.stats.heartbeat_unsent(stream, to),
+            _ => {}
+        }
     }
 
     pub fn post_status(&self, stream: StreamId, role: DcfRole) {
@@ -139,10 +151,11 @@ impl Shared {
         }
     }
 
+    /// Sets the exception slot and reports the exception once.
     pub fn raise_exception(&self, stream: StreamId, e: DcfException) {
         *self.exception.lock() = Some((stream, e));
         if let Some(tx) = self.events.lock().as_ref() {
-            let _ = tx.send(EventItem::ExceptionRaised);
+            let _ = tx.send(EventItem::Exception(stream, e));
         }
     }
 

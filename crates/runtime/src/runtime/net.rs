@@ -26,6 +26,7 @@ pub struct Handler {
     pub faults: Arc<FaultSeam>,
     pub events: Sender<NetEvent>,
     pub limits: Arc<Limits>,
+    pub stats: Arc<super::stats::NodeStats>,
 }
 
 pub enum NetEvent {
@@ -51,7 +52,7 @@ impl FrameHandler for Handler {
         match incoming {
             Incoming::Consensus(s, msg) => match self.mailboxes.get(&s) {
                 Some(m) => {
-                    super::stats::on_consensus_in(s, from, &msg);
+                    self.stats.on_consensus_in(s, from, &msg, Instant::now());
                     if !m.post_message(from, msg) {
                         self.limits
                             .mailbox_drops
@@ -74,7 +75,7 @@ impl FrameHandler for Handler {
                 }
             }
         }
-        super::stats::on_received(t0.elapsed());
+        self.stats.on_received(t0.elapsed());
     }
 
     fn on_peer(&self, peer: NodeId, connected: bool) {

@@ -19,12 +19,13 @@ use crate::config::{self, MemberConfig, Params};
 use crate::consensus::{
     ConfRole, LogSource, Member, Membership, RecoveredLog, Replica, ReplicaConfig, RunMode,
 };
-use crate::dcf_info;
 use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::host::CallbackRegistry;
+use crate::storage::dcf::adopt;
 use crate::storage::{Storage, StorageOptions};
 use crate::transport::{TlsSettings, Transport, TransportConfig};
 use crate::types::{Entry, Index, NodeId, StreamId};
+use crate::{dcf_info, dcf_warn};
 
 /// Upper bound of a log segment (DATA_FILE_SIZE is honoured below it).
 const MAX_SEGMENT_BYTES: u64 = 64 << 20;
@@ -105,6 +106,30 @@ fn replica_config(id: NodeId, p: &Params) -> ReplicaConfig {
     c
 }
 
+/// Takes over a data directory the C library left (storage::dcf::adopt), before anything
+/// of ours is written there.
+fn adopt_dcf_layout(data: &std::path::Path, opts: &StorageOptions) -> DcfResult<()> {
+    match adopt::adopt_if_needed(data, opts) {
+        Ok(adopt::Outcome::Adopted(streams)) => {
+            dcf_info!("{}", adopt::summary(&streams));
+            Ok(())
+        }
+        Ok(adopt::Outcome::OursBeside) => {
+            dcf_warn!(
+                "{} holds DCF's files beside this library's storage, which no adoption made; \
+                 DCF's files are left alone",
+                data.display()
+            );
+            Ok(())
+        }
+        Ok(adopt::Outcome::Nothing) => Ok(()),
+        Err(e) => Err(DcfError::new(
+            ErrorCode::Storage,
+            format!("cannot adopt DCF's data directory: {e}"),
+        )),
+    }
+}
+
 fn seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -144,7 +169,8 @@ impl Node {
             ));
         }
 
-        route_transport_log();
+        // quinn's and rustls' lines; the transport's own go to the log by default.
+        crate::logging::forward_log_crate();
         // Storage reports into the streams' mailboxes, which exist before recovery (the
         // streams themselves are built from what recovery finds).
         let mailboxes: Arc<BTreeMap<StreamId, Arc<Mailbox>>> = Arc::new(
@@ -162,6 +188,7 @@ impl Node {
             sync: true,
             faults: cfg.faults.disk.clone(),
         };
+        adopt_dcf_layout(&p.data_path, &opts)?;
         let storage = Storage::open(
             &p.data_path,
             opts,
@@ -252,6 +279,7 @@ impl Node {
             messages: Mutex::new(Some(msg_tx)),
             rpc: Rpc::default(),
             limits: Default::default(),
+            stats: Arc::default(),
             peer_big_endian: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             faults: cfg.faults.clone(),
@@ -346,6 +374,7 @@ impl Node {
             faults: shared.faults.clone(),
             events: net_events,
             limits: shared.limits.clone(),
+            stats: shared.stats.clone(),
         });
         let t = Transport::start(tcfg, handler, rt.handle()).map_err(|e| {
             use crate::transport::TransportError as E;
@@ -474,23 +503,6 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-/// The transport's log lines go to the library's log.
-fn route_transport_log() {
-    crate::logging::forward_log_crate();
-    use crate::logging::{write, LogLevel, LogType};
-    use crate::transport::Level;
-    crate::transport::set_log_sink(Some(Arc::new(|level: Level, msg: &str| {
-        let level = match level {
-            Level::Error => LogLevel::Error,
-            Level::Warn => LogLevel::Warn,
-            Level::Info => LogLevel::Info,
-        };
-        if crate::logging::enabled(LogType::Run, level) {
-            write(LogType::Run, level, "transport", 0, format_args!("{msg}"));
-        }
-    })));
 }
 
 /// The private key's password: SSL_PWD_PLAINTEXT, or SSL_PWD_CIPHERTEXT through decrypt_pwd

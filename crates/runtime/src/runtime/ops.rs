@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::mailbox::Control;
 use super::node::Node;
 use super::stream::Stream;
 use super::wire::{Request, Response};
 use super::Shared;
 use crate::consensus::{Replica, Role};
 use crate::error::{DcfError, DcfResult, ErrorCode};
-use crate::host::{CommitIndexKind, DcfRole};
+use crate::host::CommitIndexKind;
 use crate::transport::Channel;
 use crate::types::{Index, NodeId, StreamId};
 
@@ -96,13 +97,11 @@ impl Node {
     /// Leader: write locally. Otherwise forward to the leader; `None` when it did not answer.
     pub fn universal_write(&self, s: StreamId, data: &[u8], key: u64) -> DcfResult<Option<Index>> {
         let stream = self.stream(s)?;
-        if stream.current_role() == DcfRole::Leader {
-            return self.write(s, data, key).map(Some);
-        }
-        let leader = stream.leader.load(Ordering::Acquire);
-        if leader == 0 {
-            return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
-        }
+        let leader = match stream.leader() {
+            Some(l) if l == self.shared.id => return self.write(s, data, key).map(Some),
+            Some(l) => l,
+            None => return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known")),
+        };
         let payload = Bytes::copy_from_slice(data);
         match self.shared.rpc.call(
             &self.shared,
@@ -156,26 +155,20 @@ impl Node {
     }
 
     /// Drops entries before `first_kept`. Entries not yet applied here are kept (refused).
+    /// Carried out by the stream's driver, in order with rewinds and replication.
     pub fn truncate(&self, s: StreamId, first_kept: Index) -> DcfResult<()> {
-        let stream = self.stream(s)?;
-        // As DCF, no error past the applied index; but what is not applied here is kept.
-        let first_kept = first_kept.min(stream.applied.load(Ordering::Acquire) + 1);
-        self.shared.storage.truncate_prefix(s, first_kept)?;
-        stream.replica.lock().compact(first_kept);
-        Ok(())
+        self.stream(s)?
+            .ask_driver(&self.shared, |tx| Control::Truncate(first_kept, tx))
     }
 
     pub fn set_applied_index(&self, s: StreamId, index: Index) -> DcfResult<()> {
-        let stream = self.stream(s)?;
-        let first = stream.replica.lock().first_index();
-        if index + 1 < first {
-            return Err(DcfError::invalid(format!(
-                "cannot re-deliver from {}: the log starts at {first}",
-                index + 1
-            )));
-        }
-        stream.rewind_to(index);
-        Ok(())
+        self.stream(s)?
+            .ask_driver(&self.shared, |tx| Control::Rewind(index, tx))
+    }
+
+    /// `dcf_set_exception` while running: set and reported once.
+    pub fn raise_exception(&self, s: StreamId, e: crate::host::DcfException) {
+        self.shared.raise_exception(s, e);
     }
 
     pub fn cluster_min_applied(&self, s: StreamId) -> DcfResult<Index> {
@@ -221,9 +214,15 @@ impl Node {
     ) -> DcfResult<Option<Index>> {
         let stream = self.stream(s)?;
         let now = Instant::now();
-        let (leader_here, healthy, local) = {
+        let (leader_here, healthy, local, leader) = {
             let r = stream.replica.lock();
-            (r.role() == Role::Leader, r.is_healthy(now), data_commit(&r))
+            let leader = r.leader();
+            (
+                r.role() == Role::Leader,
+                r.is_healthy(now),
+                data_commit(&r),
+                leader,
+            )
         };
         match kind {
             CommitIndexKind::Local => return Ok(Some(local)),
@@ -235,10 +234,9 @@ impl Node {
         if leader_here {
             return Ok(Some(local));
         }
-        let leader = stream.leader.load(Ordering::Acquire);
-        if leader == 0 {
+        let Some(leader) = leader else {
             return Err(DcfError::new(ErrorCode::NotLeader, "no leader is known"));
-        }
+        };
         let req = Request::CommitIndex {
             consensus: kind == CommitIndexKind::Consensus,
         };

@@ -1,17 +1,25 @@
 //! Counters behind `dcf_query_statistics_info` that the runtime measures where frames are
-//! handed to and taken from the transport. Process-wide, as DCF's (one node per process).
-//! They only ever grow; the statistics window subtracts two snapshots.
+//! handed to and taken from the transport. One set per node (several nodes in one process
+//! each count their own). They only ever grow; the statistics window subtracts two
+//! snapshots.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use crate::consensus::Message;
 use crate::query::Statistics;
 use crate::types::{NodeId, StreamId};
 
-struct Counters {
+/// Heartbeats sent to one peer and not answered yet that are remembered: answers come in
+/// order on one connection, one per heartbeat, so the oldest is the one answered; more
+/// than this unanswered means some were lost and the oldest is forgotten.
+const HB_UNANSWERED: usize = 8;
+
+#[derive(Default)]
+pub struct NodeStats {
     send_bytes: AtomicU64,
     send_calls: AtomicU64,
     send_wait_ns: AtomicU64,
@@ -21,22 +29,9 @@ struct Counters {
     hb_recv: AtomicU64,
     rtt_samples: AtomicU64,
     rtt_ns: AtomicU64,
+    /// When each unanswered heartbeat to a peer went out, oldest first.
+    hb_out: Mutex<HashMap<(StreamId, NodeId), VecDeque<Instant>>>,
 }
-
-static COUNTERS: Counters = Counters {
-    send_bytes: AtomicU64::new(0),
-    send_calls: AtomicU64::new(0),
-    send_wait_ns: AtomicU64::new(0),
-    recv_frames: AtomicU64::new(0),
-    recv_ns: AtomicU64::new(0),
-    hb_sent: AtomicU64::new(0),
-    hb_recv: AtomicU64::new(0),
-    rtt_samples: AtomicU64::new(0),
-    rtt_ns: AtomicU64::new(0),
-};
-
-/// When the last heartbeat to each peer went out, for the round trip to its answer.
-static HB_OUT: Mutex<BTreeMap<(StreamId, NodeId), Instant>> = Mutex::new(BTreeMap::new());
 
 fn add(c: &AtomicU64, v: u64) {
     c.fetch_add(v, Ordering::Relaxed);
@@ -46,45 +41,79 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A frame of `bytes` was handed to the transport, which took `wait` to accept it.
-pub fn on_send(bytes: usize, wait: Duration) {
-    add(&COUNTERS.send_bytes, bytes as u64);
-    add(&COUNTERS.send_calls, 1);
-    add(&COUNTERS.send_wait_ns, nanos(wait));
-}
+impl NodeStats {
+    /// A frame of `bytes` was handed to the transport, which took `wait` to accept it.
+    pub fn on_send(&self, bytes: usize, wait: Duration) {
+        add(&self.send_bytes, bytes as u64);
+        add(&self.send_calls, 1);
+        add(&self.send_wait_ns, nanos(wait));
+    }
 
-/// A consensus message is about to go to `to`.
-pub fn on_consensus_out(stream: StreamId, to: NodeId, msg: &Message) {
-    if let Message::Heartbeat(_) = msg {
-        add(&COUNTERS.hb_sent, 1);
-        if let Ok(mut m) = HB_OUT.lock() {
-            m.insert((stream, to), Instant::now());
+    /// A heartbeat is about to go to `to` at `at`; `heartbeat_unsent` takes it back if it
+    /// could not be sent. (Noted before the send, so that a fast answer finds it.)
+    pub fn heartbeat_out(&self, stream: StreamId, to: NodeId, at: Instant) {
+        let mut m = self.hb_out.lock();
+        let q = m.entry((stream, to)).or_default();
+        if q.len() >= HB_UNANSWERED {
+            q.pop_front();
+        }
+        q.push_back(at);
+    }
+
+    /// The heartbeat noted last for `to` did not go out.
+    pub fn heartbeat_unsent(&self, stream: StreamId, to: NodeId) {
+        if let Some(q) = self.hb_out.lock().get_mut(&(stream, to)) {
+            q.pop_back();
         }
     }
-}
 
-/// A consensus message arrived from `from` (before it is handled).
-pub fn on_consensus_in(stream: StreamId, from: NodeId, msg: &Message) {
-    match msg {
-        Message::Heartbeat(_) => add(&COUNTERS.hb_recv, 1),
-        Message::HeartbeatResponse(_) => {
-            let sent = HB_OUT
-                .lock()
-                .ok()
-                .and_then(|mut m| m.remove(&(stream, from)));
-            if let Some(t) = sent {
-                add(&COUNTERS.rtt_samples, 1);
-                add(&COUNTERS.rtt_ns, nanos(t.elapsed()));
+    /// The heartbeat noted last for `to` went out.
+    pub fn heartbeat_sent(&self) {
+        add(&self.hb_sent, 1);
+    }
+
+    /// A consensus message arrived from `from` at `at` (before it is handled).
+    pub fn on_consensus_in(&self, stream: StreamId, from: NodeId, msg: &Message, at: Instant) {
+        match msg {
+            Message::Heartbeat(_) => add(&self.hb_recv, 1),
+            Message::HeartbeatResponse(_) => {
+                let sent = self
+                    .hb_out
+                    .lock()
+                    .get_mut(&(stream, from))
+                    .and_then(VecDeque::pop_front);
+                if let Some(t) = sent {
+                    add(&self.rtt_samples, 1);
+                    add(&self.rtt_ns, nanos(at.saturating_duration_since(t)));
+                }
             }
+            _ => {}
         }
-        _ => {}
     }
-}
 
-/// A received frame took `took` to decode and hand on.
-pub fn on_received(took: Duration) {
-    add(&COUNTERS.recv_frames, 1);
-    add(&COUNTERS.recv_ns, nanos(took));
+    /// A received frame took `took` to decode and hand on.
+    pub fn on_received(&self, took: Duration) {
+        add(&self.recv_frames, 1);
+        add(&self.recv_ns, nanos(took));
+    }
+
+    /// The counters now, with the storage writer's (rounds, time in them).
+    pub fn snapshot(&self, disk: (u64, u64)) -> Snapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            send_bytes: g(&self.send_bytes),
+            send_calls: g(&self.send_calls),
+            send_wait_ns: g(&self.send_wait_ns),
+            recv_frames: g(&self.recv_frames),
+            recv_ns: g(&self.recv_ns),
+            hb_sent: g(&self.hb_sent),
+            hb_recv: g(&self.hb_recv),
+            rtt_samples: g(&self.rtt_samples),
+            rtt_ns: g(&self.rtt_ns),
+            disk_rounds: disk.0,
+            disk_ns: disk.1,
+        }
+    }
 }
 
 /// The counters at one instant.
@@ -101,25 +130,6 @@ pub struct Snapshot {
     rtt_ns: u64,
     disk_rounds: u64,
     disk_ns: u64,
-}
-
-/// The counters now, with the storage writer's (rounds, time in them).
-pub fn snapshot(disk: (u64, u64)) -> Snapshot {
-    let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let c = &COUNTERS;
-    Snapshot {
-        send_bytes: g(&c.send_bytes),
-        send_calls: g(&c.send_calls),
-        send_wait_ns: g(&c.send_wait_ns),
-        recv_frames: g(&c.recv_frames),
-        recv_ns: g(&c.recv_ns),
-        hb_sent: g(&c.hb_sent),
-        hb_recv: g(&c.hb_recv),
-        rtt_samples: g(&c.rtt_samples),
-        rtt_ns: g(&c.rtt_ns),
-        disk_rounds: disk.0,
-        disk_ns: disk.1,
-    }
 }
 
 /// Fills the items measured here from the counters' growth over one window; an item with
@@ -152,6 +162,41 @@ pub fn fill(st: &mut Statistics, from: Snapshot, to: Snapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consensus::HeartbeatResponse;
+
+    fn answer() -> Message {
+        Message::HeartbeatResponse(HeartbeatResponse {
+            term: 1,
+            matched: 0,
+            durable: 0,
+            last_index: 0,
+            applied: 0,
+            priority: 0,
+            minority: false,
+        })
+    }
+
+    #[test]
+    fn an_answer_is_timed_from_the_heartbeat_it_answers() {
+        // Two heartbeats out before the first answer: the answer is to the first (answers
+        // come in order), so the round trip is 30 ms, not the 10 ms since the second.
+        let st = NodeStats::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        st.heartbeat_out(1, 2, t0);
+        st.heartbeat_out(1, 2, t0 + ms(20));
+        st.on_consensus_in(1, 2, &answer(), t0 + ms(30));
+        st.on_consensus_in(1, 2, &answer(), t0 + ms(50));
+        let s = st.snapshot((0, 0));
+        assert_eq!(s.rtt_samples, 2);
+        assert_eq!(s.rtt_ns, nanos(ms(30) + ms(30)));
+        // One that could not be sent is neither counted nor waited for.
+        st.heartbeat_out(1, 3, t0);
+        st.heartbeat_unsent(1, 3);
+        st.on_consensus_in(1, 3, &answer(), t0 + ms(5));
+        assert_eq!(st.snapshot((0, 0)).rtt_samples, 2);
+        assert_eq!(st.snapshot((0, 0)).hb_sent, 0);
+    }
 
     #[test]
     fn items_are_averages_and_sums_over_the_window_and_null_without_samples() {

@@ -1,19 +1,21 @@
 //! One stream's shared state: its replica behind a short-held lock, the inputs other threads
 //! hand its driver (driver.rs), and what the apply thread (apply.rs) and the queries read.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::mailbox::Mailbox;
+use super::mailbox::{Control, Mailbox};
 use super::signal::Signal;
 use super::Shared;
 use crate::consensus::Replica;
 use crate::dcf_error;
+use crate::error::{DcfError, DcfResult, ErrorCode};
 use crate::host::{DcfException, DcfRole};
-use crate::types::{Index, StreamId};
+use crate::types::{Index, NodeId, StreamId};
 
 /// The driver and apply threads wake at least this often (stop checks).
 pub(super) const MAX_IDLE: Duration = Duration::from_millis(100);
@@ -32,10 +34,6 @@ pub struct Stream {
     pub can_write: AtomicBool,
     /// status_notify(LEADER) was sent and not yet followed by FOLLOWER.
     pub(super) notified_leader: AtomicBool,
-    pub role: AtomicU8,
-    pub term: AtomicU64,
-    /// 0 = no known leader.
-    pub leader: AtomicU32,
     pub commit: AtomicU64,
     /// The apply cursor: everything up to here was consumed by the application.
     pub applied: AtomicU64,
@@ -85,8 +83,6 @@ impl Stream {
         applied: Index,
         is_logger: bool,
     ) -> Stream {
-        let role = DcfRole::from(replica.role()) as u8;
-        let term = replica.term();
         let commit = replica.commit_index();
         Stream {
             id,
@@ -98,9 +94,6 @@ impl Stream {
             carried_cond: Condvar::new(),
             can_write: AtomicBool::new(false),
             notified_leader: AtomicBool::new(false),
-            role: AtomicU8::new(role),
-            term: AtomicU64::new(term),
-            leader: AtomicU32::new(0),
             commit: AtomicU64::new(commit),
             applied: AtomicU64::new(applied),
             rewind: Mutex::new(None),
@@ -148,8 +141,9 @@ impl Stream {
         dcf_error!("{msg}");
         self.mailbox.close();
         self.can_write.store(false, Ordering::Release);
-        self.role.store(DcfRole::Follower as u8, Ordering::Release);
-        self.leader.store(0, Ordering::Release);
+        // The replica is the one record of role, term and leader: a stopped leader is a
+        // follower there too (its Ready is dropped: nothing of this goes out).
+        self.replica.lock().demote(Instant::now());
         if self.notified_leader.swap(false, Ordering::AcqRel) {
             shared.post_status(self.id, DcfRole::Follower);
         }
@@ -163,7 +157,12 @@ impl Stream {
     }
 
     pub fn current_role(&self) -> DcfRole {
-        DcfRole::from_i32(i32::from(self.role.load(Ordering::Acquire))).unwrap_or(DcfRole::Unknown)
+        DcfRole::from(self.replica.lock().role())
+    }
+
+    /// The known leader (from the replica, the one record of it).
+    pub fn leader(&self) -> Option<NodeId> {
+        self.replica.lock().leader()
     }
 
     /// Runs `f` on the replica and waits until the driver has carried out what it produced,
@@ -196,10 +195,50 @@ impl Stream {
         out
     }
 
-    /// `dcf_set_applied_index` while running: deliver again from `index + 1`.
-    pub fn rewind_to(&self, index: Index) {
+    /// Hands a truncation or rewind to the driver and waits until it was carried out.
+    pub fn ask_driver(
+        &self,
+        shared: &Shared,
+        make: impl FnOnce(SyncSender<DcfResult<()>>) -> Control,
+    ) -> DcfResult<()> {
+        let (tx, rx) = sync_channel(1);
+        self.mailbox.post_control(make(tx));
+        loop {
+            match rx.recv_timeout(MAX_IDLE) {
+                Ok(r) => return r,
+                Err(RecvTimeoutError::Timeout) if !shared.stopping() && !self.is_failed() => {}
+                Err(_) => {
+                    return Err(DcfError::new(
+                        ErrorCode::Storage,
+                        format!("stream {} is stopped or stopping", self.id),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Driver only: `dcf_set_applied_index` while running, delivering again from
+    /// `index + 1` if the log still holds it.
+    pub(super) fn rewind_to(&self, index: Index) -> DcfResult<()> {
+        let first = self.replica.lock().first_index();
+        if index + 1 < first {
+            return Err(DcfError::invalid(format!(
+                "cannot re-deliver from {}: the log starts at {first}",
+                index + 1
+            )));
+        }
         *self.rewind.lock() = Some(index);
         self.apply_wake.notify();
+        Ok(())
+    }
+
+    /// Everything the application may still ask for lies above this: the apply cursor, or
+    /// a rewind the apply thread has not taken yet. (The apply thread moves a rewind into
+    /// the cursor under the same lock, so no rewind is missed between the two.)
+    pub(super) fn apply_floor(&self) -> Index {
+        let pending = self.rewind.lock();
+        let applied = self.applied.load(Ordering::Acquire);
+        pending.map_or(applied, |x| x.min(applied))
     }
 
     /// The apply loop reached the end of the log and every entry is applied.

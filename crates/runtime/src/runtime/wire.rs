@@ -1,12 +1,13 @@
 //! What the runtime puts in transport frames: every frame's header starts with the stream id
 //! (4 bytes, little endian). Consensus messages use the consensus codec's kinds; the runtime's
 //! own requests (user messages, forwarded writes, commit-index and membership requests) use
-//! kinds from `RUNTIME_KIND_BASE` up, with bincode headers.
+//! kinds from `RUNTIME_KIND_BASE` up, with headers in the project's one encoding.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::consensus::{codec, Message};
+use crate::encoding;
 use crate::transport::{Channel, Frame};
 use crate::types::{Index, StreamId};
 
@@ -85,10 +86,8 @@ fn with_stream(stream: StreamId, body: &[u8]) -> Bytes {
     Bytes::from(h)
 }
 
-fn bincode_header<T: Serialize>(stream: StreamId, value: &T) -> Bytes {
-    // Plain owned data of known shape: serialization cannot fail.
-    let body = bincode::serialize(value).unwrap_or_default();
-    with_stream(stream, &body)
+fn encoded_header<T: Serialize>(stream: StreamId, value: &T) -> Bytes {
+    with_stream(stream, &encoding::encode(value))
 }
 
 /// The channel each message travels on: entries on Data, the rest of consensus on Control.
@@ -117,7 +116,7 @@ pub fn user_msg_frame(stream: StreamId, data: Bytes) -> Frame {
 pub fn request_frame(stream: StreamId, header: &RequestHeader, payload: Bytes) -> Frame {
     Frame {
         kind: KIND_REQUEST,
-        header: bincode_header(stream, header),
+        header: encoded_header(stream, header),
         payload: if payload.is_empty() {
             Vec::new()
         } else {
@@ -129,7 +128,7 @@ pub fn request_frame(stream: StreamId, header: &RequestHeader, payload: Bytes) -
 pub fn response_frame(stream: StreamId, header: &ResponseHeader) -> Frame {
     Frame {
         kind: KIND_RESPONSE,
-        header: bincode_header(stream, header),
+        header: encoded_header(stream, header),
         payload: Vec::new(),
     }
 }
@@ -137,19 +136,13 @@ pub fn response_frame(stream: StreamId, header: &ResponseHeader) -> Frame {
 pub fn peer_facts_frame(info: &PeerFacts) -> Frame {
     Frame {
         kind: KIND_PEER_FACTS,
-        header: bincode_header(0, info),
+        header: encoded_header(0, info),
         payload: Vec::new(),
     }
 }
 
 fn decode_header<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
-    use bincode::Options;
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .allow_trailing_bytes()
-        .with_limit(MAX_RUNTIME_HEADER)
-        .deserialize(body)
-        .map_err(|e| WireError::Header(e.to_string()))
+    encoding::decode(body, MAX_RUNTIME_HEADER).map_err(|e| WireError::Header(e.to_string()))
 }
 
 pub fn decode(kind: u8, header: &Bytes, payload: Bytes) -> Result<Incoming, WireError> {
@@ -223,6 +216,166 @@ mod tests {
                 h.push((rng >> 33) as u8);
             }
             let _ = decode((rng >> 20) as u8, &Bytes::from(h), Bytes::new());
+        }
+    }
+}
+
+/// The runtime headers' fixed bytes, and properties past the kind check.
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// The runtime's headers as every released node sends them (stream id, then bincode 1:
+    /// fixed-width little-endian integers, enum variants as u32, strings with a u64 length).
+    #[test]
+    fn request_and_response_headers_have_fixed_bytes() {
+        let cases: Vec<(Frame, &str)> = vec![
+            (
+                request_frame(
+                    3,
+                    &RequestHeader {
+                        id: 7,
+                        request: Request::Write { key: 99 },
+                    },
+                    Bytes::new(),
+                ),
+                "030000000700000000000000000000006300000000000000",
+            ),
+            (
+                request_frame(
+                    3,
+                    &RequestHeader {
+                        id: 8,
+                        request: Request::CommitIndex { consensus: true },
+                    },
+                    Bytes::new(),
+                ),
+                "0300000008000000000000000100000001",
+            ),
+            (
+                request_frame(
+                    3,
+                    &RequestHeader {
+                        id: 9,
+                        request: Request::ChangeMember { json: "{}".into() },
+                    },
+                    Bytes::new(),
+                ),
+                "0300000009000000000000000200000002000000000000007b7d",
+            ),
+            (
+                response_frame(
+                    2,
+                    &ResponseHeader {
+                        id: 7,
+                        response: Response::Written(Some(5)),
+                    },
+                ),
+                "02000000070000000000000000000000010500000000000000",
+            ),
+            (
+                response_frame(
+                    2,
+                    &ResponseHeader {
+                        id: 8,
+                        response: Response::CommitIndex(None),
+                    },
+                ),
+                "0200000008000000000000000100000000",
+            ),
+            (
+                response_frame(
+                    2,
+                    &ResponseHeader {
+                        id: 9,
+                        response: Response::Changed(Some(1)),
+                    },
+                ),
+                "02000000090000000000000002000000010100000000000000",
+            ),
+        ];
+        for (frame, want) in cases {
+            assert_eq!(hex(&frame.header), want);
+            decode(frame.kind, &frame.header, Bytes::new()).unwrap();
+        }
+    }
+
+    fn request() -> impl proptest::strategy::Strategy<Value = RequestHeader> {
+        use proptest::prelude::*;
+        (
+            any::<u64>(),
+            prop_oneof![
+                any::<u64>().prop_map(|key| Request::Write { key }),
+                any::<bool>().prop_map(|consensus| Request::CommitIndex { consensus }),
+                "[ -~]{0,40}".prop_map(|json| Request::ChangeMember { json }),
+            ],
+        )
+            .prop_map(|(id, request)| RequestHeader { id, request })
+    }
+
+    fn response() -> impl proptest::strategy::Strategy<Value = ResponseHeader> {
+        use proptest::prelude::*;
+        let index = proptest::option::of(any::<u64>());
+        (
+            any::<u64>(),
+            prop_oneof![
+                index.clone().prop_map(Response::Written),
+                index.clone().prop_map(Response::CommitIndex),
+                index.prop_map(Response::Changed),
+            ],
+        )
+            .prop_map(|(id, response)| ResponseHeader { id, response })
+    }
+
+    /// Whatever a runtime header decodes to re-encodes to the same bytes: nothing is ignored.
+    fn accepted_is_canonical(
+        kind: u8,
+        header: &Bytes,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let again = match decode(kind, header, Bytes::new()) {
+            Ok(Incoming::Request(s, h, _)) => request_frame(s, &h, Bytes::new()).header,
+            Ok(Incoming::Response(s, h)) => response_frame(s, &h).header,
+            _ => return Ok(()),
+        };
+        proptest::prop_assert_eq!(&again, header);
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn requests_and_responses_round_trip(stream: u32, req in request(), resp in response()) {
+            let f = request_frame(stream, &req, Bytes::new());
+            let got = decode(f.kind, &f.header, Bytes::new()).unwrap();
+            proptest::prop_assert!(matches!(got, Incoming::Request(s, h, _) if s == stream && h == req));
+            let f = response_frame(stream, &resp);
+            let got = decode(f.kind, &f.header, Bytes::new()).unwrap();
+            proptest::prop_assert!(matches!(got, Incoming::Response(s, h) if s == stream && h == resp));
+        }
+
+        /// Valid headers with a few bytes changed or cut short, under their own kind or the
+        /// other runtime kinds (past the kind check, into the header's decoding).
+        #[test]
+        fn mutated_headers_past_the_kind_check(req in request(), resp in response(), as_request: bool,
+                                               kind in KIND_USER_MSG..=KIND_PEER_FACTS,
+                                               edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..4),
+                                               cut in proptest::option::of(proptest::prelude::any::<usize>())) {
+            let f = if as_request { request_frame(1, &req, Bytes::new()) } else { response_frame(1, &resp) };
+            let mut h = f.header.to_vec();
+            for (at, byte) in edits {
+                let n = h.len();
+                h[at % n] = byte;
+            }
+            if let Some(c) = cut {
+                let n = h.len();
+                h.truncate(c % (n + 1));
+            }
+            let h = Bytes::from(h);
+            accepted_is_canonical(f.kind, &h)?;
+            accepted_is_canonical(kind, &h)?;
         }
     }
 }

@@ -13,7 +13,7 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
-    #[error("corrupt log data in {file} at offset {offset}: {reason}")]
+    #[error("corrupt data in {file} at offset {offset}: {reason}")]
     Corrupt {
         file: PathBuf,
         offset: u64,

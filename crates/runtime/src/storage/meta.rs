@@ -2,7 +2,8 @@
 //! over `meta`, fsync the directory. A crash leaves either the old or the new file.
 //!
 //! Format: `DCFM` | u32 version | u32 body length | u32 CRC32C(body) | body. Version 1's
-//! body is bincode 1 with fixed-width little-endian integers: term u64, vote u32, membership
+//! body is in the project's one encoding (`crate::encoding`, bincode 1 with fixed-width
+//! little-endian integers): term u64, vote u32, membership
 //! (u8 0 = none, or 1, u64 length, bytes), first_index u64, base_term u64.
 
 use std::fs::{self, File};
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{IoContext, StorageError};
+use crate::encoding;
 use crate::types::{HardState, Index, Term};
 
 const MAGIC: &[u8; 4] = b"DCFM";
@@ -48,8 +50,7 @@ pub fn fsync_dir(dir: &Path) -> Result<(), StorageError> {
 }
 
 pub fn encode(meta: &Meta) -> Vec<u8> {
-    // Serializing plain integers and byte vectors into a Vec cannot fail.
-    let body = bincode::serialize(meta).unwrap_or_default();
+    let body = encoding::encode(meta);
     let mut out = Vec::with_capacity(PREFIX + body.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -76,7 +77,8 @@ pub fn decode(b: &[u8], path: &Path) -> Result<Meta, StorageError> {
     if crc32c::crc32c(body) != word(12) {
         return Err(bad(12, "CRC mismatch"));
     }
-    bincode::deserialize(body).map_err(|e| bad(PREFIX as u64, &format!("undecodable: {e}")))
+    encoding::decode(body, body.len() as u64)
+        .map_err(|e| bad(PREFIX as u64, &format!("undecodable: {e}")))
 }
 
 /// Read `dir/meta`; None if the stream has none yet.

@@ -5,8 +5,10 @@
 //! and numbered segment files `seg_NNNNNNNNNN.log` of checksummed records (record.rs), each
 //! sealed one with an index `seg_NNNNNNNNNN.idx` (seg_index.rs).
 //! All writes go through one writer thread per node (writer.rs); recovery is recover.rs.
-//! inspect.rs and inspect_verify.rs read a stopped node's directory for `dcf-inspect`.
+//! inspect.rs and inspect_verify.rs read a stopped node's directory for `dcf-inspect`;
+//! dcf/ reads and writes the C library's layout (adoption on start, export back).
 
+pub mod dcf;
 mod diskops;
 mod error;
 mod fault;

@@ -1,9 +1,9 @@
 //! The handshake at connection start, on the connection's one bidirectional stream:
-//! `len u32 LE | bincode(Hello)` each way, bincode 1 with fixed-width little-endian integers
-//! (the field order of `Hello`, no padding).
+//! `len u32 LE | encoding(Hello)` each way, in the project's one encoding (bincode 1 with
+//! fixed-width little-endian integers: the field order of `Hello`, no padding).
 
+use crate::encoding;
 use crate::types::NodeId;
-use bincode::Options;
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: u32 = 0x4443_4631; // "DCF1"
@@ -39,16 +39,14 @@ impl Hello {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let body = opts().serialize(self).unwrap_or_default();
+        let body = encoding::encode(self);
         let mut out = (body.len() as u32).to_le_bytes().to_vec();
         out.extend(body);
         out
     }
 
     pub fn decode(body: &[u8]) -> Result<Hello, String> {
-        opts()
-            .deserialize(body)
-            .map_err(|e| format!("malformed hello: {e}"))
+        encoding::decode(body, MAX_HELLO_BYTES as u64).map_err(|e| format!("malformed hello: {e}"))
     }
 
     /// Why a hello from a peer is unacceptable to a node of `cluster_id`, or None.
@@ -73,14 +71,6 @@ impl Hello {
         }
         None
     }
-}
-
-fn opts() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .with_limit(MAX_HELLO_BYTES as u64)
-        .reject_trailing_bytes()
 }
 
 /// The body length announced by a hello's 4-byte prefix, if acceptable.

@@ -1,8 +1,9 @@
-//! The transport's logging hook: [`set_log_sink`] routes its lines (the runtime does so at
-//! start); by default they go to the library's log, never to the host's stderr.
+//! Where the transport's log lines go, in one place: a transport hands each line to its
+//! handler's `FrameHandler::on_log`, whose default is [`emit`], the library's RUN log at the
+//! line's level. (quinn's and rustls' own lines come through the `log` crate, which
+//! `logging::forward_log_crate` routes.) Never the host's stderr.
 
-use parking_lot::RwLock;
-use std::sync::Arc;
+use crate::logging::{enabled, write, LogLevel, LogType};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -11,33 +12,20 @@ pub enum Level {
     Info,
 }
 
-pub type LogSink = Arc<dyn Fn(Level, &str) + Send + Sync>;
-
-static SINK: RwLock<Option<LogSink>> = RwLock::new(None);
-
-/// Routes every transport log line (of every node in the process) to `sink`.
-pub fn set_log_sink(sink: Option<LogSink>) {
-    *SINK.write() = sink;
-}
-
-pub fn emit(level: Level, msg: &str) {
-    let sink = SINK.read().clone();
-    match sink {
-        Some(sink) => sink(level, msg),
-        None => {
-            use crate::logging::{enabled, write, LogLevel, LogType};
-            let level = match level {
-                Level::Error => LogLevel::Error,
-                Level::Warn => LogLevel::Warn,
-                Level::Info => LogLevel::Info,
-            };
-            if enabled(LogType::Run, level) {
-                write(LogType::Run, level, file!(), line!(), format_args!("{msg}"));
-            }
+impl Level {
+    fn log_level(self) -> LogLevel {
+        match self {
+            Level::Error => LogLevel::Error,
+            Level::Warn => LogLevel::Warn,
+            Level::Info => LogLevel::Info,
         }
     }
 }
 
-pub fn log_warn(msg: &str) {
-    emit(Level::Warn, msg);
+/// Writes a transport line to the RUN log, if its level is enabled.
+pub fn emit(level: Level, msg: &str) {
+    let level = level.log_level();
+    if enabled(LogType::Run, level) {
+        write(LogType::Run, level, "transport", 0, format_args!("{msg}"));
+    }
 }

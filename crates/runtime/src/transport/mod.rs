@@ -36,7 +36,7 @@ pub use endpoint::Transport;
 pub use error::TransportError;
 pub use frame::{encode_frame, FrameDecoder, FrameError, FRAME_PREFIX_LEN};
 pub use identity::{named_nodes, node_name};
-pub use log::{emit as log_emit, log_warn, set_log_sink, Level, LogSink};
+pub use log::{emit as log_emit, Level};
 pub use tls::{cert_expiry_warnings, load_private_key, resolve_key_password, wipe, DecryptPwd};
 pub use types::{
     Channel, Frame, FrameHandler, ReceivedFrame, TlsSettings, TransportConfig,

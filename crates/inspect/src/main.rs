@@ -1,61 +1,24 @@
-//! dcf-inspect: look into a stopped node's DATA_PATH. Only `repair` writes, and only
-//! through the library's own recovery.
+//! dcf-inspect: look into a stopped node's DATA_PATH, ours or DCF's (dcf.rs). Only `repair`
+//! writes into it, and only through the library's own recovery; `export-dcf` writes a new
+//! directory in DCF's layout.
 //!
 //! Exit status: 0 success (verify: every record intact), 1 damage or a torn tail found or
 //! an operation failed, 2 bad usage, 3 the data dir is in use by a running node.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use dcf_runtime::storage::inspect::{self, StreamInfo};
 use dcf_runtime::storage::inspect_verify::{self, StreamVerdict};
 use dcf_runtime::storage::StorageError;
 use dcf_runtime::types::{Entry, EntryKind};
 
-#[derive(Parser)]
-#[command(
-    name = "dcf-inspect",
-    version,
-    about = "Inspect and repair a libdcf data directory (DATA_PATH) of a stopped node"
-)]
-struct Cli {
-    /// Read even while a running node holds the DATA_PATH lock (what is read may be
-    /// changing underneath).
-    #[arg(long, global = true)]
-    read_only: bool,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
+mod cli;
+mod dcf;
 
-#[derive(Subcommand)]
-enum Cmd {
-    /// Streams, stored membership and hard state, log range, segments and free space.
-    Info { dir: PathBuf },
-    /// Read every record and check every checksum; exit 1 on damage or a torn tail.
-    Verify { dir: PathBuf },
-    /// Print the entries from..=to of a stream.
-    Dump {
-        dir: PathBuf,
-        #[arg(long, default_value_t = 1)]
-        stream: u32,
-        #[arg(long, default_value_t = 0)]
-        from: u64,
-        #[arg(long, default_value_t = u64::MAX)]
-        to: u64,
-        /// One JSON object per entry and line.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Cut a torn tail exactly as a starting node would; nothing else is changed.
-    Repair {
-        dir: PathBuf,
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-    },
-}
+use cli::{Cli, Cmd};
 
 const EXIT_FOUND: u8 = 1;
 const EXIT_IN_USE: u8 = 3;
@@ -66,6 +29,7 @@ fn main() -> ExitCode {
         Cmd::Info { dir }
         | Cmd::Verify { dir }
         | Cmd::Dump { dir, .. }
+        | Cmd::ExportDcf { dir, .. }
         | Cmd::Repair { dir, .. } => dir.clone(),
     };
     if !dir.is_dir() {
@@ -91,7 +55,25 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(e),
     };
+    let dcf_layout = cli.dcf || only_dcf_layout(&dir);
     let r = match cli.cmd {
+        Cmd::Info { .. } if dcf_layout => dcf::info(&dir),
+        Cmd::Verify { .. } if dcf_layout => dcf::verify(&dir),
+        Cmd::Dump {
+            stream,
+            from,
+            to,
+            json,
+            ..
+        } if dcf_layout => dcf::dump(&dir, stream, from, to, json),
+        Cmd::Repair { .. } if dcf_layout => {
+            eprintln!(
+                "dcf-inspect: {} is in DCF's layout, which repair leaves alone: a start of this library adopts it, cutting a torn tail in its own copy",
+                dir.display()
+            );
+            Ok(ExitCode::from(EXIT_FOUND))
+        }
+        Cmd::ExportDcf { out, .. } => dcf::export_dcf(&dir, &out),
         Cmd::Info { .. } => info(&dir),
         Cmd::Verify { .. } => verify(&dir),
         Cmd::Dump {
@@ -107,6 +89,12 @@ fn main() -> ExitCode {
         }
     };
     r.unwrap_or_else(fail)
+}
+
+/// DIR holds DCF's layout and no stream of ours.
+fn only_dcf_layout(dir: &Path) -> bool {
+    dcf_runtime::storage::dcf::is_dcf_layout(dir).unwrap_or(false)
+        && inspect::streams(dir).is_ok_and(|s| s.is_empty())
 }
 
 fn fail(e: StorageError) -> ExitCode {
@@ -128,6 +116,10 @@ fn info(dir: &Path) -> Result<ExitCode, StorageError> {
     let (avail, total) = inspect::free_space(dir)?;
     println!("data dir   {}", dir.display());
     println!("free space {} available of {}", mib(avail), mib(total));
+    let marker = dir.join(dcf_runtime::storage::dcf::adopt::MARKER);
+    if let Ok(line) = std::fs::read_to_string(&marker) {
+        println!("{}; DCF's files beside it: `--dcf`", line.trim());
+    }
     let streams = inspect::info(dir)?;
     if streams.is_empty() {
         println!("no streams");
