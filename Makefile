@@ -87,7 +87,7 @@ rpm: lib man
 # where the tools are missing and cannot be installed (not root).
 package-test:
 	@if sh packaging/need.sh dpkg-deb:dpkg-dev rpmbuild:rpm pkg-config:pkg-config; then \
-		$(MAKE) --no-print-directory deb rpm && \
+		$(MAKE) --no-print-directory deb && $(MAKE) --no-print-directory rpm && \
 		sh c_tests/check_packages.sh $(abspath $(PKG)) $(VERSION); \
 	else echo "package-test skipped: the tools above are missing (root installs them)"; fi
 
