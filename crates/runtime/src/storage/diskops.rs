@@ -14,6 +14,7 @@ use super::record;
 use super::seg_index;
 use super::segment::{self, SegInfo};
 use super::stream::{StreamState, WriterSide};
+use super::sys;
 use super::vecwrite;
 use crate::types::{Entry, Index, Term};
 
@@ -58,6 +59,7 @@ pub fn flush(
         .check(FaultOp::Write)
         .and_then(|()| vecwrite::write_records(&file, start, pend, w.gen, end as u32, buf))
         .ctx("write", &path)?;
+    sys::wrote(&file, &path, start, end - start);
     w.unsynced = true;
     w.cur_off = end;
     w.last_written = (last_idx, last_term);
@@ -86,7 +88,7 @@ pub fn sync_current(disk: &DiskEnv, w: &mut WriterSide) -> Result<(), StorageErr
         if let Some((file, path)) = &w.cur {
             disk.faults.check(FaultOp::Sync).ctx("fdatasync", path)?;
             if disk.sync {
-                file.sync_data().ctx("fdatasync", path)?;
+                sys::sync_data(file, path).ctx("fdatasync", path)?;
                 release_synced(file, w.cur_off, &mut w.released_to);
             }
             disk.stats.syncs.fetch_add(1, Ordering::Relaxed);
@@ -116,7 +118,7 @@ pub fn roll(disk: &DiskEnv, st: &StreamState, w: &mut WriterSide) -> Result<(), 
     sync_current(disk, w)?;
     if let Some((file, path)) = w.cur.take() {
         if w.cur_off > 0 {
-            file.set_len(w.cur_off).ctx("truncate", &path)?;
+            sys::set_len(&file, &path, w.cur_off).ctx("truncate", &path)?;
             // Sealed: it never changes again, so restarts can trust its index.
             let idx = {
                 let mut s = st.shared.lock();
@@ -207,7 +209,7 @@ pub fn cut_suffix(
         Some((file, path, end, last_off)) => {
             segment::cut(&file, &path, end, end)?;
             if disk.sync {
-                file.sync_data().ctx("fdatasync", &path)?;
+                sys::sync_data(&file, &path).ctx("fdatasync", &path)?;
             }
             // Gens stay consecutive: the next write, in a new segment, follows the last
             // record kept (see recover.rs).

@@ -286,7 +286,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             cur_cap = segment::resume_cap(s.brk, seg_size);
             segment::cut(&file, &s.path, s.brk, if resume { cur_cap } else { s.brk })?;
             if sync {
-                file.sync_all().ctx("fsync", &s.path)?;
+                super::sys::sync_all(&file, &s.path).ctx("fsync", &s.path)?;
             }
         }
         let (mut g, confs) = s.seg_info(file);
