@@ -277,7 +277,9 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         }
         let file = segment::open_rw(&s.path)?;
         let writable = i + 1 == n;
-        if writable {
+        // A sealed segment read through its index (its newer neighbour lost everything it
+        // held) stays sealed: its offsets are sparse, writes go on in a new segment.
+        if writable && matches!(s.records, Records::Scanned(_)) {
             // Writes may go on in it: its index would no longer describe it.
             seg_index::remove(&s.path).ctx("remove", &s.path)?;
             // Zero everything after the kept records. Writes continue in this segment only
