@@ -1,6 +1,7 @@
 //! What the writer does to one stream's files: write a batch, sync, roll to the next
 //! segment, cut a suffix, drop a prefix. The ordering rules recovery relies on live here
-//! (see recover.rs): at most one unsynced write per stream; a segment is synced before the
+//! (see recover.rs): at most one unsynced write per stream (a prefix truncation syncs
+//! first, as appends may follow it in the same round); a segment is synced before the
 //! next one is written; a suffix cut is synced, and later writes go to a new segment.
 
 use std::os::unix::fs::FileExt;
@@ -241,6 +242,10 @@ pub fn truncate_prefix(
     if k <= w.meta.first_index {
         return Ok(());
     }
+    // Appends of the same round may follow in the same segment: synced first, so that the
+    // segment never holds two unsynced writes (recovery could not tell a lost first one
+    // from damage).
+    sync_current(disk, w)?;
     let base_term = term_of(st, w, k - 1).unwrap_or(0);
     w.meta.first_index = k;
     w.meta.base_term = base_term;
