@@ -110,6 +110,14 @@ impl Recorder {
         self.ops.lock().len()
     }
 
+    /// Positions of the file and directory syncs: a cut just before one loses the most.
+    pub fn syncs(&self) -> Vec<usize> {
+        let ops = self.ops.lock();
+        (0..ops.len())
+            .filter(|&k| matches!(ops[k], Op::SyncFile { .. } | Op::SyncDir { .. }))
+            .collect()
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
