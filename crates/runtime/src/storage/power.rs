@@ -421,3 +421,104 @@ fn tear(b: &mut Vec<u8>, off: u64, d: &[u8], rng: &mut impl Rng) {
         at = to;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::sys;
+    use super::*;
+    use rand::SeedableRng;
+    use std::collections::HashSet;
+
+    /// Images of a cut after everything `ops` did under a fresh directory, for 300 seeds.
+    fn images(ops: impl Fn(&Path)) -> Vec<Image> {
+        let d = tempfile::tempdir().unwrap();
+        let rec = Recorder::start(d.path()).unwrap();
+        ops(d.path());
+        rec.stop();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        (0..300)
+            .map(|_| rec.crash_image(rec.position(), &mut rng))
+            .collect()
+    }
+
+    fn file<'a>(img: &'a Image, name: &str) -> Option<&'a [u8]> {
+        img.entries.get(Path::new(name)).and_then(|e| e.as_deref())
+    }
+
+    #[test]
+    fn synced_data_survives_and_unsynced_data_may_not() {
+        let imgs = images(|d| {
+            let p = d.join("a");
+            let f = sys::create_new(&p).unwrap();
+            sys::write_all_at(&f, &p, b"hello", 0).unwrap();
+            sys::sync_data(&f, &p).unwrap();
+            sys::sync_dir(d).unwrap();
+            sys::write_all_at(&f, &p, b" world", 5).unwrap();
+        });
+        let got: HashSet<&[u8]> = imgs.iter().map(|i| file(i, "a").unwrap()).collect();
+        let want: HashSet<&[u8]> = [&b"hello"[..], b"hello world"].into_iter().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_new_name_needs_a_directory_sync() {
+        let imgs = images(|d| {
+            let p = d.join("b");
+            let f = sys::create_new(&p).unwrap();
+            sys::write_all_at(&f, &p, b"data", 0).unwrap();
+            sys::sync_all(&f, &p).unwrap();
+        });
+        let found = imgs.iter().filter(|i| file(i, "b").is_some()).count();
+        assert!(found > 0 && found < imgs.len(), "{found} of {}", imgs.len());
+        assert!(imgs
+            .iter()
+            .filter_map(|i| file(i, "b"))
+            .all(|b| b == b"data"));
+    }
+
+    #[test]
+    fn a_rename_over_a_file_is_all_or_nothing() {
+        let imgs = images(|d| {
+            let (m, t) = (d.join("meta"), d.join("meta.tmp"));
+            let f = sys::create(&m).unwrap();
+            sys::write_all_at(&f, &m, b"old", 0).unwrap();
+            sys::sync_all(&f, &m).unwrap();
+            sys::sync_dir(d).unwrap();
+            let f = sys::create(&t).unwrap();
+            sys::write_all_at(&f, &t, b"new", 0).unwrap();
+            sys::sync_all(&f, &t).unwrap();
+            sys::rename(&t, &m).unwrap();
+        });
+        let got: HashSet<&[u8]> = imgs.iter().map(|i| file(i, "meta").unwrap()).collect();
+        let want: HashSet<&[u8]> = [&b"old"[..], b"new"].into_iter().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_torn_write_keeps_whole_sectors() {
+        let imgs = images(|d| {
+            let p = d.join("seg");
+            let f = sys::create_new(&p).unwrap();
+            sys::allocate(&f, &p, 4096).unwrap();
+            sys::sync_all(&f, &p).unwrap();
+            sys::sync_dir(d).unwrap();
+            sys::write_all_at(&f, &p, &[0xaa; 2048], 256).unwrap();
+        });
+        let mut mixed = 0;
+        for i in &imgs {
+            let b = file(i, "seg").unwrap();
+            assert_eq!(b.len(), 4096);
+            let sectors: Vec<bool> = b.chunks(512).map(|s| s.contains(&0xaa)).collect();
+            for (k, s) in b.chunks(512).enumerate() {
+                let lo = if k == 0 { 256 } else { 0 };
+                let hi = if k == 4 { 256 } else { 512 };
+                let kept = &s[lo.min(s.len())..hi.min(s.len())];
+                assert!(kept.iter().all(|&x| x == s[lo]), "sector {k} torn inside");
+            }
+            if sectors.iter().any(|&x| x) && !sectors[..5].iter().all(|&x| x) {
+                mixed += 1;
+            }
+        }
+        assert!(mixed > 0);
+    }
+}
