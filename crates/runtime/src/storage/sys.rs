@@ -43,6 +43,7 @@ pub fn create(path: &Path) -> io::Result<File> {
 }
 
 /// Writes all of `b` at `off`.
+#[cfg_attr(not(feature = "power-loss"), allow(unused_variables))]
 pub fn write_all_at(file: &File, path: &Path, b: &[u8], off: u64) -> io::Result<()> {
     file.write_all_at(b, off)?;
     #[cfg(feature = "power-loss")]
@@ -51,7 +52,6 @@ pub fn write_all_at(file: &File, path: &Path, b: &[u8], off: u64) -> io::Result<
         off,
         data: b.into(),
     });
-    let _ = path;
     Ok(())
 }
 
@@ -74,36 +74,37 @@ pub fn wrote(file: &File, path: &Path, off: u64, len: u64) {
 }
 
 /// fdatasync.
+#[cfg_attr(not(feature = "power-loss"), allow(unused_variables))]
 pub fn sync_data(file: &File, path: &Path) -> io::Result<()> {
     #[cfg(feature = "power-loss")]
     if noted(path, |r| Op::SyncFile { path: r(path) }) {
         return Ok(());
     }
-    let _ = path;
     file.sync_data()
 }
 
 /// fsync.
+#[cfg_attr(not(feature = "power-loss"), allow(unused_variables))]
 pub fn sync_all(file: &File, path: &Path) -> io::Result<()> {
     #[cfg(feature = "power-loss")]
     if noted(path, |r| Op::SyncFile { path: r(path) }) {
         return Ok(());
     }
-    let _ = path;
     file.sync_all()
 }
 
 /// ftruncate.
+#[cfg_attr(not(feature = "power-loss"), allow(unused_variables))]
 pub fn set_len(file: &File, path: &Path, len: u64) -> io::Result<()> {
     file.set_len(len)?;
     #[cfg(feature = "power-loss")]
     noted(path, |r| Op::SetLen { path: r(path), len });
-    let _ = path;
     Ok(())
 }
 
 /// Allocated, zero-reading space up to `size` bytes (the file grows to it if shorter):
 /// fallocate, or a sparse extension where the file system has no fallocate.
+#[cfg_attr(not(feature = "power-loss"), allow(unused_variables))]
 pub fn allocate(file: &File, path: &Path, size: u64) -> io::Result<()> {
     match rustix::fs::fallocate(file, FallocateFlags::empty(), 0, size) {
         Ok(()) => {}
@@ -119,7 +120,6 @@ pub fn allocate(file: &File, path: &Path, size: u64) -> io::Result<()> {
         path: r(path),
         len: size,
     });
-    let _ = path;
     Ok(())
 }
 
