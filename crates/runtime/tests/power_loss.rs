@@ -589,7 +589,7 @@ fn run(seed: u64, cuts: u64) -> Result<(), Failure> {
                 img.write_to(&root.path().join(format!("e{}", epoch + 1)))
                     .unwrap();
                 expect = e.clone();
-                // Found wrong by the next epoch's recovery: the report names this cut.
+                // Checked here as well, so that a failure names this cut and what led to it.
                 if let Err(f) = check_image(&root.path().join("check"), &img, seg, &e) {
                     return Err(why(f));
                 }
