@@ -1,6 +1,7 @@
 //! What the writer does to one stream's files: write a batch, sync, roll to the next
 //! segment, cut a suffix, drop a prefix. The ordering rules recovery relies on live here
-//! (see recover.rs): at most one unsynced write per stream; a segment is synced before the
+//! (see recover.rs): at most one unsynced write per stream (a prefix truncation syncs
+//! first, as appends may follow it in the same round); a segment is synced before the
 //! next one is written; a suffix cut is synced, and later writes go to a new segment.
 
 use std::os::unix::fs::FileExt;
@@ -14,6 +15,7 @@ use super::record;
 use super::seg_index;
 use super::segment::{self, SegInfo};
 use super::stream::{StreamState, WriterSide};
+use super::sys;
 use super::vecwrite;
 use crate::types::{Entry, Index, Term};
 
@@ -58,6 +60,7 @@ pub fn flush(
         .check(FaultOp::Write)
         .and_then(|()| vecwrite::write_records(&file, start, pend, w.gen, end as u32, buf))
         .ctx("write", &path)?;
+    sys::wrote(&file, &path, start, end - start);
     w.unsynced = true;
     w.cur_off = end;
     w.last_written = (last_idx, last_term);
@@ -86,7 +89,7 @@ pub fn sync_current(disk: &DiskEnv, w: &mut WriterSide) -> Result<(), StorageErr
         if let Some((file, path)) = &w.cur {
             disk.faults.check(FaultOp::Sync).ctx("fdatasync", path)?;
             if disk.sync {
-                file.sync_data().ctx("fdatasync", path)?;
+                sys::sync_data(file, path).ctx("fdatasync", path)?;
                 release_synced(file, w.cur_off, &mut w.released_to);
             }
             disk.stats.syncs.fetch_add(1, Ordering::Relaxed);
@@ -116,7 +119,7 @@ pub fn roll(disk: &DiskEnv, st: &StreamState, w: &mut WriterSide) -> Result<(), 
     sync_current(disk, w)?;
     if let Some((file, path)) = w.cur.take() {
         if w.cur_off > 0 {
-            file.set_len(w.cur_off).ctx("truncate", &path)?;
+            sys::set_len(&file, &path, w.cur_off).ctx("truncate", &path)?;
             // Sealed: it never changes again, so restarts can trust its index.
             let idx = {
                 let mut s = st.shared.lock();
@@ -207,7 +210,7 @@ pub fn cut_suffix(
         Some((file, path, end, last_off)) => {
             segment::cut(&file, &path, end, end)?;
             if disk.sync {
-                file.sync_data().ctx("fdatasync", &path)?;
+                sys::sync_data(&file, &path).ctx("fdatasync", &path)?;
             }
             // Gens stay consecutive: the next write, in a new segment, follows the last
             // record kept (see recover.rs).
@@ -239,6 +242,10 @@ pub fn truncate_prefix(
     if k <= w.meta.first_index {
         return Ok(());
     }
+    // Appends of the same round may follow in the same segment: synced first, so that the
+    // segment never holds two unsynced writes (recovery could not tell a lost first one
+    // from damage).
+    sync_current(disk, w)?;
     let base_term = term_of(st, w, k - 1).unwrap_or(0);
     w.meta.first_index = k;
     w.meta.base_term = base_term;

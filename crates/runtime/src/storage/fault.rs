@@ -22,6 +22,21 @@ pub struct Faults {
     sync_errno: AtomicI32,
     read_errno: AtomicI32,
     sync_delay_us: AtomicU64,
+    #[cfg(feature = "power-loss")]
+    rounds: parking_lot::Mutex<Rounds>,
+    #[cfg(feature = "power-loss")]
+    rounds_cv: parking_lot::Condvar,
+}
+
+/// Which operations the writer's next round takes, when a test holds its rounds.
+#[cfg(feature = "power-loss")]
+#[derive(Debug, Default)]
+struct Rounds {
+    held: bool,
+    /// The next round takes this many queued operations.
+    permit: Option<usize>,
+    /// The writer finished its last round and waits for work.
+    idle: bool,
 }
 
 impl Faults {
@@ -49,6 +64,45 @@ impl Faults {
             self.fail(op, 0);
         }
         self.slow_sync(Duration::ZERO);
+    }
+
+    /// From now on the writer's rounds go only as `next_round` allows, so that the same
+    /// calls give the same rounds, and the same operations on disk, on every run.
+    #[cfg(feature = "power-loss")]
+    pub fn hold_rounds(&self) {
+        self.rounds.lock().held = true;
+    }
+
+    /// Waits until the writer has finished its round and waits for work; its next round
+    /// takes the next `n` operations queued, once all are there.
+    #[cfg(feature = "power-loss")]
+    pub fn next_round(&self, n: usize) {
+        let mut r = self.rounds.lock();
+        while !(r.idle && r.permit.is_none()) {
+            self.rounds_cv.wait(&mut r);
+        }
+        r.permit = Some(n);
+    }
+
+    /// The writer waits for work.
+    #[cfg(feature = "power-loss")]
+    pub(crate) fn writer_idle(&self) {
+        self.rounds.lock().idle = true;
+        self.rounds_cv.notify_all();
+    }
+
+    /// Whether the writer may take the `queued` operations as a round.
+    #[cfg(feature = "power-loss")]
+    pub(crate) fn may_take(&self, queued: usize) -> bool {
+        let mut r = self.rounds.lock();
+        if r.held {
+            match r.permit {
+                Some(n) if queued >= n => r.permit = None,
+                _ => return false,
+            }
+        }
+        r.idle = false;
+        true
     }
 
     /// The injected error for `op`, if any (and the injected delay of a sync).

@@ -6,13 +6,13 @@
 //! little-endian integers): term u64, vote u32, membership
 //! (u8 0 = none, or 1, u64 length, bytes), first_index u64, base_term u64.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::error::{IoContext, StorageError};
+use super::sys;
 use crate::encoding;
 use crate::types::{HardState, Index, Term};
 
@@ -44,9 +44,7 @@ impl Default for Meta {
 }
 
 pub fn fsync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .ctx("fsync directory", dir)
+    super::sys::sync_dir(dir).ctx("fsync directory", dir)
 }
 
 pub fn encode(meta: &Meta) -> Vec<u8> {
@@ -94,12 +92,12 @@ pub fn load(dir: &Path) -> Result<Option<Meta>, StorageError> {
 /// Durably replace `dir/meta` with `meta`.
 pub fn store(dir: &Path, meta: &Meta) -> Result<(), StorageError> {
     let tmp: PathBuf = dir.join(TMP_FILE);
-    let mut f = File::create(&tmp).ctx("create", &tmp)?;
-    f.write_all(&encode(meta)).ctx("write", &tmp)?;
-    f.sync_all().ctx("fsync", &tmp)?;
+    let f = sys::create(&tmp).ctx("create", &tmp)?;
+    sys::write_all_at(&f, &tmp, &encode(meta), 0).ctx("write", &tmp)?;
+    sys::sync_all(&f, &tmp).ctx("fsync", &tmp)?;
     drop(f);
     let path = dir.join(META_FILE);
-    fs::rename(&tmp, &path).ctx("rename to meta", &tmp)?;
+    sys::rename(&tmp, &path).ctx("rename to meta", &tmp)?;
     fsync_dir(dir)
 }
 

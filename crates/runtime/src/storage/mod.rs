@@ -16,16 +16,19 @@ pub mod inspect;
 pub mod inspect_verify;
 mod meta;
 mod offsets;
+#[cfg(feature = "power-loss")]
+pub mod power;
 mod record;
 mod recover;
 mod seg_index;
 mod segment;
 mod stream;
+mod sys;
 mod vecwrite;
 mod writer;
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -118,7 +121,7 @@ impl Storage {
                 reason: "must be within 4 KiB..=2 GiB",
             });
         }
-        fs::create_dir_all(data_path).ctx("create directory", data_path)?;
+        sys::create_dir_all(data_path).ctx("create directory", data_path)?;
         let lock_path = data_path.join("LOCK");
         let lock = OpenOptions::new()
             .create(true)
@@ -184,7 +187,7 @@ impl Storage {
         }
         let dir = self.data_path.join(format!("stream_{stream:02}"));
         if !dir.exists() {
-            fs::create_dir_all(&dir).ctx("create directory", &dir)?;
+            sys::create_dir_all(&dir).ctx("create directory", &dir)?;
             if self.opts.sync {
                 meta::fsync_dir(&self.data_path)?;
             }

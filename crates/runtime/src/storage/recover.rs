@@ -227,10 +227,22 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         check_torn_tail(&scans, l)?;
     }
 
-    // Drop segments without records (preallocated spares, or holding only a torn write).
+    // Drop segments without records (preallocated spares, or holding only a torn write),
+    // and those wholly below first_index: a prefix truncation deletes them once first_index
+    // is durable, and the deletions reach the disk in any order, so gaps among them are fine.
+    let first = meta.first_index;
+    let mut base_term = meta.base_term;
+    let mut last_gen = 0;
     let mut kept: Vec<Scan> = Vec::new();
     for s in scans {
-        if s.is_empty() {
+        let below = s.last().filter(|h| h.index < first);
+        if let Some(h) = below {
+            last_gen = h.gen;
+            if h.index + 1 == first {
+                base_term = h.term;
+            }
+        }
+        if s.is_empty() || below.is_some() {
             segment::remove_segment(&s.path)?;
             dir_changed = true;
         } else {
@@ -240,14 +252,11 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
 
     check_contiguous(&kept)?;
 
-    // Prefix truncation: segments wholly below first_index go; the rest must reach it.
-    let first = meta.first_index;
-    let mut base_term = meta.base_term;
+    // The rest must reach first_index.
     let mut segs = Vec::new();
     let mut terms: Vec<(Index, Term)> = Vec::new();
     let mut conf_entries = Vec::new();
     let mut last_index = first.saturating_sub(1);
-    let mut last_gen = 0;
     let mut resume = false;
     let mut cur_cap = 0;
     let n = kept.len();
@@ -256,14 +265,6 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             continue;
         };
         last_gen = lh.gen;
-        if lh.index < first {
-            if lh.index + 1 == first {
-                base_term = lh.term;
-            }
-            segment::remove_segment(&s.path)?;
-            dir_changed = true;
-            continue;
-        }
         if segs.is_empty() && fh.index > first {
             return Err(StorageError::corrupt(
                 &s.path,
@@ -276,7 +277,9 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
         }
         let file = segment::open_rw(&s.path)?;
         let writable = i + 1 == n;
-        if writable {
+        // A sealed segment read through its index (its newer neighbour lost everything it
+        // held) stays sealed: its offsets are sparse, writes go on in a new segment.
+        if writable && matches!(s.records, Records::Scanned(_)) {
             // Writes may go on in it: its index would no longer describe it.
             seg_index::remove(&s.path).ctx("remove", &s.path)?;
             // Zero everything after the kept records. Writes continue in this segment only
@@ -286,7 +289,7 @@ pub fn recover(dir: &Path, meta: &Meta, seg_size: u64, sync: bool) -> Result<Fou
             cur_cap = segment::resume_cap(s.brk, seg_size);
             segment::cut(&file, &s.path, s.brk, if resume { cur_cap } else { s.brk })?;
             if sync {
-                file.sync_all().ctx("fsync", &s.path)?;
+                super::sys::sync_all(&file, &s.path).ctx("fsync", &s.path)?;
             }
         }
         let (mut g, confs) = s.seg_info(file);

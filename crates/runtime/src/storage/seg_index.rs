@@ -17,13 +17,13 @@
 //! ```
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::offsets::{Offsets, SparseBuilder};
 use super::record::{self, Header};
 use super::segment::SegInfo;
+use super::sys;
 use crate::types::{Entry, EntryKind, Index, Term};
 
 const MAGIC: &[u8; 8] = b"DCFIDX01";
@@ -61,25 +61,22 @@ pub fn store(seg: &Path, b: &[u8], sync: bool) {
     let path = idx_path(seg);
     let tmp = path.with_extension("idx.tmp");
     let written = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(b)?;
+        let f = sys::create(&tmp)?;
+        sys::write_all_at(&f, &tmp, b, 0)?;
         if sync {
-            f.sync_all()?;
+            sys::sync_all(&f, &tmp)?;
         }
-        fs::rename(&tmp, &path)
+        sys::rename(&tmp, &path)
     })();
     if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = sys::remove_file(&tmp);
     }
 }
 
 /// Removes the index of `seg` (before the segment changes or goes).
 pub fn remove(seg: &Path) -> std::io::Result<()> {
     for p in [idx_path(seg), idx_path(seg).with_extension("idx.tmp")] {
-        match fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+        sys::remove_file(&p)?;
     }
     Ok(())
 }

@@ -4,11 +4,10 @@ use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustix::fs::FallocateFlags;
-
 use super::error::{IoContext, StorageError};
 use super::meta::fsync_dir;
 use super::offsets::Offsets;
+use super::sys;
 use crate::types::{Index, Term};
 
 /// `seg_0000000042.log`: numbered in creation order, not by index, because a segment is
@@ -72,26 +71,17 @@ pub fn preallocate(file: &File, path: &Path, size: u64) -> Result<(), StorageErr
     if size == 0 {
         return Ok(());
     }
-    match rustix::fs::fallocate(file, FallocateFlags::empty(), 0, size) {
-        Ok(()) => Ok(()),
-        // Filesystems without fallocate: fall back to a sparse file of the right length.
-        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(size).ctx("set_len", path),
-        Err(e) => Err(StorageError::io("fallocate", path, e.into())),
-    }
+    // File systems without fallocate get a sparse file of the right length.
+    sys::allocate(file, path, size).ctx("fallocate", path)
 }
 
 /// Create, preallocate and sync a new empty segment (and its directory entry).
 pub fn create(dir: &Path, seq: u64, size: u64, sync: bool) -> Result<File, StorageError> {
     let path = seg_path(dir, seq);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .ctx("create", &path)?;
+    let file = sys::create_new(&path).ctx("create", &path)?;
     preallocate(&file, &path, size)?;
     if sync {
-        file.sync_all().ctx("fsync", &path)?;
+        sys::sync_all(&file, &path).ctx("fsync", &path)?;
         fsync_dir(dir)?;
     }
     Ok(file)
@@ -99,16 +89,12 @@ pub fn create(dir: &Path, seq: u64, size: u64, sync: bool) -> Result<File, Stora
 
 /// Cut `file` to `len` bytes and give the rest back as zeros up to `size`.
 pub fn cut(file: &File, path: &Path, len: u64, size: u64) -> Result<(), StorageError> {
-    file.set_len(len).ctx("truncate", path)?;
+    sys::set_len(file, path, len).ctx("truncate", path)?;
     preallocate(file, path, size.max(len))
 }
 
 pub fn remove(path: &Path) -> Result<(), StorageError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StorageError::io("remove", path, e)),
-    }
+    sys::remove_file(path).ctx("remove", path)
 }
 
 /// Removes a segment file and its index (the index first: it must never describe a

@@ -95,8 +95,15 @@ pub fn run(sh: Arc<WriterState>, on_durable: DurableFn) {
     loop {
         let ops = {
             let mut q = sh.queue.lock();
+            #[cfg(feature = "power-loss")]
+            sh.disk.faults.writer_idle();
             while q.ops.is_empty() && !q.shutdown {
                 sh.cv.wait(&mut q);
+            }
+            // A test holding the rounds decides what each one takes (storage::power).
+            #[cfg(feature = "power-loss")]
+            while !q.shutdown && !sh.disk.faults.may_take(q.ops.len()) {
+                sh.cv.wait_for(&mut q, std::time::Duration::from_millis(1));
             }
             if q.ops.is_empty() {
                 return;
