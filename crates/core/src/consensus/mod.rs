@@ -24,6 +24,7 @@ mod admin;
 pub mod codec;
 mod conf;
 mod election;
+mod failover;
 mod handoff;
 mod log;
 mod message;
