@@ -255,7 +255,11 @@ static double failover_case(const char *node_bin, const char *root, const char *
     for (int i = 1; i <= 3; i++) before[i] = delivered_last(&c, i);
     const char *what = sig == SIGKILL ? "SIGKILL" : "dcf_stop";
     double t0 = now_sec();
-    cluster_signal(&c, leader, sig);
+    /* Not cluster_signal: it would wait for the process to exit, and a stopping leader's
+     * successor may commit before dcf_stop has returned. */
+    pid_t old = c.pid[leader];
+    kill(old, sig);
+    c.pid[leader] = 0; /* no longer a candidate for cluster_leader */
     if (f) fprintf(f, "event\t0\t%d\t%s of leader %d\n", leader, what, leader);
     double t1 = 0, t_leader = 0, t_sample = 0;
     /* Polls until the first commit on a new leader, and samples the survivors' applied
@@ -284,6 +288,7 @@ static double failover_case(const char *node_bin, const char *root, const char *
         }
         sleep_ms(2);
     }
+    waitpid(old, NULL, 0);
     for (int i = 1; i <= 3; i++) cluster_signal(&c, i, SIGTERM);
     return t1 ? t1 - t0 : -1.0;
 }
