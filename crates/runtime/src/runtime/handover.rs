@@ -26,7 +26,8 @@ pub fn hand_over_all(shared: &Shared) {
         if s.is_failed() {
             continue;
         }
-        if let Some(t) = s.act(shared, |r| r.hand_over(Instant::now())) {
+        // `input`, not `act`: nothing here may wait for a driver beyond the bound below.
+        if let Some(t) = s.input(|r| r.hand_over(Instant::now())) {
             dcf_info!("stream {}: stopping; handing leadership to node {t}", s.id);
             waiting.push((s.as_ref(), t));
         }

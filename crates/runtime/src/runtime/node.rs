@@ -474,7 +474,12 @@ impl Node {
             return Ok(());
         }
         let sh = &self.shared;
-        super::handover::hand_over_all(sh);
+        // Only with the drivers running (a start that failed before spawning them has
+        // nothing to hand over, and nobody would carry the hand-over out).
+        let running = !self.threads.lock().is_empty();
+        if running {
+            super::handover::hand_over_all(sh);
+        }
         sh.stop.store(true, Ordering::Release);
         *sh.events.lock() = None;
         *sh.messages.lock() = None;
