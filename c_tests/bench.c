@@ -3,8 +3,9 @@
  * This process is node 1 (configured LEADER); nodes 2 and 3 are dcf_node processes.
  * Prints the single-writer commit latency p50/p99 (measured first, on a quiet cluster),
  * committed entries/s and MB/s for 64 B, 1 KiB and 8 KiB entries with 1, 4 and 16 writer
- * threads (each with up to 64 uncommitted writes), and the time from SIGKILL of a leader to
- * the first commit on the new leader. Every case also prints the CPU seconds (user +
+ * threads (each with up to 64 uncommitted writes), and at election timeouts 1 s and 3 s the
+ * time from a planned stop (dcf_stop) and from SIGKILL of a leader to the first commit on the
+ * new leader (median of 3), and the elections in an idle minute with every node alive. Every case also prints the CPU seconds (user +
  * system) of the three node processes per million committed entries and per committed GB.
  * The cluster has STREAMS streams, node 1 leading each; the cases above write to stream 1
  * only, then 16 writers spread over all of them measure the aggregate and each stream's share
@@ -228,32 +229,42 @@ static void latency(unsigned samples)
     free(lat);
 }
 
-static void failover(const char *node_bin, const char *root)
+/* Seconds from an event on the leader (SIGKILL, or SIGTERM: the node calls dcf_stop, a
+ * planned restart) to the first commit on the new leader, at election timeout `timeout` s;
+ * -1 if none within 30 s. With `f`, writes the timeline for the report. */
+static double failover_case(const char *node_bin, const char *root, const char *timeout, int sig, FILE *f)
 {
     cluster_t c;
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s/failover", root);
-    cluster_init(&c, 3, node_bin, dir, 24000 + (getpid() % 4000));
+    char dir[1000];
+    static int run;
+    snprintf(dir, sizeof dir, "%s/failover%d", root, ++run);
+    cluster_init(&c, 3, node_bin, dir, 24000 + ((getpid() + 7 * run) % 4000));
+    c.extra_arg = "--timeout";
+    c.extra_arg2 = timeout;
     for (int i = 1; i <= 3; i++) {
         c.write[i] = 1;
         cluster_start_node(&c, i);
     }
-    int leader = cluster_wait_leader(&c, 20, 0);
+    int leader = cluster_wait_leader(&c, 20 + 8 * atof(timeout), 0);
     if (!leader) {
-        printf("failover    no leader elected\n");
-        return;
+        cluster_kill_all(&c);
+        return -1;
     }
     sleep_ms(1000);
     unsigned long long before[MAX_NODES + 1];
     for (int i = 1; i <= 3; i++) before[i] = delivered_last(&c, i);
-    FILE *f = out_file("failover.tsv");
+    const char *what = sig == SIGKILL ? "SIGKILL" : "dcf_stop";
     double t0 = now_sec();
-    cluster_signal(&c, leader, SIGKILL);
-    if (f) fprintf(f, "event\t0\t%d\tSIGKILL of leader %d\n", leader, leader);
+    /* Not cluster_signal: it would wait for the process to exit, and a stopping leader's
+     * successor may commit before dcf_stop has returned. */
+    pid_t old = c.pid[leader];
+    kill(old, sig);
+    c.pid[leader] = 0; /* no longer a candidate for cluster_leader */
+    if (f) fprintf(f, "event\t0\t%d\t%s of leader %d\n", leader, what, leader);
     double t1 = 0, t_leader = 0, t_sample = 0;
     /* Polls until the first commit on a new leader, and samples the survivors' applied
      * index for one second more so that the timeline shows commits resuming. */
-    while (now_sec() - t0 < 20 && (!t1 || (f && now_sec() - t1 < 1))) {
+    while (now_sec() - t0 < 30 && (!t1 || (f && now_sec() - t1 < 1))) {
         double t = now_sec();
         if (f && t - t_sample >= 0.05) {
             t_sample = t;
@@ -277,10 +288,85 @@ static void failover(const char *node_bin, const char *root)
         }
         sleep_ms(2);
     }
-    if (f) fclose(f);
-    printf("failover    SIGKILL of leader %d to first commit on the new leader: %.3f s (election timeout 1 s)\n",
-           leader, t1 ? t1 - t0 : -1.0);
+    waitpid(old, NULL, 0);
     for (int i = 1; i <= 3; i++) cluster_signal(&c, i, SIGTERM);
+    return t1 ? t1 - t0 : -1.0;
+}
+
+/* The highest term in the nodes' status documents (0 if none readable). */
+static unsigned long long max_term(const cluster_t *c)
+{
+    unsigned long long best = 0;
+    for (int i = 1; i <= c->n; i++) {
+        char dir[1100], path[1200], buf[4096];
+        node_dir(c, i, dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/status.json", dir);
+        if (read_file(path, buf, sizeof buf) <= 0) continue;
+        const char *t = strstr(buf, "\"term\":");
+        if (t) {
+            unsigned long long v = strtoull(t + 7, NULL, 10);
+            if (v > best) best = v;
+        }
+    }
+    return best;
+}
+
+/* Elections (term increments) in `seconds` of an idle cluster with every node alive. */
+static long idle_elections(const char *node_bin, const char *root, const char *timeout, double seconds)
+{
+    cluster_t c;
+    char dir[1000];
+    snprintf(dir, sizeof dir, "%s/idle%s", root, timeout);
+    cluster_init(&c, 3, node_bin, dir, 20000 + (getpid() % 900));
+    c.extra_arg = "--timeout";
+    c.extra_arg2 = timeout;
+    for (int i = 1; i <= 3; i++) cluster_start_node(&c, i);
+    long n = -1;
+    if (cluster_wait_leader(&c, 20 + 8 * atof(timeout), 0)) {
+        sleep_ms(500);
+        unsigned long long t0 = max_term(&c);
+        sleep_ms((unsigned)(seconds * 1000));
+        unsigned long long t1 = max_term(&c);
+        if (t0 && t1) n = (long)(t1 - t0);
+    }
+    for (int i = 1; i <= 3; i++) cluster_signal(&c, i, SIGTERM);
+    return n;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Planned stop and SIGKILL of the leader, `runs` times each at election timeouts 1 s and
+ * 3 s (median and every run), then the elections of an idle minute unless idle_s is 0. */
+static void failover(const char *node_bin, const char *root, int runs, double idle_s)
+{
+    const char *timeouts[] = { "1", "3" };
+    int sigs[] = { SIGTERM, SIGKILL };
+    FILE *f = out_file("failover.tsv");
+    for (unsigned t = 0; t < 2; t++)
+        for (unsigned k = 0; k < 2; k++) {
+            double v[16];
+            int n = runs > 16 ? 16 : runs;
+            char all[256] = "";
+            for (int r = 0; r < n; r++) {
+                /* the report's timeline: the first SIGKILL run at 1 s */
+                v[r] = failover_case(node_bin, root, timeouts[t], sigs[k],
+                                     t == 0 && sigs[k] == SIGKILL && r == 0 ? f : NULL);
+                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%.3f", r ? " " : "", v[r]);
+            }
+            qsort(v, (size_t)n, sizeof *v, cmp_d);
+            printf("failover    election timeout %s s: %-8s of the leader to first commit on the new leader: median %.3f s  (runs: %s)\n",
+                   timeouts[t], sigs[k] == SIGKILL ? "SIGKILL" : "dcf_stop", v[n / 2], all);
+            fflush(stdout);
+        }
+    if (f) fclose(f);
+    if (idle_s > 0)
+        for (unsigned t = 0; t < 2; t++)
+            printf("failover    election timeout %s s: elections in %.0f idle seconds, every node alive: %ld\n",
+                   timeouts[t], idle_s, idle_elections(node_bin, root, timeouts[t], idle_s));
 }
 
 int main(int argc, char **argv)
@@ -343,6 +429,16 @@ int main(int argc, char **argv)
      * streams), BENCH_ONLY=latency just the latency case (for a profiler to watch). */
     const char *only = getenv("BENCH_ONLY");
     unsigned only_size = 0, only_writers = 0;
+    /* BENCH_ONLY=failover[:runs[:idle seconds]]: just the failover cases. */
+    if (only && !strncmp(only, "failover", 8)) {
+        int runs = 3;
+        double idle = 60;
+        sscanf(only, "failover:%d:%lf", &runs, &idle);
+        dcf_stop();
+        for (int i = 2; i <= 3; i++) cluster_signal(&g_cluster, i, SIGTERM);
+        failover(argv[1], argv[2], runs, idle);
+        return 0;
+    }
     if (only && !strcmp(only, "latency")) {
         latency(2000);
         dcf_stop();
@@ -371,6 +467,6 @@ int main(int argc, char **argv)
     g_streams = 1;
     dcf_stop();
     for (int i = 2; i <= 3; i++) cluster_signal(&g_cluster, i, SIGTERM);
-    failover(argv[1], argv[2]);
+    failover(argv[1], argv[2], 3, 60);
     return 0;
 }

@@ -21,8 +21,9 @@ typedef struct {
     char json[2048];
     pid_t pid[MAX_NODES + 1];
     int write[MAX_NODES + 1];
-    /* One more dcf_node option for every node, or NULL. */
+    /* One or two more dcf_node arguments for every node, or NULL. */
     const char *extra_arg;
+    const char *extra_arg2;
 } cluster_t;
 
 static inline void cluster_init(cluster_t *c, int n, const char *node_bin, const char *root, int base_port)
@@ -63,6 +64,7 @@ static inline void cluster_start_node(cluster_t *c, int i)
         argv[n++] = c->json;
         if (c->write[i]) argv[n++] = "--write";
         if (c->extra_arg) argv[n++] = (char *)c->extra_arg;
+        if (c->extra_arg2) argv[n++] = (char *)c->extra_arg2;
         argv[n] = NULL;
         execv(c->node_bin, argv);
         _exit(127);

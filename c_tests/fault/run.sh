@@ -5,13 +5,14 @@
 # Every scenario writes continuously on whichever node leads, checks that every acknowledged
 # entry is on every node at the same index with the same bytes, and prints its availability
 # figures. Exit status 0 only if every scenario's checks pass.
+# ELECTION_TIMEOUT=3 in the environment runs them at 3 s instead of 1 s.
 set -u
 NODE_BIN=$1
 CHECK_BIN=$2
 WORK=$3
 shift 3
 SCENARIOS=${*:-"leader_isolated asymmetric_leader follower_isolated short_cuts loss loss_latency flapping kill_leader_while_cut"}
-ELECTION_TIMEOUT=1 # seconds, passed to every node
+ELECTION_TIMEOUT=${ELECTION_TIMEOUT:-1} # seconds, passed to every node (the environment may set 3)
 N=3
 PORT=17001
 TAG=dcff$$
@@ -149,7 +150,7 @@ begin() {
     ROOT=$WORK/$1
     rm -rf "$ROOT"
     mkdir -p "$ROOT"
-    echo "== $1: $2"
+    echo "== $1: $2 (election timeout $ELECTION_TIMEOUT s)"
     heal_all
     for i in $(seq 1 $N); do start_node "$i"; done
     L=$(wait_leader)

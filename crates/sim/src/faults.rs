@@ -78,11 +78,37 @@ impl Sim {
                 let d = self.rng.gen_range(50 * MS..800 * MS);
                 self.push(now_us + d, Ev::Heal);
             }
-            25..=39 => {
+            25..=33 => {
+                // A crash; its host either vanishes (no signal) or refuses datagrams to the
+                // dead port, which each survivor's probe notices after a while.
                 let id = pick(&mut self.rng);
                 self.crash(id);
                 let d = self.rng.gen_range(10 * MS..1500 * MS);
                 self.push(now_us + d, Ev::Restart { node: id });
+                if self.rng.gen_bool(0.6) {
+                    for &o in ids.iter().filter(|&&o| o != id) {
+                        if self.rng.gen_bool(0.8) {
+                            let d = self.rng.gen_range(0..20 * MS);
+                            self.push(now_us + d, Ev::Gone { to: o, about: id });
+                        }
+                    }
+                }
+            }
+            34..=36 => {
+                // A false "port unreachable" about a node that may well be alive.
+                let (to, about) = (pick(&mut self.rng), pick(&mut self.rng));
+                self.trace_fault(format!("false signal at {to} about {about}"));
+                self.push(now_us, Ev::Gone { to, about });
+            }
+            37..=39 => {
+                // A planned stop: the leader hands over, then goes down within a bound.
+                let id = self.leader().unwrap_or_else(|| pick(&mut self.rng));
+                self.trace_fault(format!("planned stop of {id}"));
+                let bound = self.nodes[&id].cfg.heartbeat_interval.as_micros() as u64;
+                self.with(id, |r, now| r.hand_over(now))?;
+                let epoch = self.nodes[&id].epoch;
+                let d = self.rng.gen_range(0..=bound);
+                self.push(now_us + d, Ev::Stop { node: id, epoch });
             }
             40..=46 => {
                 if let Some(l) = self.leader() {

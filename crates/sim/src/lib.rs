@@ -78,6 +78,16 @@ enum Ev {
     Heal,
     Fault,
     Client,
+    /// `to` learns that `about`'s process is gone (a probe refused), true or not.
+    Gone {
+        to: NodeId,
+        about: NodeId,
+    },
+    /// The end of a planned stop: the node goes down (if it was not restarted since).
+    Stop {
+        node: NodeId,
+        epoch: u64,
+    },
 }
 
 struct Queued {
@@ -331,6 +341,19 @@ impl Sim {
             Ev::Restart { node } => self.restart(node)?,
             Ev::Rebuild { node } => self.rebuild(node)?,
             Ev::Heal => self.cut.clear(),
+            Ev::Gone { to, about } => {
+                if self.trace {
+                    eprintln!("[{}] node {to} learns node {about} is gone", self.now_us);
+                }
+                self.with(to, |r, now| r.leader_gone(about, now))?;
+            }
+            Ev::Stop { node, epoch } => {
+                if self.nodes.get(&node).is_some_and(|n| n.epoch == epoch) {
+                    self.crash(node);
+                    let d = self.rng.gen_range(10 * MS..1500 * MS);
+                    self.push(self.now_us + d, Ev::Restart { node });
+                }
+            }
             Ev::Fault => {
                 if self.faults {
                     self.random_fault()?;

@@ -15,7 +15,7 @@ use crate::types::{Entry, EntryKind, NodeId};
 impl Replica {
     pub(crate) fn on_election_timeout(&mut self, now: Instant) {
         self.reset_election_timer(now);
-        if self.cfg.run_mode != RunMode::Auto || !self.electable() {
+        if self.cfg.run_mode != RunMode::Auto || !self.electable() || self.stopping {
             return;
         }
         if self.role == Role::Follower {
@@ -124,6 +124,7 @@ impl Replica {
             Role::Leader => self.minority() || self.quorum_active(now, t),
             _ => {
                 self.leader.is_some()
+                    && !self.leader_known_gone(now)
                     && self
                         .last_leader_contact
                         .is_some_and(|c| now.saturating_duration_since(c) < t)
@@ -301,7 +302,7 @@ impl Replica {
     }
 
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId, t: TimeoutNow, now: Instant) {
-        if self.cfg.run_mode == RunMode::Disabled || !self.electable() {
+        if self.cfg.run_mode == RunMode::Disabled || !self.electable() || self.stopping {
             return;
         }
         // Only the leader this node follows, in its own term, may start a forced campaign

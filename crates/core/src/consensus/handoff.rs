@@ -166,6 +166,7 @@ impl Replica {
     pub(crate) fn maybe_writable(&mut self) {
         if self.role == Role::Leader
             && !self.writable
+            && !self.stopping
             && !self.handoff.busy()
             && self.applied >= self.term_start
             && self.commit >= self.term_start
@@ -179,14 +180,20 @@ impl Replica {
         self.peers.get(&peer).map_or(0, |p| p.matched)
     }
 
-    /// Peers configured to lead and heard from within the election timeout.
+    /// Peers configured to lead and heard from within the election timeout (and not known
+    /// to have crashed since: a dead peer would hold the decision up for two heartbeats).
     fn candidates(&self) -> impl Iterator<Item = NodeId> + '_ {
         let me = self.cfg.id;
         self.conf
             .current()
             .members
             .iter()
-            .filter(move |m| m.id != me && m.role.is_electable() && self.heard_recently(m.id))
+            .filter(move |m| {
+                m.id != me
+                    && m.role.is_electable()
+                    && self.heard_recently(m.id)
+                    && !self.known_gone(m.id, self.now)
+            })
             .map(|m| m.id)
     }
 

@@ -13,7 +13,9 @@
 //! votes count; refusing can deadlock elections during a role change), and a node rebuilt
 //! with an unknown base term (0) abstains from votes until a leader has sent it entries. A
 //! leader that has not heard from a quorum for one election timeout steps down and sends
-//! TIMEOUT_NOW to its most caught-up electable peer (see `stepdown`).
+//! TIMEOUT_NOW to its most caught-up electable peer (see `stepdown`). A leader about to stop
+//! hands over to its best peer first, and evidence that a leader's process is gone starts
+//! a pre-vote at once, granted only by peers with evidence of their own (see `failover`).
 //!
 //! The commit index reported (`commit_index`, `Ready::commit_index`) is what may be applied:
 //! held by a quorum and durable locally. A new leader accepts writes (`can_write`,
@@ -24,6 +26,7 @@ mod admin;
 pub mod codec;
 mod conf;
 mod election;
+mod failover;
 mod handoff;
 mod log;
 mod message;

@@ -83,6 +83,14 @@ pub struct Replica {
     /// driver travels in one message per follower instead of one each.
     pub(crate) appends_due: bool,
     pub(crate) refusals: Refusals,
+    /// `hand_over` was called: the node is stopping, never takes writes nor campaigns again.
+    pub(crate) stopping: bool,
+    /// Evidence that a node's process is gone, and when it came (failover.rs).
+    pub(crate) gone: Option<(NodeId, Instant)>,
+    /// The last leader other than this node that it followed.
+    pub(crate) followed: Option<NodeId>,
+    /// When evidence last started a pre-vote.
+    pub(crate) early_pre_vote: Option<Instant>,
     pub(crate) ready: Ready,
 }
 
@@ -195,6 +203,10 @@ impl Replica {
             read_failed_raised: false,
             appends_due: false,
             refusals: Refusals::default(),
+            stopping: false,
+            gone: None,
+            followed: None,
+            early_pre_vote: None,
             ready: Ready::default(),
             cfg,
         };
@@ -278,7 +290,7 @@ impl Replica {
     }
     /// Leader whose earlier entries are all applied and that accepts `propose`.
     pub fn can_write(&self) -> bool {
-        self.role == Role::Leader && self.writable && self.transfer.is_none()
+        self.role == Role::Leader && self.writable && self.transfer.is_none() && !self.stopping
     }
     /// The entry at `index` if its payload is held in memory (see `set_log_source`).
     pub fn entry(&self, index: Index) -> Option<&Entry> {
@@ -426,6 +438,7 @@ impl Replica {
             return;
         }
         self.handoff.heard.insert(from, now);
+        self.heard_alive(from);
         match msg {
             Message::Append { header, entries } => self.handle_append(from, header, entries, now),
             Message::AppendResponse(r) => self.handle_append_response(from, r, now),
@@ -470,6 +483,11 @@ impl Replica {
     }
 
     pub(crate) fn my_priority(&self) -> u64 {
+        if self.stopping {
+            // A stopping node announces the lowest priority, so the peer it handed over to
+            // does not promote it back.
+            return 0;
+        }
         let configured = self
             .conf
             .current()
@@ -518,6 +536,9 @@ impl Replica {
             self.leader = leader;
             // DCF learns the leader's group from its heartbeats, so never from itself.
             let other = leader.filter(|&l| l != self.cfg.id);
+            if other.is_some() {
+                self.followed = other;
+            }
             if let Some(m) = other.and_then(|l| self.conf.current().member(l)) {
                 self.handoff.leader_group = Some(m.group);
             }

@@ -58,6 +58,10 @@ impl Replica {
                 leader: self.leader,
             });
         }
+        if self.stopping {
+            // Handing over before a stop: to the application this node no longer leads.
+            return Err(ProposeError::NotLeader { leader: None });
+        }
         if self.transfer.is_some() {
             return Err(ProposeError::Transferring);
         }

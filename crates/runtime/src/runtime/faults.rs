@@ -18,6 +18,8 @@ pub struct FaultSeam {
     cut: Mutex<HashSet<NodeId>>,
     /// Some link is cut: every frame checks this flag, not the lock.
     any_cut: AtomicBool,
+    /// `dcf_stop` skips the leader's hand-over, as a crashed process would.
+    pub stop_as_crash: AtomicBool,
 }
 
 impl FaultSeam {

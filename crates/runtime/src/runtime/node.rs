@@ -448,6 +448,14 @@ impl Node {
         )?);
         let sh = self.shared.clone();
         threads.push(spawn(
+            "dcf-probe".into(),
+            Box::new(move || {
+                super::OWN_THREAD.with(|c| c.set(true));
+                super::probe::run_probe(&sh)
+            }),
+        )?);
+        let sh = self.shared.clone();
+        threads.push(spawn(
             "dcf-msg".into(),
             Box::new(move || callbacks::run_messages(sh, msg_rx)),
         )?);
@@ -466,6 +474,12 @@ impl Node {
             return Ok(());
         }
         let sh = &self.shared;
+        // Only with the drivers running (a start that failed before spawning them has
+        // nothing to hand over, and nobody would carry the hand-over out).
+        let running = !self.threads.lock().is_empty();
+        if running {
+            super::handover::hand_over_all(sh);
+        }
         sh.stop.store(true, Ordering::Release);
         *sh.events.lock() = None;
         *sh.messages.lock() = None;

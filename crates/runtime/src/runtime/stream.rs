@@ -139,6 +139,7 @@ impl Stream {
             return;
         }
         dcf_error!("{msg}");
+        super::handover::hand_over_on_failure(shared, self);
         self.mailbox.close();
         self.can_write.store(false, Ordering::Release);
         // The replica is the one record of role, term and leader: a stopped leader is a
