@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the `make bench` report: one self-contained HTML file with inline SVG charts
 (no scripts, no network) from the data files c_tests/bench.c leaves in DIR:
-throughput.tsv, latency.tsv, failover.tsv, streams.tsv, and the printed table in table.txt.
+throughput.tsv, latency.tsv, failover.tsv, streams.tsv, five.tsv, and the printed table in
+table.txt.
 
     bench_report.py DIR            -> DIR/report.html
 """
@@ -163,6 +164,26 @@ def streams_chart(rows):
     return c.render()
 
 
+def five_chart(five, three):
+    """Per entry size, the MB/s of five nodes beside three nodes' at the same writers, with
+    the five-node leader's CPU per GB and the bytes it sends per byte written."""
+    cases = [(int(r[0]), int(r[1]), float(r[3]), float(r[5]), float(r[6])) for r in five if len(r) > 6]
+    if not cases:
+        return "<p>No five-node case.</p>"
+    base = {(int(r[0]), int(r[1])): float(r[3]) for r in three if len(r) > 3}
+    top = max(max(x[2], base.get((x[0], x[1]), 0)) for x in cases)
+    c = Svg("MB/s with five nodes (blue) and three nodes (red), same writers", len(cases), nice_max(top), "", "MB/s")
+    gw = (W - L - R) / len(cases)
+    for i, (size, writers, mbps, leader_cpu, sent) in enumerate(cases):
+        for k, v in enumerate((mbps, base.get((size, writers), 0))):
+            x0 = L + i * gw + 8 + k * (gw - 16) / 2
+            c.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s nodes, %d B, %d writers: %.1f MB/s</title></rect>'
+                  % (x0 + 1, c.y(v), (gw - 16) / 2 - 2, c.y(0) - c.y(v), COLORS[k], "five" if k == 0 else "three", size, writers, v))
+        c.add('<text x="%.1f" y="%d" text-anchor="middle" font-size="11">%s B, %d w: leader %.1f s CPU/GB, sends %.2f B/B</text>'
+              % (L + i * gw + gw / 2, H - B + 14, fmt(size), writers, leader_cpu, sent))
+    return c.render()
+
+
 def failover_chart(rows):
     events = [(float(r[1]), int(r[2]), r[3]) for r in rows if r[0] == "event"]
     samples = [(float(r[1]), int(r[2]), int(r[3])) for r in rows if r[0] == "sample"]
@@ -203,6 +224,7 @@ def main():
         "</head><body><h1>libdcf-rs benchmark</h1>",
         "<h2>Throughput</h2>", throughput_chart(read_rows(os.path.join(d, "throughput.tsv"))),
         "<h2>Streams</h2>", streams_chart(read_rows(os.path.join(d, "streams.tsv"))),
+        "<h2>Five nodes</h2>", five_chart(read_rows(os.path.join(d, "five.tsv")), read_rows(os.path.join(d, "throughput.tsv"))),
         "<h2>Commit latency</h2>", latency_chart(lat),
         "<h2>Failover</h2>", failover_chart(read_rows(os.path.join(d, "failover.tsv"))),
         "<h2>Table</h2><pre>%s</pre>" % html.escape(table),

@@ -35,7 +35,7 @@ class Report(unittest.TestCase):
         for v, want in [(0.37, 0.5), (0.2, 0.2), (7, 10), (123, 200), (1800, 2000), (41000, 50000)]:
             self.assertEqual(bench_report.nice_max(v), want)
 
-    def test_report_has_four_charts_with_the_data(self):
+    def test_report_has_five_charts_with_the_data(self):
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "latency.tsv"), "w") as f:
                 f.write("".join("%.4f\n" % (0.5 + (i % 100) / 100) for i in range(1000)))
@@ -44,6 +44,8 @@ class Report(unittest.TestCase):
             with open(os.path.join(d, "streams.tsv"), "w") as f:
                 f.write("8192\t16\t50000\t409.600\t100.1\t110.2\t99.3\t100.0\n")
                 f.write("64\t16\t400000\t25.600\t6.4\t6.4\t6.3\t6.5\n")
+            with open(os.path.join(d, "five.tsv"), "w") as f:
+                f.write("64\t16\t300000\t19.200\t3.1\t1.2\t4.10\n8192\t16\t40000\t327.680\t3.0\t1.1\t4.02\n")
             with open(os.path.join(d, "failover.tsv"), "w") as f:
                 f.write("event\t0\t1\tSIGKILL of leader 1\n")
                 for k in range(20):
@@ -57,7 +59,7 @@ class Report(unittest.TestCase):
             with open(os.path.join(d, "report.html")) as f:
                 page = f.read()
         svgs = re.findall(r"<svg.*?</svg>", page, re.S)
-        self.assertEqual(len(svgs), 4)
+        self.assertEqual(len(svgs), 5)
         trees = [ET.fromstring(s) for s in svgs]
         ns = "{http://www.w3.org/2000/svg}"
         bars = [r for r in trees[0].iter(ns + "rect")]
@@ -65,10 +67,14 @@ class Report(unittest.TestCase):
         self.assertEqual(len(list(trees[1].iter(ns + "rect"))), 8)
         self.assertIn("stream 2, 8192 B, 16 writers: 110.2 MB/s", page)
         self.assertIn("409.6 MB/s in all", page)
-        self.assertTrue(list(trees[2].iter(ns + "rect")))
+        # five nodes beside three nodes for each size
+        self.assertEqual(len(list(trees[2].iter(ns + "rect"))), 4)
+        self.assertIn("five nodes, 8192 B, 16 writers: 327.7 MB/s", page)
+        self.assertIn("8.2k B, 16 w: leader 1.1 s CPU/GB, sends 4.02 B/B", page)
+        self.assertTrue(list(trees[3].iter(ns + "rect")))
         self.assertIn("16 writers: 80000 entries/s", page)
         self.assertIn("p50 1.000 ms", page)
-        self.assertEqual(len(list(trees[3].iter(ns + "polyline"))), 1)
+        self.assertEqual(len(list(trees[4].iter(ns + "polyline"))), 1)
         for label in ("SIGKILL of leader 1", "node 2 is leader", "first commit on node 2"):
             self.assertIn(label, page)
         self.assertIn("throughput &lt;table&gt;", page)
