@@ -129,6 +129,9 @@ impl Drop for DelayedSocket {
 }
 
 fn send_when_due(shared: &Shared, socket: &dyn AsyncUdpSocket, log: &LogFn) {
+    // The kernel may defer a timed wake-up by this thread's timer slack (50 us by default),
+    // which would add to every delay.
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
     let mut batch = Vec::new();
     loop {
         {
