@@ -142,7 +142,7 @@ demo: $(BUILD)/c_tests/demo $(NODE_BIN)
 # build/bench/report.html (self-contained HTML with inline SVG). BENCH_ONLY=<size>x<writers>
 # (s<size>x<writers> for the four streams, or latency) runs one case, e.g. under a profiler.
 # The nodes' data (gigabytes) is deleted after a run and kept only when it fails.
-# Then the wide-area cases (bench-wan).
+# Then, unless BENCH_ONLY is set, the wide-area cases (bench-wan).
 BENCH_SECS ?= 3
 bench: $(BUILD)/c_tests/bench $(BUILD)/c_tests/bench_wan $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench $(BUILD)/bench && mkdir -p $(BUILD)/run $(BUILD)/bench
@@ -150,7 +150,7 @@ bench: $(BUILD)/c_tests/bench $(BUILD)/c_tests/bench_wan $(NODE_BIN)
 	  echo $$? > $(BUILD)/bench/rc; } | tee $(BUILD)/bench/table.txt; exit $$(cat $(BUILD)/bench/rc)
 	python3 c_tests/bench_report.py $(BUILD)/bench
 	rm -rf $(BUILD)/run/bench
-	$(MAKE) --no-print-directory bench-wan
+	if [ -z "$$BENCH_ONLY" ]; then $(MAKE) --no-print-directory bench-wan; fi
 
 # Wide-area links: every link's round trip 1, 10 and 50 ms longer (the transport's
 # DCF_TEST_LINK_DELAY_US), against loopback in the same run: single-writer latency and
