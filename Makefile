@@ -21,7 +21,7 @@ OG_NODE  := $(BUILD)/c_tests/og_node
 C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
 CLUSTER_CYCLES ?= 5
 
-.PHONY: all lib header test rust-test c-test install stage man deb rpm package-test clean demo bench bench-memory fault-test fault-tools
+.PHONY: all lib header test rust-test c-test install stage man deb rpm package-test clean demo bench bench-wan bench-memory fault-test fault-tools
 
 all: lib header
 
@@ -142,13 +142,26 @@ demo: $(BUILD)/c_tests/demo $(NODE_BIN)
 # build/bench/report.html (self-contained HTML with inline SVG). BENCH_ONLY=<size>x<writers>
 # (s<size>x<writers> for the four streams, or latency) runs one case, e.g. under a profiler.
 # The nodes' data (gigabytes) is deleted after a run and kept only when it fails.
+# Then, unless BENCH_ONLY is set, the wide-area cases (bench-wan).
 BENCH_SECS ?= 3
-bench: $(BUILD)/c_tests/bench $(NODE_BIN)
+bench: $(BUILD)/c_tests/bench $(BUILD)/c_tests/bench_wan $(NODE_BIN)
 	rm -rf $(BUILD)/run/bench $(BUILD)/bench && mkdir -p $(BUILD)/run $(BUILD)/bench
 	{ $(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench) $(BENCH_SECS) $(abspath $(BUILD)/bench); \
 	  echo $$? > $(BUILD)/bench/rc; } | tee $(BUILD)/bench/table.txt; exit $$(cat $(BUILD)/bench/rc)
 	python3 c_tests/bench_report.py $(BUILD)/bench
 	rm -rf $(BUILD)/run/bench
+	if [ -z "$$BENCH_ONLY" ]; then $(MAKE) --no-print-directory bench-wan; fi
+
+# Wide-area links: every link's round trip 1, 10 and 50 ms longer (the transport's
+# DCF_TEST_LINK_DELAY_US), against loopback in the same run: single-writer latency and
+# 8 KiB x 16 writers; wan.txt, wan.tsv and their charts in build/bench/report.html.
+# BENCH_WAN_RTTS=0,10 chooses the round trips (ms).
+bench-wan: $(BUILD)/c_tests/bench $(BUILD)/c_tests/bench_wan $(NODE_BIN)
+	rm -rf $(BUILD)/run/bench-wan $(BUILD)/bench/wan.tsv && mkdir -p $(BUILD)/run/bench-wan $(BUILD)/bench
+	{ $(BUILD)/c_tests/bench_wan $(BUILD)/c_tests/bench $(NODE_BIN) $(abspath $(BUILD)/run/bench-wan) $(BENCH_SECS) \
+	  $(abspath $(BUILD)/bench); echo $$? > $(BUILD)/bench/wan-rc; } | tee $(BUILD)/bench/wan.txt
+	python3 c_tests/bench_report.py $(BUILD)/bench
+	exit $$(cat $(BUILD)/bench/wan-rc)
 
 # Network faults (cuts, a leader that cannot hear, loss, flapping, SIGKILL) between three node
 # processes in network namespaces. Needs root; installs iproute2 and nftables if missing.

@@ -518,7 +518,7 @@ int main(int argc, char **argv)
     unsigned sizes[] = { 64, 1024, 8192 };
     unsigned writers[] = { 1, 4, 16 };
     /* BENCH_ONLY=<size>x<writers> runs just that throughput case (s<size>x<writers> over all
-     * streams), BENCH_ONLY=latency just the latency case (for a profiler to watch),
+     * streams), BENCH_ONLY=latency[:samples] just the latency case (for a profiler to watch),
      * BENCH_ONLY=five three nodes at 8 KiB x 16 and then the five-node cases. */
     const char *only = getenv("BENCH_ONLY");
     unsigned only_size = 0, only_writers = 0;
@@ -531,8 +531,10 @@ int main(int argc, char **argv)
         failover(argv[1], argv[2], runs, idle);
         return 0;
     }
-    if (only && !strcmp(only, "latency")) {
-        latency(2000);
+    if (only && !strncmp(only, "latency", 7)) {
+        unsigned samples = 2000;
+        sscanf(only, "latency:%u", &samples);
+        latency(samples);
         stop_cluster();
         return 0;
     }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the `make bench` report: one self-contained HTML file with inline SVG charts
 (no scripts, no network) from the data files c_tests/bench.c leaves in DIR:
-throughput.tsv, latency.tsv, failover.tsv, streams.tsv, five.tsv, and the printed table in
-table.txt.
+throughput.tsv, latency.tsv, failover.tsv, streams.tsv, five.tsv, wan.tsv (c_tests/bench_wan.c),
+and the printed tables in table.txt and wan.txt.
 
     bench_report.py DIR            -> DIR/report.html
 """
@@ -209,6 +209,61 @@ def failover_chart(rows):
     return c.render() + "<ul>%s</ul>" % items
 
 
+def wan_rows(rows):
+    """(rtt ms, p50 ms, p99 ms, MB/s, CPU s/GB) per round trip of wan.tsv; -1 where missing."""
+    return [tuple(float(v) for v in r[:5]) for r in rows if len(r) >= 5]
+
+
+def wan_latency_chart(cases):
+    """p50 and p99 bars per round trip, and each round trip's limit (RTT + 0.5 ms)."""
+    cases = [c for c in cases if c[1] >= 0]
+    if not cases:
+        return "<p>No wide-area latency cases.</p>"
+    top = max(max(c[2] for c in cases), max(c[0] + 0.5 for c in cases))
+    c = Svg("Commit latency, 64 B, one writer, by added round trip", len(cases), nice_max(top), "", "ms")
+    gw = (W - L - R) / len(cases)
+    for i, (rtt, p50, p99, _, _) in enumerate(cases):
+        bw = (gw - 16) / 2
+        for k, (name, v) in enumerate((("p50", p50), ("p99", p99))):
+            x0 = L + i * gw + 8 + k * bw
+            c.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>RTT %g ms: %s %.3f ms</title></rect>'
+                  % (x0 + 1, c.y(v), bw - 2, c.y(0) - c.y(v), COLORS[k], rtt, name, v))
+            c.add('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%.2f</text>' % (x0 + bw / 2, c.y(v) - 4, v))
+        if rtt > 0:
+            y = c.y(rtt + 0.5)
+            c.add('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black" stroke-dasharray="4 3"><title>limit RTT + 0.5 ms</title></line>'
+                  % (L + i * gw + 4, y, L + (i + 1) * gw - 4, y))
+        c.add('<text x="%.1f" y="%d" text-anchor="middle" font-size="11">RTT %g ms</text>' % (L + i * gw + gw / 2, H - B + 14, rtt))
+    c.add('<text x="%d" y="%d" fill="%s">p50</text><text x="%d" y="%d" fill="%s">p99</text>'
+          % (W - R - 110, T + 12, COLORS[0], W - R - 70, T + 12, COLORS[1]))
+    return c.render() + "<p>Dashed: the limit, RTT + 0.5 ms.</p>"
+
+
+def wan_throughput_chart(cases):
+    """8 KiB x 16 writers MB/s per round trip, with 70% of the loopback rate marked."""
+    cases = [c for c in cases if c[3] >= 0]
+    if not cases:
+        return "<p>No wide-area throughput cases.</p>"
+    loop = next((c[3] for c in cases if c[0] == 0), None)
+    c = Svg("8 KiB entries, 16 writers x 64 in flight, by added round trip", len(cases),
+            nice_max(max(x[3] for x in cases)), "", "MB/s")
+    bw = (W - L - R) / len(cases)
+    for i, (rtt, _, _, mbps, cpu) in enumerate(cases):
+        x0 = L + i * bw
+        share = " (%.0f%% of loopback)" % (100 * mbps / loop) if loop and rtt > 0 else ""
+        c.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>RTT %g ms: %.1f MB/s%s, CPU %.1f s/GB</title></rect>'
+              % (x0 + 8, c.y(mbps), bw - 16, c.y(0) - c.y(mbps), COLORS[2], rtt, mbps, share, cpu))
+        c.add('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%.1f MB/s%s</text>' % (x0 + bw / 2, c.y(mbps) - 4, mbps, share))
+        c.add('<text x="%.1f" y="%d" text-anchor="middle" font-size="11">%s</text>'
+              % (x0 + bw / 2, H - B + 14, "loopback" if rtt == 0 else "RTT %g ms" % rtt))
+        c.add('<text x="%.1f" y="%d" text-anchor="middle" font-size="11">CPU %.1f s/GB</text>' % (x0 + bw / 2, H - B + 28, cpu))
+    if loop:
+        y = c.y(0.7 * loop)
+        c.add('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="black" stroke-dasharray="4 3"/>' % (L, y, W - R, y))
+        c.add('<text x="%d" y="%.1f" font-size="11">70%% of loopback</text>' % (W - R - 100, y - 4))
+    return c.render()
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: bench_report.py DIR")
@@ -217,7 +272,11 @@ def main():
     if os.path.exists(os.path.join(d, "table.txt")):
         with open(os.path.join(d, "table.txt")) as f:
             table = f.read()
+    if os.path.exists(os.path.join(d, "wan.txt")):
+        with open(os.path.join(d, "wan.txt")) as f:
+            table += f.read()
     lat = [float(r[0]) for r in read_rows(os.path.join(d, "latency.tsv"))]
+    wan = wan_rows(read_rows(os.path.join(d, "wan.tsv")))
     page = [
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>libdcf-rs benchmark</title>",
         "<style>body{font-family:sans-serif;max-width:800px;margin:20px auto}pre{background:#f4f4f4;padding:8px;font-size:11px;overflow-x:auto}</style>",
@@ -227,6 +286,7 @@ def main():
         "<h2>Five nodes</h2>", five_chart(read_rows(os.path.join(d, "five.tsv")), read_rows(os.path.join(d, "throughput.tsv"))),
         "<h2>Commit latency</h2>", latency_chart(lat),
         "<h2>Failover</h2>", failover_chart(read_rows(os.path.join(d, "failover.tsv"))),
+        "<h2>Wide-area links</h2>", wan_latency_chart(wan), wan_throughput_chart(wan),
         "<h2>Table</h2><pre>%s</pre>" % html.escape(table),
         "</body></html>",
     ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks the `make bench` report on made-up measures: every chart is well-formed SVG,
-every case and event is drawn, and the histogram counts every sample once."""
+every case and event is drawn (the wide-area cases too), and the histogram counts every sample once."""
 import os
 import re
 import subprocess
@@ -35,7 +35,7 @@ class Report(unittest.TestCase):
         for v, want in [(0.37, 0.5), (0.2, 0.2), (7, 10), (123, 200), (1800, 2000), (41000, 50000)]:
             self.assertEqual(bench_report.nice_max(v), want)
 
-    def test_report_has_five_charts_with_the_data(self):
+    def test_report_has_seven_charts_with_the_data(self):
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "latency.tsv"), "w") as f:
                 f.write("".join("%.4f\n" % (0.5 + (i % 100) / 100) for i in range(1000)))
@@ -51,6 +51,9 @@ class Report(unittest.TestCase):
                 for k in range(20):
                     f.write("sample\t%.2f\t2\t%d\n" % (k * 0.1, 100 + max(0, k - 12) * 50))
                 f.write("event\t1.1\t2\tnode 2 is leader\nevent\t1.25\t2\tfirst commit on node 2\n")
+            with open(os.path.join(d, "wan.tsv"), "w") as f:
+                f.write("0\t0.3\t0.6\t200.000\t4.000\n1\t1.3\t1.8\t190.000\t4.100\n")
+                f.write("10\t10.4\t11.0\t150.000\t4.500\n50\t50.4\t51.0\t60.000\t5.000\n")
             with open(os.path.join(d, "table.txt"), "w") as f:
                 f.write("throughput <table>\n")
             out = subprocess.run([sys.executable, bench_report.__file__, d], check=True,
@@ -59,7 +62,7 @@ class Report(unittest.TestCase):
             with open(os.path.join(d, "report.html")) as f:
                 page = f.read()
         svgs = re.findall(r"<svg.*?</svg>", page, re.S)
-        self.assertEqual(len(svgs), 5)
+        self.assertEqual(len(svgs), 7)
         trees = [ET.fromstring(s) for s in svgs]
         ns = "{http://www.w3.org/2000/svg}"
         bars = [r for r in trees[0].iter(ns + "rect")]
@@ -77,6 +80,13 @@ class Report(unittest.TestCase):
         self.assertEqual(len(list(trees[4].iter(ns + "polyline"))), 1)
         for label in ("SIGKILL of leader 1", "node 2 is leader", "first commit on node 2"):
             self.assertIn(label, page)
+        # wide-area: p50 and p99 per round trip, a limit for each added one; one bar each
+        self.assertEqual(len(list(trees[5].iter(ns + "rect"))), 8)
+        self.assertEqual(len(list(trees[5].iter(ns + "line"))), 2 + 6 + 3)
+        self.assertIn("RTT 10 ms: p99 11.000 ms", page)
+        self.assertEqual(len(list(trees[6].iter(ns + "rect"))), 4)
+        self.assertIn("150.0 MB/s (75% of loopback)", page)
+        self.assertIn("70% of loopback", page)
         self.assertIn("throughput &lt;table&gt;", page)
         self.assertNotIn("http://", page.replace("http://www.w3.org/2000/svg", ""))
 

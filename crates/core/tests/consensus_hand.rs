@@ -339,3 +339,69 @@ fn a_leader_stepping_down_still_sends_its_last_proposals() {
         .collect();
     assert_eq!(to, vec![2, 3]);
 }
+
+/// Takes node 1's Ready with its entries made durable; returns the appends it sends node 2
+/// and their entry bytes, and keeps every message in `wire` (the round trip still ahead).
+fn take_appends(h: &mut Pump, wire: &mut Vec<(NodeId, Message)>) -> (usize, usize) {
+    let ready = h.node(1).take_ready();
+    if let Some(e) = ready.entries.last() {
+        h.node(1).persisted(e.index, e.term);
+    }
+    let (mut n, mut bytes) = (0, 0);
+    for (to, m) in ready.messages {
+        if let (2, Message::Append { entries, .. }) = (to, &m) {
+            n += 1;
+            bytes += entries.iter().map(|e| e.data.len()).sum::<usize>();
+        }
+        wire.push((to, m));
+    }
+    (n, bytes)
+}
+
+/// Delivers what `take_appends` kept, then everything that follows.
+fn deliver(h: &mut Pump, wire: Vec<(NodeId, Message)>) {
+    let now = h.now;
+    for (to, m) in wire {
+        h.node(to).step(1, m, now);
+    }
+    h.settle();
+    let last = h.node(1).last_index();
+    for id in 2..=3 {
+        assert_eq!(h.node(id).last_index(), last);
+    }
+    assert_eq!(h.node(1).commit_index(), last);
+}
+
+/// On a wide-area link the answers to a whole round trip's appends are still on their
+/// way: a leader whose driver sends an append of one 8 KiB entry each pass must go on
+/// sending, or the round trip caps the rate (64 such appends per 10 ms is 52 MB/s).
+#[test]
+fn a_follower_without_answers_gets_256_appends_in_flight() {
+    let mut h = cluster(3);
+    let now = h.now;
+    let (mut sent, mut wire) = (0, Vec::new());
+    for k in 0..300u64 {
+        h.node(1)
+            .propose(k, Bytes::from(vec![7u8; 8192]), now)
+            .unwrap();
+        sent += take_appends(&mut h, &mut wire).0;
+    }
+    assert_eq!(sent, 256, "the window of appends, not one per round trip");
+    // The answers arrive: the window opens again and the rest goes out.
+    deliver(&mut h, wire);
+}
+
+/// Full appends stop at 16 MiB of entries in flight per follower: a 10 ms round trip at
+/// over 1 GB/s, and a bound on what a slow follower makes the leader queue.
+#[test]
+fn a_follower_without_answers_gets_16_mib_of_entries_in_flight() {
+    let mut h = cluster(3);
+    let now = h.now;
+    let items = (0..20_000u64).map(|k| (k, Bytes::from(vec![7u8; 1024])));
+    h.node(1).propose_batch(items, now).unwrap();
+    let mut wire = Vec::new();
+    let (_, bytes) = take_appends(&mut h, &mut wire);
+    assert!(bytes >= 15 << 20, "{bytes} bytes in flight");
+    assert!(bytes <= (16 << 20) + (64 << 10), "{bytes} bytes in flight");
+    deliver(&mut h, wire);
+}

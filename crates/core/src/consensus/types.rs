@@ -171,11 +171,15 @@ pub struct ReplicaConfig {
     pub switch_threshold: Duration,
     /// MAJORITY_GROUPS: every listed group that has a voter must hold a commit.
     pub majority_groups: Vec<u32>,
-    /// Per-peer window of entry bytes sent and not yet acknowledged.
+    /// Per-peer window of entry bytes sent and not yet acknowledged (durable on the peer):
+    /// 16 MiB covers a 10 ms round trip (plus the follower's fdatasync) at over 1 GB/s, and
+    /// a 50 ms one at 300 MB/s.
     pub max_inflight_bytes: usize,
     /// Payload bytes per AppendEntries (at least one entry is always sent).
     pub max_batch_bytes: usize,
-    /// Per-peer AppendEntries in flight.
+    /// Per-peer AppendEntries in flight. Under load the driver sends an append each pass,
+    /// often with a few entries only; at 64 a 10 ms round trip held 8 KiB x 16 writers to
+    /// 60-75% of the loopback rate. 256 full batches are the byte window.
     pub max_inflight_msgs: usize,
 }
 
@@ -190,9 +194,9 @@ impl ReplicaConfig {
             auto_priority: true,
             switch_threshold: Duration::ZERO,
             majority_groups: Vec::new(),
-            max_inflight_bytes: 8 << 20,
+            max_inflight_bytes: 16 << 20,
             max_batch_bytes: 64 << 10,
-            max_inflight_msgs: 64,
+            max_inflight_msgs: 256,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `Transport`: the endpoint, the peer table, start and shutdown.
 
 use crate::transport::conn_in;
+use crate::transport::delay;
 use crate::transport::error::TransportError;
 use crate::transport::log::Level;
 use crate::transport::state::{close_code, Outgoing, PeerSender, TransportState};
@@ -10,6 +11,7 @@ use crate::transport::types::{Channel, Frame, FrameHandler, TransportConfig};
 use crate::types::NodeId;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use quinn::Runtime;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,26 +58,42 @@ impl Transport {
         )));
         let mut client = quinn::ClientConfig::new(crypto.client);
         client.transport_config(quic);
+        let bind_err = |source| TransportError::Bind {
+            addr: cfg.listen,
+            source,
+        };
         let mut endpoint = {
             let _guard = rt.enter();
-            quinn::Endpoint::new(
+            let socket = quinn::TokioRuntime.wrap_udp_socket(socket).map_err(bind_err)?;
+            let socket = match delay::delay_from_env() {
+                None => socket,
+                Some(d) => {
+                    let (h, id) = (handler.clone(), cfg.node_id);
+                    let log: delay::LogFn = Arc::new(move |level, msg: &str| {
+                        h.on_log(level, &format!("transport node {id}: {msg}"))
+                    });
+                    log(
+                        Level::Info,
+                        &format!(
+                            "{} set: every datagram sent leaves {} us late (a test of a wide-area link)",
+                            delay::LINK_DELAY_ENV,
+                            d.as_micros()
+                        ),
+                    );
+                    delay::DelayedSocket::new(socket, d, delay::DEFAULT_QUEUE_BYTES, log)
+                        .map_err(bind_err)?
+                }
+            };
+            quinn::Endpoint::new_with_abstract_socket(
                 tuning::endpoint_config(),
                 Some(server),
                 socket,
                 Arc::new(quinn::TokioRuntime),
             )
         }
-        .map_err(|source| TransportError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
+        .map_err(bind_err)?;
         endpoint.set_default_client_config(client);
-        let local_addr = endpoint
-            .local_addr()
-            .map_err(|source| TransportError::Bind {
-                addr: cfg.listen,
-                source,
-            })?;
+        let local_addr = endpoint.local_addr().map_err(bind_err)?;
         let shared = Arc::new(TransportState {
             node_id: cfg.node_id,
             cluster_id: cfg.cluster_id,

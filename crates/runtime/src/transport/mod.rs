@@ -20,6 +20,7 @@
 
 mod conn_in;
 mod conn_out;
+mod delay;
 mod endpoint;
 mod error;
 mod frame;
