@@ -260,12 +260,16 @@ static void latency(unsigned samples)
     double *lat = malloc(samples * sizeof *lat);
     unsigned long long index;
     memset(buf, 'y', sizeof buf);
-    unsigned n = 0;
+    unsigned n = 0, refused = 0;
     for (unsigned i = 0; i < samples; i++) {
         double t0 = now_sec();
         g_sent[1]++;
         if (dcf_write(1, buf, sizeof buf, ((unsigned long long)1 << 48) | i, &index) != 0) {
+            /* not the leader for a moment (an election on a loaded machine): try again */
             g_sent[1]--;
+            if (++refused > 5000) break;
+            sleep_ms(1);
+            i--;
             continue;
         }
         g_wait_index = index;
@@ -287,6 +291,7 @@ static void latency(unsigned samples)
         fclose(f);
     }
     qsort(lat, n, sizeof *lat, cmp_double);
+    if (!n) fprintf(stderr, "latency: every write was refused: %s\n", dcf_get_error(dcf_get_errorno()));
     if (n)
         printf("latency     size=   64 B  writers= 1  commit p50=%.3f ms  p99=%.3f ms  (%u samples; the writer sleeps on a semaphore until after_writer posts it)\n",
                lat[n / 2], lat[(n * 99) / 100], n);

@@ -172,8 +172,9 @@ pub struct ReplicaConfig {
     /// MAJORITY_GROUPS: every listed group that has a voter must hold a commit.
     pub majority_groups: Vec<u32>,
     /// Per-peer window of entry bytes sent and not yet acknowledged (durable on the peer):
-    /// 16 MiB covers a 10 ms round trip (plus the follower's fdatasync) at over 1 GB/s, and
-    /// a 50 ms one at 300 MB/s.
+    /// 8 MiB covers a 10 ms round trip (plus the follower's fdatasync) at over 500 MB/s.
+    /// (16 MiB carried no more in make bench's wide-area cases and raised the leader's peak
+    /// memory under a flood.)
     pub max_inflight_bytes: usize,
     /// Payload bytes per AppendEntries (at least one entry is always sent).
     pub max_batch_bytes: usize,
@@ -194,7 +195,7 @@ impl ReplicaConfig {
             auto_priority: true,
             switch_threshold: Duration::ZERO,
             majority_groups: Vec::new(),
-            max_inflight_bytes: 16 << 20,
+            max_inflight_bytes: 8 << 20,
             max_batch_bytes: 64 << 10,
             max_inflight_msgs: 256,
         }

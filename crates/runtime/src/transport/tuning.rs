@@ -1,6 +1,6 @@
 //! Socket and QUIC settings for a replication workload: large windows so a replication window
-//! of batches is in flight without stalls (on a wide-area link too), a large initial
-//! congestion window, big socket buffers, segmentation offload, a LAN
+//! of batches is in flight without stalls (on a wide-area link too), big socket buffers,
+//! segmentation offload, a LAN
 //! initial RTT, prompt acknowledgements (so a lost tail packet is resent within milliseconds),
 //! and liveness timers derived from the election timeout.
 
@@ -11,22 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
-/// Flow control: twice the consensus core's 16 MiB of entries in flight per follower (its
-/// window for a wide-area round trip, `ReplicaConfig::max_inflight_bytes`), so the stream
-/// window never closes before the core's own.
-pub const STREAM_WINDOW_BYTES: u32 = 32 * 1024 * 1024;
-pub const CONNECTION_WINDOW_BYTES: u32 = 64 * 1024 * 1024;
+/// Flow control: twice the consensus core's 8 MiB of entries in flight per follower
+/// (`ReplicaConfig::max_inflight_bytes`), so the stream window never closes before the
+/// core's own. The send window bounds what the leader buffers per peer: 64 MiB raised
+/// make bench-memory's flood peak from about 170 to 190-315 MiB and carried no more.
+pub const STREAM_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
+pub const CONNECTION_WINDOW_BYTES: u32 = 48 * 1024 * 1024;
 /// Below this a loaded machine can miss a keep-alive and drop a healthy connection.
 const MIN_IDLE: Duration = Duration::from_millis(300);
 const MAX_IDLE: Duration = Duration::from_secs(10);
 /// Asked of the peer: ack within this delay. Loss recovery waits for acks, so on a LAN the
 /// default 25 ms delay is what a lost packet costs.
 const MAX_ACK_DELAY: Duration = Duration::from_millis(2);
-/// Congestion start: slow start begins from 512 KiB rather than RFC 9002's ~15 KB. A link
-/// carries replication traffic only; from 15 KB a new connection (a new leader catching a
-/// follower up) needs some 10 round trips to reach a wide-area bandwidth-delay product (a few
-/// MB at 10 ms), from here four. quinn paces the first window over the initial RTT.
-pub const INITIAL_CONGESTION_WINDOW: u64 = 512 * 1024;
 /// Largest UDP payload a QUIC endpoint may use. Path MTU discovery starts from the safe 1200
 /// bytes and probes up to this (probes are sent unfragmented, so a 1500-byte network settles
 /// near 1452 while loopback and jumbo-frame links use bigger datagrams): each datagram costs
@@ -106,8 +102,6 @@ pub fn quic_transport_config(max_frame_bytes: usize, timing: Timing) -> quinn::T
     let conn_window = connection_window(max_frame_bytes);
     let mut acks = AckFrequencyConfig::default();
     acks.max_ack_delay(Some(MAX_ACK_DELAY));
-    let mut cubic = quinn::congestion::CubicConfig::default();
-    cubic.initial_window(INITIAL_CONGESTION_WINDOW);
     let mut t = quinn::TransportConfig::default();
     t.stream_receive_window(VarInt::from_u32(stream_window))
         .receive_window(VarInt::from_u32(conn_window))
@@ -121,7 +115,10 @@ pub fn quic_transport_config(max_frame_bytes: usize, timing: Timing) -> quinn::T
         .ack_frequency_config(Some(acks))
         // Under 10% random loss between three nodes (make fault-test) BBR kept no more
         // throughput than Cubic, quinn's default and its better-tried controller.
-        .congestion_controller_factory(Arc::new(cubic))
+        // Slow start from quinn's ~15 KB: a 512 KiB start carried no more in make bench's
+        // wide-area cases and raised the leader's peak memory under make bench-memory's flood
+        // (171 MiB median of 5 runs without; 195 and 241 MiB in 2 runs with).
+        .congestion_controller_factory(Arc::new(quinn::congestion::CubicConfig::default()))
         .enable_segmentation_offload(true)
         .datagram_receive_buffer_size(None);
     let mut mtud = quinn::MtuDiscoveryConfig::default();
