@@ -7,11 +7,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use dcf_runtime::storage::dcf::log::{self, DcfEntry, KIND_CONF};
+use dcf_runtime::storage::dcf::log::{self, KIND_CONF};
 use dcf_runtime::storage::dcf::{ctrl, export, metadata, stream_dirs};
 use dcf_runtime::storage::StorageError;
 
-use super::{text_or_hex, EXIT_FOUND};
+use super::{preview, EXIT_FOUND};
 
 fn name(p: &Path) -> String {
     p.file_name()
@@ -142,16 +142,6 @@ pub fn verify(dir: &Path) -> Result<ExitCode, StorageError> {
     })
 }
 
-fn preview(e: &DcfEntry) -> String {
-    const MAX: usize = 32;
-    let p = text_or_hex(&e.data[..e.data.len().min(MAX)]);
-    if e.data.len() > MAX {
-        format!("{p}...")
-    } else {
-        p
-    }
-}
-
 pub fn dump(
     dir: &Path,
     stream: u32,
@@ -180,7 +170,7 @@ pub fn dump(
         let _ = if json {
             let v = serde_json::json!({
                 "index": e.index, "term": e.term, "key": e.key, "kind": kind,
-                "size": e.data.len(), "preview": preview(&e),
+                "size": e.data.len(), "preview": preview(&e.data),
             });
             writeln!(out, "{v}")
         } else {
@@ -191,7 +181,7 @@ pub fn dump(
                 e.term,
                 e.key,
                 e.data.len(),
-                preview(&e)
+                preview(&e.data)
             )
         };
         Ok(())

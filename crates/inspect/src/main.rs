@@ -13,7 +13,7 @@ use clap::Parser;
 use dcf_runtime::storage::inspect::{self, StreamInfo};
 use dcf_runtime::storage::inspect_verify::{self, StreamVerdict};
 use dcf_runtime::storage::StorageError;
-use dcf_runtime::types::{Entry, EntryKind};
+use dcf_runtime::types::EntryKind;
 
 mod cli;
 mod dcf;
@@ -247,10 +247,11 @@ fn text_or_hex(b: &[u8]) -> String {
     }
 }
 
-fn preview(e: &Entry) -> String {
+/// The start of a payload, as text or hex, for `dump`.
+fn preview(data: &[u8]) -> String {
     const MAX: usize = 32;
-    let p = text_or_hex(&e.data[..e.data.len().min(MAX)]);
-    if e.data.len() > MAX {
+    let p = text_or_hex(&data[..data.len().min(MAX)]);
+    if data.len() > MAX {
         format!("{p}...")
     } else {
         p
@@ -271,7 +272,7 @@ fn dump(dir: &Path, stream: u32, from: u64, to: u64, json: bool) -> Result<ExitC
         let _ = if json {
             let v = serde_json::json!({
                 "index": e.index, "term": dcf_term(e.term), "key": e.key, "kind": kind,
-                "size": e.data.len(), "preview": preview(e),
+                "size": e.data.len(), "preview": preview(&e.data),
             });
             writeln!(out, "{v}")
         } else {
@@ -282,7 +283,7 @@ fn dump(dir: &Path, stream: u32, from: u64, to: u64, json: bool) -> Result<ExitC
                 dcf_term(e.term),
                 e.key,
                 e.data.len(),
-                preview(e)
+                preview(&e.data)
             )
         };
     });

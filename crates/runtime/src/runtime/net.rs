@@ -52,7 +52,7 @@ impl FrameHandler for Handler {
         match incoming {
             Incoming::Consensus(s, msg) => match self.mailboxes.get(&s) {
                 Some(m) => {
-                    self.stats.on_consensus_in(s, from, &msg, Instant::now());
+                    self.stats.on_consensus_in(s, from, &msg, t0);
                     if !m.post_message(from, msg) {
                         self.limits
                             .mailbox_drops

@@ -63,13 +63,23 @@ impl StreamInfo {
 
 /// The stream directories (`stream_NN`) under `data`, by stream id.
 pub fn streams(data: &Path) -> Result<Vec<(StreamId, PathBuf)>, StorageError> {
+    numbered_dirs(data, "stream_")
+}
+
+/// The directories under `data` named `prefix` and a stream id in digits, by stream id
+/// (ours are `stream_NN`, DCF's `streamNN`).
+pub(crate) fn numbered_dirs(
+    data: &Path,
+    prefix: &str,
+) -> Result<Vec<(StreamId, PathBuf)>, StorageError> {
     let mut out = Vec::new();
     for de in fs::read_dir(data).ctx("list", data)? {
         let de = de.ctx("list", data)?;
         let name = de.file_name();
         let Some(id) = name
             .to_str()
-            .and_then(|n| n.strip_prefix("stream_"))
+            .and_then(|n| n.strip_prefix(prefix))
+            .filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
             .and_then(|n| n.parse::<StreamId>().ok())
         else {
             continue;

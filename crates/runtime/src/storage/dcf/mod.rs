@@ -17,37 +17,18 @@ pub mod export;
 pub mod log;
 pub mod metadata;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::error::{IoContext, StorageError};
+use super::error::StorageError;
 use crate::types::StreamId;
 
-/// DCF's stream directories (`streamNN`) under `data`, by stream id.
+/// DCF's stream directories (`streamNN`) under `data`, by stream id; none when `data`
+/// does not exist.
 pub fn stream_dirs(data: &Path) -> Result<Vec<(StreamId, PathBuf)>, StorageError> {
-    let mut out = Vec::new();
-    let list = match fs::read_dir(data) {
-        Ok(l) => l,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(StorageError::io("list", data, e)),
-    };
-    for de in list {
-        let de = de.ctx("list", data)?;
-        let name = de.file_name();
-        let Some(id) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("stream"))
-            .filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
-            .and_then(|n| n.parse::<StreamId>().ok())
-        else {
-            continue;
-        };
-        if de.path().is_dir() {
-            out.push((id, de.path()));
-        }
+    if !data.exists() {
+        return Ok(Vec::new());
     }
-    out.sort();
-    Ok(out)
+    super::inspect::numbered_dirs(data, "stream")
 }
 
 /// `data` holds DCF's layout: its stored membership, or a stream directory with DCF's
