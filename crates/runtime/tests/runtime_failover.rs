@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use dcf_runtime::api::DcfRole;
 
 const SLOW_T: &str = "10";
 const SOON: Duration = Duration::from_secs(5);
@@ -46,6 +47,29 @@ fn a_stopping_leader_hands_over_and_the_new_leader_takes_writes() {
     for n in c.nodes.iter().filter(|n| n.id != l) {
         wait_keys(n, &(0..30).collect::<Vec<_>>(), LONG);
         check_in_order(n);
+    }
+}
+
+/// dcf_stop starts no callback once called: the stopping leader's own step-down during the
+/// hand-over is no news to its application (openGauss exits on a demotion).
+#[test]
+fn a_stopping_leader_reports_no_demotion_of_its_own() {
+    for _ in 0..5 {
+        let c = slow_cluster();
+        let l = c.wait_leader(LONG);
+        let n = c.node(l);
+        wait_for(LONG, "status_notify(LEADER) on the leader", || {
+            n.events.lock().contains(&Ev::Status(DcfRole::Leader))
+        });
+        let before = n.events.lock().len();
+        n.dcf.stop().unwrap();
+        c.wait_leader_except(l, SOON);
+        std::thread::sleep(Duration::from_millis(100));
+        let after: Vec<Ev> = n.events.lock()[before..].to_vec();
+        assert!(
+            after.is_empty(),
+            "node {l} reported {after:?} after dcf_stop was called"
+        );
     }
 }
 

@@ -25,6 +25,11 @@ pub fn run_apply(shared: Arc<Shared>, stream: Arc<Stream>) {
     // The entry found missing from the log, reported once (until the cursor moves).
     let mut missing: Option<Index> = None;
     while !shared.stopping() {
+        if shared.closing() {
+            // dcf_stop was called: nothing more is delivered; wait for the threads' stop.
+            stream.apply_wake.wait_for(MAX_IDLE);
+            continue;
+        }
         let rewound = {
             // Under the lock: a truncation computing its floor sees the rewind or the cursor.
             let mut pending = stream.rewind.lock();
@@ -134,7 +139,7 @@ fn apply_one(
     let mut backoff = Duration::from_micros(100);
     loop {
         // Nothing new is handed to the application once dcf_stop was called.
-        if shared.stopping() {
+        if shared.closing() {
             return false;
         }
         let cbs = shared.callbacks.current(callbacks);
@@ -156,7 +161,7 @@ fn apply_one(
         if rc == 0 {
             return true;
         }
-        if shared.stopping() || stream.rewind.lock().is_some() {
+        if shared.closing() || stream.rewind.lock().is_some() {
             return false;
         }
         // Refused: what came before is applied; say so before waiting (may be for long).

@@ -22,7 +22,7 @@ pub enum EventItem {
 pub fn run_events(shared: Arc<Shared>, rx: Receiver<EventItem>) {
     shared.init_callback_thread();
     while let Ok(item) = rx.recv() {
-        if shared.stopping() {
+        if shared.closing() {
             return;
         }
         let cbs = shared.callbacks.snapshot();
@@ -49,7 +49,7 @@ pub fn run_events(shared: Arc<Shared>, rx: Receiver<EventItem>) {
 pub fn run_messages(shared: Arc<Shared>, rx: Receiver<(StreamId, NodeId, Bytes)>) {
     shared.init_callback_thread();
     while let Ok((stream, from, data)) = rx.recv() {
-        if shared.stopping() {
+        if shared.closing() {
             return;
         }
         if let Some(f) = shared.callbacks.snapshot().msg_proc {

@@ -78,9 +78,16 @@ pub struct Shared {
     /// Peers' byte order, learnt from their PeerFacts (true = big endian).
     pub peer_big_endian: Mutex<HashMap<NodeId, bool>>,
     stop: AtomicBool,
+    /// dcf_stop was called: no callback starts from then on, though the threads still run
+    /// while a leader hands over (its own step-down is no news to the application).
+    closing: AtomicBool,
 }
 
 impl Shared {
+    pub fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }

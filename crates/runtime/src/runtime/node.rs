@@ -282,6 +282,7 @@ impl Node {
             limits: Default::default(),
             peer_big_endian: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             faults: cfg.faults.clone(),
         });
         let node = Node {
@@ -474,6 +475,7 @@ impl Node {
             return Ok(());
         }
         let sh = &self.shared;
+        sh.closing.store(true, Ordering::Release);
         // Only with the drivers running (a start that failed before spawning them has
         // nothing to hand over, and nobody would carry the hand-over out).
         let running = !self.threads.lock().is_empty();
