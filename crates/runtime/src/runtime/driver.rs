@@ -3,7 +3,9 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use parking_lot::MutexGuard;
 
 use super::mailbox::Control;
 use super::stream::{Stream, MAX_IDLE};
@@ -11,51 +13,114 @@ use super::Shared;
 use crate::consensus::{Event, Exception, Message, Ready, Role};
 use crate::error::DcfResult;
 use crate::host::{DcfException, DcfRole};
-use crate::types::{Index, NodeId};
+use crate::types::{Entry, Index, NodeId};
 use crate::{dcf_info, dcf_warn};
 
 /// Readies the driver carries out in a row before it checks its timers again.
 const MAX_ROUNDS: usize = 64;
 
+/// How often the stand-in looks for a write of the driver's own that is taking long.
+/// Far below any election timeout: a follower whose disk stalls stays deaf to its leader
+/// no longer than this.
+const STAND_IN_POLL: Duration = Duration::from_millis(20);
+
+/// What the driving loop keeps from one pass to the next, held with `Stream::drive`.
+pub struct DriveState {
+    deadline: Instant,
+    spare: Vec<(NodeId, Message)>,
+}
+
+impl DriveState {
+    pub fn new() -> DriveState {
+        DriveState {
+            deadline: Instant::now(),
+            spare: Vec::new(),
+        }
+    }
+}
+
 /// The stream's one owner of I/O: fires the replica's timers, steps what peers sent, and
 /// carries out every Ready (persist, send, commit, events), then sleeps until the next timer
 /// or a wake-up (a message, a proposal, a durable report, an `act`).
 pub fn run_driver(shared: Arc<Shared>, stream: Arc<Stream>) {
-    let mut deadline = Instant::now();
-    let mut spare = Vec::new();
     while !shared.stopping() {
-        if let Some(why) = stream
-            .mailbox
-            .storage_failure()
-            .filter(|_| !stream.is_failed())
-        {
-            stream.fail(&shared, format!("the storage writer failed: {why}"));
-        }
-        for c in stream.mailbox.take_control() {
-            carry_out(&shared, &stream, c);
-        }
-        let asked = stream.asked.load(Ordering::Acquire);
-        let now = Instant::now();
-        if now >= deadline {
-            stream.replica.lock().tick(now);
-        }
-        let more = drain(&stream, &shared, &mut spare);
-        deadline = stream.replica.lock().next_deadline();
-        let wake_at = deadline.min(now + MAX_IDLE);
-        {
-            let mut carried = stream.carried.lock();
-            if asked > *carried {
-                *carried = asked;
-                stream.carried_cond.notify_all();
-            }
-        }
+        let wake_at = drive_once(&shared, &stream, &mut stream.drive.lock(), true);
         // (The wait yields for 100 us before it sleeps, see `signal`; busy polling instead
         // was measured worse: it kept the CPU from the other processes on 2 cores.)
-        if !more {
-            stream.mailbox.wake.wait_until(wake_at);
+        if let Some(at) = wake_at {
+            stream.mailbox.wake.wait_until(at);
         }
     }
     stream.carried_cond.notify_all();
+}
+
+/// Drives the stream while a write the driver makes itself takes longer than
+/// `STAND_IN_POLL` (a stalled disk): the driver let go of `Stream::drive` for that write,
+/// and without a stand-in the follower would answer no heartbeat until the disk returns
+/// (its leader, hearing from no quorum, would step down). The stand-in's own entries go
+/// to the storage writer, queued behind the stalled write.
+pub fn run_stand_in(shared: Arc<Shared>, stream: Arc<Stream>) {
+    let mut seen = 0;
+    while !shared.stopping() {
+        std::thread::sleep(STAND_IN_POLL);
+        let n = stream.writes_here.load(Ordering::Acquire);
+        let same_write = n % 2 == 1 && n == seen;
+        seen = n;
+        if !same_write {
+            continue;
+        }
+        let Some(mut st) = stream.drive.try_lock() else {
+            continue;
+        };
+        dcf_info!(
+            "stream {}: a log write on the driver takes over {} ms; another thread answers peers meanwhile",
+            stream.id,
+            STAND_IN_POLL.as_millis()
+        );
+        while stream.writes_here.load(Ordering::Acquire) == n && !shared.stopping() {
+            if let Some(at) = drive_once(&shared, &stream, &mut st, false) {
+                stream
+                    .mailbox
+                    .wake
+                    .wait_until(at.min(Instant::now() + STAND_IN_POLL));
+            }
+        }
+    }
+}
+
+/// One pass of the driving loop; the time to wake up at, or None when more is waiting.
+/// `may_write_here`: a follower's entries may be written on this thread (see `handle_ready`).
+fn drive_once(
+    shared: &Shared,
+    stream: &Stream,
+    st: &mut MutexGuard<'_, DriveState>,
+    may_write_here: bool,
+) -> Option<Instant> {
+    if let Some(why) = stream
+        .mailbox
+        .storage_failure()
+        .filter(|_| !stream.is_failed())
+    {
+        stream.fail(shared, format!("the storage writer failed: {why}"));
+    }
+    for c in stream.mailbox.take_control() {
+        carry_out(shared, stream, c);
+    }
+    let asked = stream.asked.load(Ordering::Acquire);
+    let now = Instant::now();
+    if now >= st.deadline {
+        stream.replica.lock().tick(now);
+    }
+    let more = drain(stream, shared, st, may_write_here);
+    st.deadline = stream.replica.lock().next_deadline();
+    {
+        let mut carried = stream.carried.lock();
+        if asked > *carried {
+            *carried = asked;
+            stream.carried_cond.notify_all();
+        }
+    }
+    (!more).then(|| st.deadline.min(now + MAX_IDLE))
 }
 
 /// A truncation or rewind the application asked for, in order with each other and with
@@ -88,8 +153,21 @@ fn truncate(shared: &Shared, stream: &Stream, first_kept: Index) -> DcfResult<()
 
 /// Carries out one Ready in the order its parts depend on each other. An error stops the
 /// stream (the caller fails it): nothing that depends on a failed write may go out.
-fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) -> Result<(), String> {
+///
+/// `follower`: the entries are a follower's, whose acknowledgement waits for them. Then, if
+/// the Ready has no events (a membership is saved after its entry), they are not handed to
+/// the storage writer but returned, for the caller to write once everything else is done
+/// (`write_here`). A leader always hands its entries to the writer, so that its appends to
+/// followers never wait for its own disk.
+fn handle_ready(
+    shared: &Shared,
+    stream: &Stream,
+    mut ready: Ready,
+    follower: bool,
+) -> Result<Vec<Entry>, String> {
     let storage = &shared.storage;
+    let write_here = follower && ready.events.is_empty();
+    let mut entries = std::mem::take(&mut ready.entries);
     if let Some(hs) = ready.hard_state {
         // Votes and term changes must be on disk before any message that depends on them.
         storage
@@ -101,10 +179,8 @@ fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) -> Result<(), St
             .truncate_suffix(stream.id, from)
             .map_err(|e| format!("cutting the log from index {from}: {e}"))?;
     }
-    if let Some(first) = ready.entries.first().map(|e| e.index) {
-        storage
-            .append(stream.id, ready.entries)
-            .map_err(|e| format!("appending entries from index {first}: {e}"))?;
+    if !write_here {
+        append(shared, stream, std::mem::take(&mut entries))?;
     }
     for (to, msg) in ready.messages {
         shared.send_consensus(stream.id, to, &msg);
@@ -116,7 +192,37 @@ fn handle_ready(shared: &Shared, stream: &Stream, ready: Ready) -> Result<(), St
     for ev in ready.events {
         on_event(shared, stream, ev)?;
     }
-    Ok(())
+    Ok(entries)
+}
+
+fn append(shared: &Shared, stream: &Stream, entries: Vec<Entry>) -> Result<(), String> {
+    let first = entries.first().map_or(0, |e| e.index);
+    shared
+        .storage
+        .append(stream.id, entries)
+        .map_err(|e| format!("appending entries from index {first}: {e}"))
+}
+
+/// A follower's entries, written and synced on this thread when the storage writer is idle
+/// (`Storage::append_here`): their durable report is in the mailbox when this returns, two
+/// thread hand-offs sooner than through the writer. `Stream::drive` is let go meanwhile,
+/// so that the stand-in can answer peers if the disk stalls.
+fn write_here(
+    shared: &Shared,
+    stream: &Stream,
+    st: &mut MutexGuard<'_, DriveState>,
+    entries: Vec<Entry>,
+) -> Result<(), String> {
+    let first = entries.first().map_or(0, |e| e.index);
+    MutexGuard::unlocked(st, || {
+        stream.writes_here.fetch_add(1, Ordering::AcqRel);
+        let r = shared.storage.append_here(stream.id, entries);
+        stream.writes_here.fetch_add(1, Ordering::AcqRel);
+        // A stand-in waiting for the mailbox hands the stream back at once.
+        stream.mailbox.wake.notify();
+        r
+    })
+    .map_err(|e| format!("appending entries from index {first}: {e}"))
 }
 
 fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
@@ -180,15 +286,21 @@ fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
     Ok(())
 }
 
-/// Driver only: steps queued messages and durable reports and carries out the readies
+/// Whoever drives (`Stream::drive`): steps queued messages and durable reports and carries out the readies
 /// they produce, in order, until none is left or `MAX_ROUNDS` passed (the caller ticks
 /// in between, so a flood of messages cannot starve the timers). True when more is
 /// waiting. A failed stream's readies are dropped.
-fn drain(stream: &Stream, shared: &Shared, spare: &mut Vec<(NodeId, Message)>) -> bool {
+fn drain(
+    stream: &Stream,
+    shared: &Shared,
+    st: &mut MutexGuard<'_, DriveState>,
+    may_write_here: bool,
+) -> bool {
     for _ in 0..MAX_ROUNDS {
+        let spare = &mut st.spare;
         stream.mailbox.take_messages(spare);
         let durable = stream.mailbox.take_durable();
-        let ready = {
+        let (ready, follower) = {
             let mut r = stream.replica.lock();
             if !spare.is_empty() {
                 let now = Instant::now();
@@ -202,12 +314,18 @@ fn drain(stream: &Stream, shared: &Shared, spare: &mut Vec<(NodeId, Message)>) -
             if !r.has_ready() {
                 return false;
             }
-            r.take_ready()
+            (r.take_ready(), may_write_here && r.role() != Role::Leader)
         };
         if stream.is_failed() {
             continue;
         }
-        if let Err(why) = handle_ready(shared, stream, ready) {
+        let r = handle_ready(shared, stream, ready, follower).and_then(|entries| {
+            match entries.is_empty() {
+                true => Ok(()),
+                false => write_here(shared, stream, st, entries),
+            }
+        });
+        if let Err(why) = r {
             stream.fail(shared, why);
         }
     }

@@ -430,6 +430,14 @@ impl Node {
             )?);
             let (sh, st) = (self.shared.clone(), s.clone());
             threads.push(spawn(
+                format!("dcf-standin-{}", s.id),
+                Box::new(move || {
+                    super::OWN_THREAD.with(|c| c.set(true));
+                    super::driver::run_stand_in(sh, st)
+                }),
+            )?);
+            let (sh, st) = (self.shared.clone(), s.clone());
+            threads.push(spawn(
                 format!("dcf-apply-{}", s.id),
                 Box::new(move || super::apply::run_apply(sh, st)),
             )?);

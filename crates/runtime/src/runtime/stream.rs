@@ -49,6 +49,11 @@ pub struct Stream {
     /// Backpressure: how much of `writes` this leader has not applied yet.
     pub(super) accepted: Pending,
     pub(super) trim: super::memory::TrimPolicy,
+    /// Held by whoever drives the stream, with the driving loop's state: the driver thread,
+    /// or the stand-in while the driver's own write of entries is slow (`driver`).
+    pub(super) drive: Mutex<super::driver::DriveState>,
+    /// Writes the driver made itself, counted at their start and end (odd: one runs).
+    pub(super) writes_here: AtomicU64,
 }
 
 /// Entries accepted by `dcf_write` and not yet handed to after_writer, for backpressure.
@@ -104,6 +109,8 @@ impl Stream {
             failure: OnceLock::new(),
             accepted: Pending::default(),
             trim: Default::default(),
+            drive: Mutex::new(super::driver::DriveState::new()),
+            writes_here: AtomicU64::new(0),
         }
     }
 

@@ -105,6 +105,15 @@ impl Faults {
         true
     }
 
+    /// Whether a round may run on a thread other than the writer's (`Storage::append_here`):
+    /// not while a test holds the rounds, which it counts on the writer thread.
+    pub(crate) fn rounds_may_run_anywhere(&self) -> bool {
+        #[cfg(feature = "power-loss")]
+        return !self.rounds.lock().held;
+        #[cfg(not(feature = "power-loss"))]
+        true
+    }
+
     /// The injected error for `op`, if any (and the injected delay of a sync).
     pub(crate) fn check(&self, op: FaultOp) -> io::Result<()> {
         if op == FaultOp::Sync {

@@ -141,11 +141,13 @@ impl Storage {
                 seg_size: opts.segment_size,
                 sync: opts.sync,
             },
+            on_durable,
+            buf: Mutex::new(Vec::new()),
         });
         let ws = w.clone();
         let thread = std::thread::Builder::new()
             .name("dcf-storage".into())
-            .spawn(move || writer::run(ws, on_durable))
+            .spawn(move || writer::run(ws))
             .ctx("spawn writer thread", data_path)?;
         Ok(Storage {
             data_path: data_path.to_path_buf(),
@@ -281,8 +283,61 @@ impl Storage {
         }
         let st = self.stream(stream)?;
         let mut sh = st.shared.lock();
+        Self::admit(stream, &mut sh, &entries)?;
+        let r = self.enqueue(&st, &mut sh, Op::Append(entries));
+        drop(sh);
+        self.wake_writer();
+        r
+    }
+
+    /// Like `append`, but when the writer is idle and nothing is queued, the calling thread
+    /// writes and syncs the entries itself (one round, as the writer would run it) and
+    /// on_durable is called on it before this returns. A follower's driver appends so: the
+    /// entries become durable without two thread hand-offs (to the writer and back), which
+    /// are a fifth of a follower's part of a commit on a loaded 2-core machine.
+    pub fn append_here(&self, stream: StreamId, entries: Vec<Entry>) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let st = self.stream(stream)?;
+        let mut sh = st.shared.lock();
+        Self::admit(stream, &mut sh, &entries)?;
+        self.check_failed()?;
+        let mut q = self.w.queue.lock();
+        if q.shutdown {
+            return Err(StorageError::Closed);
+        }
+        sh.op_seq += 1;
+        let op = Queued {
+            stream: st.clone(),
+            seq: sh.op_seq,
+            op: Op::Append(entries),
+        };
+        if !q.ops.is_empty() || q.busy || !self.w.disk.faults.rounds_may_run_anywhere() {
+            q.ops.push(op);
+            drop(q);
+            drop(sh);
+            self.wake_writer();
+            return Ok(());
+        }
+        q.busy = true;
+        drop(q);
+        drop(sh);
+        self.w.run_here(vec![op]);
+        // The writer thread prepares the next segment, off this caller's path.
+        if st.w.lock().spare.is_none() {
+            let nobody = Waiter(Arc::new(Done::default()));
+            let queued = self.enqueue(&st, &mut st.shared.lock(), Op::Barrier(nobody));
+            self.wake_writer();
+            queued?;
+        }
+        Ok(())
+    }
+
+    /// Checks entries about to be appended and takes them into the cache.
+    fn admit(stream: StreamId, sh: &mut LogState, entries: &[Entry]) -> Result<(), StorageError> {
         let mut expect = sh.last_index + 1;
-        for e in &entries {
+        for e in entries {
             if e.index != expect {
                 return Err(StorageError::NotContiguous {
                     stream,
@@ -300,14 +355,11 @@ impl Storage {
             }
             expect += 1;
         }
-        for e in &entries {
+        for e in entries {
             sh.push_cache(e.clone());
         }
         sh.last_index = expect - 1;
-        let r = self.enqueue(&st, &mut sh, Op::Append(entries));
-        drop(sh);
-        self.wake_writer();
-        r
+        Ok(())
     }
 
     /// Queue: drop every entry >= from (ordered with appends).

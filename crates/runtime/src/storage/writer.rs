@@ -3,6 +3,9 @@
 //! Each round takes everything queued, writes each stream's new records with one pwritev,
 //! issues one fdatasync per file written, replaces metadata files that changed, and then
 //! reports the durable index per stream. What is done to the files is in diskops.rs.
+//!
+//! A round may also run on the thread that queues an append, when the writer is idle
+//! (`Storage::append_here`): `Queue::busy` lets one round run at a time, wherever it runs.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -79,25 +82,45 @@ pub struct Queued {
 pub struct Queue {
     pub ops: Vec<Queued>,
     pub shutdown: bool,
+    /// A round is running (on the writer thread or on a thread that appends).
+    pub busy: bool,
 }
 
-/// Counters for benchmarks and tests.
 pub struct WriterState {
     pub queue: Mutex<Queue>,
     pub cv: Condvar,
     pub failed: Mutex<Option<String>>,
     pub on_failure: Mutex<Option<FailureFn>>,
     pub disk: DiskEnv,
+    pub on_durable: DurableFn,
+    /// The record buffer of whichever thread runs the round.
+    pub buf: Mutex<Vec<u8>>,
 }
 
-pub fn run(sh: Arc<WriterState>, on_durable: DurableFn) {
-    let mut buf = Vec::new();
+impl WriterState {
+    /// Runs one round of `ops` on the calling thread, which must have set `Queue::busy`;
+    /// clears it after, and wakes the writer thread if more was queued meanwhile.
+    /// The next segment is not prepared here (the writer thread does it, see
+    /// `Storage::append_here`): it is off the path of the caller's durable report.
+    pub fn run_here(&self, ops: Vec<Queued>) {
+        run_round(self, ops, false);
+        let mut q = self.queue.lock();
+        q.busy = false;
+        if !q.ops.is_empty() || q.shutdown {
+            self.cv.notify_one();
+        }
+    }
+}
+
+pub fn run(sh: Arc<WriterState>) {
     loop {
         let ops = {
             let mut q = sh.queue.lock();
             #[cfg(feature = "power-loss")]
             sh.disk.faults.writer_idle();
-            while q.ops.is_empty() && !q.shutdown {
+            // A round running elsewhere is waited for, also at shutdown: the files stay
+            // open until it is done.
+            while (q.ops.is_empty() && !q.shutdown) || q.busy {
                 sh.cv.wait(&mut q);
             }
             // A test holding the rounds decides what each one takes (storage::power).
@@ -108,18 +131,24 @@ pub fn run(sh: Arc<WriterState>, on_durable: DurableFn) {
             if q.ops.is_empty() {
                 return;
             }
+            q.busy = true;
             std::mem::take(&mut q.ops)
         };
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            round(&sh, &on_durable, ops, &mut buf)
-        }));
-        if r.is_err() {
-            // Waiters of the round were answered by their drop; later operations fail.
-            mark_failed(
-                &sh,
-                "storage writer panicked (or the on_durable callback did)",
-            );
-        }
+        run_round(&sh, ops, true);
+        sh.queue.lock().busy = false;
+    }
+}
+
+fn run_round(sh: &WriterState, ops: Vec<Queued>, spares: bool) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        round(sh, ops, &mut sh.buf.lock(), spares)
+    }));
+    if r.is_err() {
+        // Waiters of the round were answered by their drop; later operations fail.
+        mark_failed(
+            sh,
+            "storage writer panicked (or the on_durable callback did)",
+        );
     }
 }
 
@@ -144,7 +173,8 @@ struct Touched {
     waiters: Vec<Waiter>,
 }
 
-fn round(sh: &WriterState, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut Vec<u8>) {
+/// `spares`: prepare the next segment of each stream written that has none.
+fn round(sh: &WriterState, ops: Vec<Queued>, buf: &mut Vec<u8>, spares: bool) {
     sh.disk.stats.rounds.fetch_add(1, Ordering::Relaxed);
     let t0 = std::time::Instant::now();
     // Group by stream, keeping each stream's order.
@@ -212,7 +242,7 @@ fn round(sh: &WriterState, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut V
                 clamped == idx
             };
             if report {
-                on_durable(t.st.id, idx, term);
+                (sh.on_durable)(t.st.id, idx, term);
             }
         }
         for d in &t.waiters {
@@ -220,7 +250,7 @@ fn round(sh: &WriterState, on_durable: &DurableFn, ops: Vec<Queued>, buf: &mut V
         }
     }
     // Prepare the next segment outside the path of any pending sync.
-    for t in &touched {
+    for t in touched.iter().filter(|_| spares) {
         let mut w = t.st.w.lock();
         if w.spare.is_none() {
             let seq = w.next_seq;
