@@ -28,6 +28,9 @@ const STAND_IN_POLL: Duration = Duration::from_millis(20);
 pub struct DriveState {
     deadline: Instant,
     spare: Vec<(NodeId, Message)>,
+    /// Entries were written on this thread since the last idle pass: the next segment may
+    /// be wanted (`Storage::prepare_spare`).
+    wrote_here: bool,
 }
 
 impl DriveState {
@@ -35,6 +38,7 @@ impl DriveState {
         DriveState {
             deadline: Instant::now(),
             spare: Vec::new(),
+            wrote_here: false,
         }
     }
 }
@@ -120,7 +124,31 @@ fn drive_once(
             stream.carried_cond.notify_all();
         }
     }
+    if !more && may_write_here && std::mem::take(&mut st.wrote_here) {
+        // Idle now, with the acknowledgements sent: the time to prepare the next segment.
+        let r = on_this_thread(stream, st, || shared.storage.prepare_spare(stream.id));
+        if let Err(e) = r {
+            stream.fail(shared, format!("preparing the next log segment: {e}"));
+        }
+    }
     (!more).then(|| st.deadline.min(now + MAX_IDLE))
+}
+
+/// Runs `io` (a write to this stream's disk) with `Stream::drive` let go and the write
+/// counted in `Stream::writes_here`, so that the stand-in can answer peers if it stalls.
+fn on_this_thread<T>(
+    stream: &Stream,
+    st: &mut MutexGuard<'_, DriveState>,
+    io: impl FnOnce() -> T,
+) -> T {
+    MutexGuard::unlocked(st, || {
+        stream.writes_here.fetch_add(1, Ordering::AcqRel);
+        let r = io();
+        stream.writes_here.fetch_add(1, Ordering::AcqRel);
+        // A stand-in waiting for the mailbox hands the stream back at once.
+        stream.mailbox.wake.notify();
+        r
+    })
 }
 
 /// A truncation or rewind the application asked for, in order with each other and with
@@ -214,13 +242,9 @@ fn write_here(
     entries: Vec<Entry>,
 ) -> Result<(), String> {
     let first = entries.first().map_or(0, |e| e.index);
-    MutexGuard::unlocked(st, || {
-        stream.writes_here.fetch_add(1, Ordering::AcqRel);
-        let r = shared.storage.append_here(stream.id, entries);
-        stream.writes_here.fetch_add(1, Ordering::AcqRel);
-        // A stand-in waiting for the mailbox hands the stream back at once.
-        stream.mailbox.wake.notify();
-        r
+    st.wrote_here = true;
+    on_this_thread(stream, st, || {
+        shared.storage.append_here(stream.id, entries)
     })
     .map_err(|e| format!("appending entries from index {first}: {e}"))
 }

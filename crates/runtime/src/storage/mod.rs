@@ -324,14 +324,32 @@ impl Storage {
         drop(q);
         drop(sh);
         self.w.run_here(vec![op]);
-        // The writer thread prepares the next segment, off this caller's path.
-        if st.w.lock().spare.is_none() {
-            let nobody = Waiter(Arc::new(Done::default()));
-            let queued = self.enqueue(&st, &mut st.shared.lock(), Op::Barrier(nobody));
-            self.wake_writer();
-            queued?;
-        }
         Ok(())
+    }
+
+    /// After `append_here`: creates the stream's next segment on the calling thread if it
+    /// has none and the writer is idle, so that the segment after the current one is ready
+    /// before it is needed, and its creation was not on the path of the durable report.
+    /// (A writer that is not idle prepares it at the end of a round of this stream's; a
+    /// roll without one creates it then.)
+    pub fn prepare_spare(&self, stream: StreamId) -> Result<(), StorageError> {
+        let st = self.stream(stream)?;
+        if st.w.lock().spare.is_some() {
+            return Ok(());
+        }
+        {
+            let mut q = self.w.queue.lock();
+            if q.busy || q.shutdown || !q.ops.is_empty() {
+                return Ok(());
+            }
+            if !self.w.disk.faults.rounds_may_run_anywhere() {
+                return Ok(());
+            }
+            q.busy = true;
+        }
+        writer::prepare_spare(&self.w, &st);
+        self.w.release();
+        self.check_failed()
     }
 
     /// Checks entries about to be appended and takes them into the cache.

@@ -100,10 +100,16 @@ pub struct WriterState {
 impl WriterState {
     /// Runs one round of `ops` on the calling thread, which must have set `Queue::busy`;
     /// clears it after, and wakes the writer thread if more was queued meanwhile.
-    /// The next segment is not prepared here (the writer thread does it, see
-    /// `Storage::append_here`): it is off the path of the caller's durable report.
+    /// The next segment is not prepared here: the caller does it once it has acted on the
+    /// durable report (`Storage::prepare_spare`).
     pub fn run_here(&self, ops: Vec<Queued>) {
         run_round(self, ops, false);
+        self.release();
+    }
+
+    /// Clears `Queue::busy` set by a thread other than the writer's, and wakes the writer
+    /// thread if more was queued meanwhile.
+    pub fn release(&self) {
         let mut q = self.queue.lock();
         q.busy = false;
         if !q.ops.is_empty() || q.shutdown {
@@ -251,19 +257,24 @@ fn round(sh: &WriterState, ops: Vec<Queued>, buf: &mut Vec<u8>, spares: bool) {
     }
     // Prepare the next segment outside the path of any pending sync.
     for t in touched.iter().filter(|_| spares) {
-        let mut w = t.st.w.lock();
-        if w.spare.is_none() {
-            let seq = w.next_seq;
-            let cap = w.next_cap;
-            match segment::create(&t.st.dir, seq, cap, sh.disk.sync) {
-                Ok(f) => {
-                    w.spare = Some((seq, f));
-                    w.spare_cap = cap;
-                    w.next_cap = segment::next_cap(cap, sh.disk.seg_size);
-                    w.next_seq += 1;
-                }
-                Err(e) => mark_failed(sh, &e.to_string()),
+        prepare_spare(sh, &t.st);
+    }
+}
+
+/// Creates the stream's next segment if it has none (a failure fails the writer).
+pub fn prepare_spare(sh: &WriterState, st: &StreamState) {
+    let mut w = st.w.lock();
+    if w.spare.is_none() {
+        let seq = w.next_seq;
+        let cap = w.next_cap;
+        match segment::create(&st.dir, seq, cap, sh.disk.sync) {
+            Ok(f) => {
+                w.spare = Some((seq, f));
+                w.spare_cap = cap;
+                w.next_cap = segment::next_cap(cap, sh.disk.seg_size);
+                w.next_seq += 1;
             }
+            Err(e) => mark_failed(sh, &e.to_string()),
         }
     }
 }
