@@ -374,6 +374,14 @@ impl Replica {
         !self.ready.is_empty() || self.appends_due
     }
 
+    /// Whether the pending Ready waits for no disk: no hard state, no cut, no events (a
+    /// leader's new entries and sends, a commit index).
+    pub fn ready_is_sends_only(&self) -> bool {
+        self.ready.hard_state.is_none()
+            && self.ready.truncate_from.is_none()
+            && self.ready.events.is_empty()
+    }
+
     pub fn take_ready(&mut self) -> Ready {
         self.send_due_appends();
         std::mem::take(&mut self.ready)

@@ -151,6 +151,37 @@ fn on_this_thread<T>(
     })
 }
 
+/// `dcf_write` on a leader whose driver sleeps: the writing thread carries out the Ready
+/// itself when it only hands new entries to the storage writer and sends them (nothing in
+/// it waits for the disk), holding `Stream::drive` like any driver. That saves waking the
+/// driver (20-40 us on a 2-vCPU machine) on the path of a lone write. True if done; else
+/// the caller wakes the driver. An awake driver, and the writes of a busy leader, are left
+/// to the driver: it batches the proposals of many writers into one append.
+pub fn send_here(shared: &Shared, stream: &Stream) -> bool {
+    if !stream.mailbox.wake.is_asleep() || !stream.mailbox.is_idle() {
+        return false;
+    }
+    let Some(_driving) = stream.drive.try_lock() else {
+        return false;
+    };
+    let ready = {
+        let mut r = stream.replica.lock();
+        // A lone write: everything before it is committed. Otherwise more writes are under
+        // way, and the driver sends them in fewer, larger appends.
+        let lone = r.commit_index() + 1 == r.last_index();
+        if !lone || r.role() != Role::Leader || !r.ready_is_sends_only() {
+            return false;
+        }
+        r.take_ready()
+    };
+    if !stream.is_failed() {
+        if let Err(why) = handle_ready(shared, stream, ready, false) {
+            stream.fail(shared, why);
+        }
+    }
+    true
+}
+
 /// A truncation or rewind the application asked for, in order with each other and with
 /// the readies (so a truncation never cuts what a rewind asked for just before it).
 fn carry_out(shared: &Shared, stream: &Stream, c: Control) {

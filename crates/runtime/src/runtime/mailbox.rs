@@ -134,6 +134,14 @@ impl Mailbox {
         std::mem::take(&mut *self.control.lock())
     }
 
+    /// Nothing waits for the driver: no message, durable report, control item or failure.
+    pub fn is_idle(&self) -> bool {
+        !self.has_control.load(Ordering::Acquire)
+            && self.storage_failure.get().is_none()
+            && self.durable.lock().is_none()
+            && self.inbox.lock().messages.is_empty()
+    }
+
     pub fn take_durable(&self) -> Option<(Index, Term)> {
         self.durable.lock().take()
     }

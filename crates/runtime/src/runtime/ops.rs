@@ -48,7 +48,10 @@ pub fn propose(shared: &Shared, stream: &Stream, key: u64, data: Bytes) -> DcfRe
             ),
         ));
     }
-    let index = stream.input(|r| r.propose(key, data, Instant::now()))?;
+    let index = stream.input_unless(
+        |r| r.propose(key, data, Instant::now()),
+        || super::driver::send_here(shared, stream),
+    )?;
     stream.writes.fetch_add(1, Ordering::Relaxed);
     stream.write_bytes.fetch_add(len, Ordering::Relaxed);
     Ok(index)

@@ -38,6 +38,11 @@ impl Signal {
         }
     }
 
+    /// The waiter sleeps (it is not running, nor yielding before it sleeps).
+    pub fn is_asleep(&self) -> bool {
+        self.sleeping.load(Ordering::SeqCst)
+    }
+
     /// Waits until notified or `deadline`; clears the flag.
     pub fn wait_until(&self, deadline: Instant) {
         // Yield for a moment before sleeping: work usually follows work, and a wake-up

@@ -191,13 +191,23 @@ impl Stream {
     /// short lock and leaves what it produced to the driver, without waiting: the driver is
     /// woken if `f` left it a Ready or a timer sooner than the one it sleeps towards.
     pub fn input<T>(&self, f: impl FnOnce(&mut Replica) -> T) -> T {
+        self.input_unless(f, || false)
+    }
+
+    /// Like `input`, but `handled` may do the driver's work instead of waking it (true: it
+    /// did).
+    pub fn input_unless<T>(
+        &self,
+        f: impl FnOnce(&mut Replica) -> T,
+        handled: impl FnOnce() -> bool,
+    ) -> T {
         let (out, wake) = {
             let mut r = self.replica.lock();
             let before = r.next_deadline();
             let out = f(&mut r);
             (out, r.has_ready() || r.next_deadline() < before)
         };
-        if wake {
+        if wake && !handled() {
             self.mailbox.wake.notify();
         }
         out
