@@ -244,7 +244,7 @@ fn handle_ready(
             .map_err(|e| format!("cutting the log from index {from}: {e}"))?;
     }
     if !write_here {
-        append(shared, stream, std::mem::take(&mut entries))?;
+        append(shared, stream, std::mem::take(&mut entries), false)?;
     }
     for (to, msg) in ready.messages {
         shared.send_consensus(stream.id, to, &msg);
@@ -259,12 +259,15 @@ fn handle_ready(
     Ok(entries)
 }
 
-fn append(shared: &Shared, stream: &Stream, entries: Vec<Entry>) -> Result<(), String> {
+/// Hands entries to storage: `Storage::append`, or with `here` `Storage::append_here`.
+fn append(shared: &Shared, stream: &Stream, entries: Vec<Entry>, here: bool) -> Result<(), String> {
     let first = entries.first().map_or(0, |e| e.index);
-    shared
-        .storage
-        .append(stream.id, entries)
-        .map_err(|e| format!("appending entries from index {first}: {e}"))
+    let r = if here {
+        shared.storage.append_here(stream.id, entries)
+    } else {
+        shared.storage.append(stream.id, entries)
+    };
+    r.map_err(|e| format!("appending entries from index {first}: {e}"))
 }
 
 /// A follower's entries, written and synced on this thread when the storage writer is idle
@@ -277,12 +280,11 @@ fn write_here(
     st: &mut MutexGuard<'_, DriveState>,
     entries: Vec<Entry>,
 ) -> Result<(), String> {
-    let first = entries.first().map_or(0, |e| e.index);
+    if entries.is_empty() {
+        return Ok(());
+    }
     st.wrote_here = true;
-    on_this_thread(stream, st, || {
-        shared.storage.append_here(stream.id, entries)
-    })
-    .map_err(|e| format!("appending entries from index {first}: {e}"))
+    on_this_thread(stream, st, || append(shared, stream, entries, true))
 }
 
 fn on_event(shared: &Shared, stream: &Stream, ev: Event) -> Result<(), String> {
@@ -379,12 +381,8 @@ fn drain(
         if stream.is_failed() {
             continue;
         }
-        let r = handle_ready(shared, stream, ready, follower).and_then(|entries| {
-            match entries.is_empty() {
-                true => Ok(()),
-                false => write_here(shared, stream, st, entries),
-            }
-        });
+        let r = handle_ready(shared, stream, ready, follower)
+            .and_then(|entries| write_here(shared, stream, st, entries));
         if let Err(why) = r {
             stream.fail(shared, why);
         }

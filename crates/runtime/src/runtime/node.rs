@@ -138,6 +138,15 @@ fn seed() -> u64 {
     t ^ (u64::from(std::process::id()) << 32)
 }
 
+/// A thread body marked as one of this library's threads, so that a `dcf_stop` reached from
+/// it refuses to join itself (callback threads are marked by `init_callback_thread`).
+fn library_thread(f: impl FnOnce() + Send + 'static) -> Box<dyn FnOnce() + Send> {
+    Box::new(move || {
+        super::OWN_THREAD.with(|c| c.set(true));
+        f()
+    })
+}
+
 impl Node {
     pub fn start(cfg: NodeConfig) -> DcfResult<Node> {
         let p = &cfg.params;
@@ -423,18 +432,12 @@ impl Node {
             let (sh, st) = (self.shared.clone(), s.clone());
             threads.push(spawn(
                 format!("dcf-drive-{}", s.id),
-                Box::new(move || {
-                    super::OWN_THREAD.with(|c| c.set(true));
-                    super::driver::run_driver(sh, st)
-                }),
+                library_thread(move || super::driver::run_driver(sh, st)),
             )?);
             let (sh, st) = (self.shared.clone(), s.clone());
             threads.push(spawn(
                 format!("dcf-standin-{}", s.id),
-                Box::new(move || {
-                    super::OWN_THREAD.with(|c| c.set(true));
-                    super::driver::run_stand_in(sh, st)
-                }),
+                library_thread(move || super::driver::run_stand_in(sh, st)),
             )?);
             let (sh, st) = (self.shared.clone(), s.clone());
             threads.push(spawn(
@@ -450,18 +453,12 @@ impl Node {
         let sh = self.shared.clone();
         threads.push(spawn(
             "dcf-net-events".into(),
-            Box::new(move || {
-                super::OWN_THREAD.with(|c| c.set(true));
-                super::net::run_net(sh, net_rx)
-            }),
+            library_thread(move || super::net::run_net(sh, net_rx)),
         )?);
         let sh = self.shared.clone();
         threads.push(spawn(
             "dcf-probe".into(),
-            Box::new(move || {
-                super::OWN_THREAD.with(|c| c.set(true));
-                super::probe::run_probe(&sh)
-            }),
+            library_thread(move || super::probe::run_probe(&sh)),
         )?);
         let sh = self.shared.clone();
         threads.push(spawn(

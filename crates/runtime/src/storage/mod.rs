@@ -278,16 +278,7 @@ impl Storage {
     /// writer thread. A report can race with a truncate_suffix queued meanwhile, so callers
     /// match (index, term) against their log rather than trusting the index alone.
     pub fn append(&self, stream: StreamId, entries: Vec<Entry>) -> Result<(), StorageError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let st = self.stream(stream)?;
-        let mut sh = st.shared.lock();
-        Self::admit(stream, &mut sh, &entries)?;
-        let r = self.enqueue(&st, &mut sh, Op::Append(entries));
-        drop(sh);
-        self.wake_writer();
-        r
+        self.append_via(stream, entries, false)
     }
 
     /// Like `append`, but when the writer is idle and nothing is queued, the calling thread
@@ -296,35 +287,7 @@ impl Storage {
     /// entries become durable without two thread hand-offs (to the writer and back), which
     /// are a fifth of a follower's part of a commit on a loaded 2-core machine.
     pub fn append_here(&self, stream: StreamId, entries: Vec<Entry>) -> Result<(), StorageError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let st = self.stream(stream)?;
-        let mut sh = st.shared.lock();
-        Self::admit(stream, &mut sh, &entries)?;
-        self.check_failed()?;
-        let mut q = self.w.queue.lock();
-        if q.shutdown {
-            return Err(StorageError::Closed);
-        }
-        sh.op_seq += 1;
-        let op = Queued {
-            stream: st.clone(),
-            seq: sh.op_seq,
-            op: Op::Append(entries),
-        };
-        if !q.ops.is_empty() || q.busy || !self.w.disk.faults.rounds_may_run_anywhere() {
-            q.ops.push(op);
-            drop(q);
-            drop(sh);
-            self.wake_writer();
-            return Ok(());
-        }
-        q.busy = true;
-        drop(q);
-        drop(sh);
-        self.w.run_here(vec![op]);
-        Ok(())
+        self.append_via(stream, entries, true)
     }
 
     /// After `append_here`: creates the stream's next segment on the calling thread if it
@@ -337,25 +300,29 @@ impl Storage {
         if st.w.lock().spare.is_some() {
             return Ok(());
         }
-        {
-            let mut q = self.w.queue.lock();
-            if q.busy || q.shutdown || !q.ops.is_empty() {
-                return Ok(());
-            }
-            if !self.w.disk.faults.rounds_may_run_anywhere() {
-                return Ok(());
-            }
-            q.busy = true;
+        if !self.w.try_claim(&mut self.w.queue.lock()) {
+            return Ok(());
         }
         writer::prepare_spare(&self.w, &st);
         self.w.release();
         self.check_failed()
     }
 
-    /// Checks entries about to be appended and takes them into the cache.
-    fn admit(stream: StreamId, sh: &mut LogState, entries: &[Entry]) -> Result<(), StorageError> {
+    /// `append`, or with `here` `append_here`: checks the entries, takes them into the
+    /// cache, and queues them or runs their round on this thread.
+    fn append_via(
+        &self,
+        stream: StreamId,
+        entries: Vec<Entry>,
+        here: bool,
+    ) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let st = self.stream(stream)?;
+        let mut sh = st.shared.lock();
         let mut expect = sh.last_index + 1;
-        for e in entries {
+        for e in &entries {
             if e.index != expect {
                 return Err(StorageError::NotContiguous {
                     stream,
@@ -373,11 +340,22 @@ impl Storage {
             }
             expect += 1;
         }
-        for e in entries {
+        for e in &entries {
             sh.push_cache(e.clone());
         }
         sh.last_index = expect - 1;
-        Ok(())
+        let r = self.queue_op(&st, &mut sh, Op::Append(entries), here);
+        drop(sh);
+        match r {
+            Ok(Some(claimed)) => {
+                self.w.run_here(vec![claimed]);
+                Ok(())
+            }
+            r => {
+                self.wake_writer();
+                r.map(drop)
+            }
+        }
     }
 
     /// Queue: drop every entry >= from (ordered with appends).
@@ -567,18 +545,34 @@ impl Storage {
         sh: &mut LogState,
         op: Op,
     ) -> Result<(), StorageError> {
+        self.queue_op(st, sh, op, false).map(drop)
+    }
+
+    /// `enqueue`, or with `claim` and the writer idle, the op handed back with the next
+    /// round claimed for the caller to run (`WriterState::run_here`).
+    fn queue_op(
+        &self,
+        st: &Arc<StreamState>,
+        sh: &mut LogState,
+        op: Op,
+        claim: bool,
+    ) -> Result<Option<Queued>, StorageError> {
         self.check_failed()?;
         sh.op_seq += 1;
         let mut q = self.w.queue.lock();
         if q.shutdown {
             return Err(StorageError::Closed);
         }
-        q.ops.push(Queued {
+        let op = Queued {
             stream: st.clone(),
             seq: sh.op_seq,
             op,
-        });
-        Ok(())
+        };
+        if claim && self.w.try_claim(&mut q) {
+            return Ok(Some(op));
+        }
+        q.ops.push(op);
+        Ok(None)
     }
 
     /// Called after `enqueue` once the stream's lock is released: the writer takes that lock

@@ -107,8 +107,19 @@ impl WriterState {
         self.release();
     }
 
-    /// Clears `Queue::busy` set by a thread other than the writer's, and wakes the writer
-    /// thread if more was queued meanwhile.
+    /// Claims the next round for the calling thread if the writer is idle (nothing queued,
+    /// no round running) and a round may run off the writer thread; `release` ends it.
+    pub fn try_claim(&self, q: &mut Queue) -> bool {
+        let idle = !q.busy && !q.shutdown && q.ops.is_empty();
+        if !idle || !self.disk.faults.rounds_may_run_anywhere() {
+            return false;
+        }
+        q.busy = true;
+        true
+    }
+
+    /// Ends a round (clears `Queue::busy`) and wakes the writer thread if more was queued
+    /// meanwhile.
     pub fn release(&self) {
         let mut q = self.queue.lock();
         q.busy = false;
@@ -141,7 +152,7 @@ pub fn run(sh: Arc<WriterState>) {
             std::mem::take(&mut q.ops)
         };
         run_round(&sh, ops, true);
-        sh.queue.lock().busy = false;
+        sh.release();
     }
 }
 

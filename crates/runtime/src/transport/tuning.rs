@@ -7,7 +7,6 @@
 use crate::transport::error::TransportError;
 use quinn::{AckFrequencyConfig, IdleTimeout, VarInt};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
@@ -113,12 +112,11 @@ pub fn quic_transport_config(max_frame_bytes: usize, timing: Timing) -> quinn::T
         .keep_alive_interval(Some(timing.keep_alive))
         .max_idle_timeout(IdleTimeout::try_from(timing.idle).ok())
         .ack_frequency_config(Some(acks))
-        // Under 10% random loss between three nodes (make fault-test) BBR kept no more
-        // throughput than Cubic, quinn's default and its better-tried controller.
-        // Slow start from quinn's ~15 KB: a 512 KiB start carried no more in make bench's
-        // wide-area cases and raised the leader's peak memory under make bench-memory's flood
-        // (171 MiB median of 5 runs without; 195 and 241 MiB in 2 runs with).
-        .congestion_controller_factory(Arc::new(quinn::congestion::CubicConfig::default()))
+        // Congestion control stays quinn's default, Cubic from a ~15 KB window. Under 10%
+        // random loss between three nodes (make fault-test) BBR kept no more throughput; a
+        // 512 KiB initial window carried no more in make bench's wide-area cases and raised
+        // the leader's peak memory under make bench-memory's flood (171 MiB median of 5 runs
+        // without; 195 and 241 MiB in 2 runs with).
         .enable_segmentation_offload(true)
         .datagram_receive_buffer_size(None);
     let mut mtud = quinn::MtuDiscoveryConfig::default();
