@@ -18,7 +18,7 @@ C_TESTS := $(BUILD)/c_tests/test_interface $(BUILD)/c_tests/test_prototypes_c $(
            $(BUILD)/c_tests/test_cluster $(BUILD)/c_tests/test_opengauss $(BUILD)/c_tests/test_adopt
 NODE_BIN := $(BUILD)/c_tests/dcf_node
 OG_NODE  := $(BUILD)/c_tests/og_node
-C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h
+C_HDRS   := c_tests/harness.h c_tests/node_common.h c_tests/cluster.h c_tests/bench_floor.h
 CLUSTER_CYCLES ?= 5
 
 .PHONY: all lib header test rust-test c-test install stage man deb rpm package-test clean demo bench bench-wan bench-memory fault-test fault-tools

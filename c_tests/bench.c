@@ -8,20 +8,24 @@
  * streams, node 1 leading each; the cases above write to stream 1 only, then 16 writers
  * spread over all of them measure the aggregate and each stream's share (whether streams
  * slow each other down). Then five nodes (majority three) at 64 B and 8 KiB with 16 writers,
- * with the leader's CPU per GB and the bytes it sends per byte written. Then, at election
+ * with the leader's CPU per GB and the bytes it sends per byte written. Then the single
+ * writer's latency again with the data on a RAM disk; after the first latency case, the
+ * disk's own floor (bench_floor.h). Then, at election
  * timeouts 1 s and 3 s, the time from a planned stop (dcf_stop) and from SIGKILL of a leader
  * to the first commit on the new leader (median of 3), and the elections in an idle minute
  * with every node alive. Every case prints the CPU seconds (user + system) of all node
  * processes per million committed entries and per committed GB.
  * With a fourth argument, also writes the measures behind them into that directory for
  * the HTML report (c_tests/bench_report.py): throughput.tsv, latency.tsv, failover.tsv,
- * streams.tsv, five.tsv. */
+ * streams.tsv, five.tsv, floor.tsv. */
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
 
+#include "bench_floor.h"
 #include "cluster.h"
 #include "dcf_interface.h"
 
@@ -184,6 +188,8 @@ static double sent_per_written(void)
 
 /* The committed MB/s of the last throughput case. */
 static double g_last_mbps;
+/* The CPU seconds of all nodes per committed GB in the last case. */
+static double g_last_cpu_gb;
 
 static void throughput(unsigned size, unsigned threads, double seconds)
 {
@@ -212,6 +218,7 @@ static void throughput(unsigned size, unsigned threads, double seconds)
     double rate = (double)(a1 - a0) / dt;
     double n = (double)(a1 - a0);
     g_last_mbps = rate * size / 1e6;
+    g_last_cpu_gb = n > 0 ? cpu / (n * size) * 1e9 : 0;
     printf("%s  size=%5u B  writers=%2u  committed=%10.0f entries/s  %8.1f MB/s  (%llu entries in %.1f s)"
            "  cpu %.1f s/M entries %.1f s/GB",
            g_streams > 1 ? "streams=4  " : g_cluster.n == 5 ? "five nodes" : "throughput", size, threads, rate,
@@ -253,8 +260,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Single-writer commit latency: write one 64-byte entry, sleep on a semaphore until
- * after_writer posts it, repeat. */
-static void latency(unsigned samples)
+ * after_writer posts it, repeat. `ram`: the nodes' data is on a RAM disk (bench_floor.h). */
+static void latency(unsigned samples, int ram)
 {
     char buf[64];
     double *lat = malloc(samples * sizeof *lat);
@@ -285,16 +292,25 @@ static void latency(unsigned samples)
         }
         lat[n++] = (now_sec() - t0) * 1e3;
     }
-    FILE *f = out_file("latency.tsv");
+    FILE *f = ram ? NULL : out_file("latency.tsv");
     if (f) {
         for (unsigned i = 0; i < n; i++) fprintf(f, "%.4f\n", lat[i]);
         fclose(f);
     }
     qsort(lat, n, sizeof *lat, cmp_double);
     if (!n) fprintf(stderr, "latency: every write was refused: %s\n", dcf_get_error(dcf_get_errorno()));
-    if (n)
+    if (n && ram) {
+        printf("latency     size=   64 B  writers= 1  commit p50=%.3f ms  p99=%.3f ms  with the data on a RAM disk (%u samples: "
+               "no disk, the rest of the path)\n",
+               lat[n / 2], lat[(n * 99) / 100], n);
+        if ((f = out_file("floor.tsv"))) {
+            fprintf(f, "ram\t%.4f\t%.4f\n", lat[n / 2], lat[(n * 99) / 100]);
+            fclose(f);
+        }
+    } else if (n) {
         printf("latency     size=   64 B  writers= 1  commit p50=%.3f ms  p99=%.3f ms  (%u samples; the writer sleeps on a semaphore until after_writer posts it)\n",
                lat[n / 2], lat[(n * 99) / 100], n);
+    }
     free(lat);
 }
 
@@ -488,8 +504,11 @@ static void stop_cluster(void)
 }
 
 /* Five nodes (majority three) at 64 B and 8 KiB, 16 writers, and the 8 KiB rate against
- * the three-node one measured before (`three_mbps`). */
-static int five_nodes(const char *node_bin, const char *root, double seconds, double three_mbps)
+ * the three-node one measured before (`three_mbps`, `three_cpu_gb`). Where all nodes share
+ * the machine's cores and keep them busy, the rate ratio is about the inverse of the ratio
+ * of the CPU per GB of all nodes: the work of two more followers has to fit in the same CPU. */
+static int five_nodes(const char *node_bin, const char *root, double seconds, double three_mbps,
+                      double three_cpu_gb)
 {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/five", root);
@@ -497,10 +516,42 @@ static int five_nodes(const char *node_bin, const char *root, double seconds, do
     throughput(64, 16, seconds);
     throughput(8192, 16, seconds);
     if (three_mbps > 0)
-        printf("five nodes  size= 8192 B  writers=16  %.1f MB/s is %.0f%% of three nodes' %.1f MB/s\n", g_last_mbps,
-               100 * g_last_mbps / three_mbps, three_mbps);
+        printf("five nodes  size= 8192 B  writers=16  %.1f MB/s is %.0f%% of three nodes' %.1f MB/s; all nodes' CPU "
+               "per GB %.1f s against %.1f s (%.0f%%)\n",
+               g_last_mbps, 100 * g_last_mbps / three_mbps, three_mbps, g_last_cpu_gb, three_cpu_gb,
+               g_last_cpu_gb > 0 ? 100 * three_cpu_gb / g_last_cpu_gb : 0);
     stop_cluster();
     return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* The disk's floor, on the disk the nodes' data is on (`root`), with the cluster idle. */
+static void floor_of_disk(const char *root)
+{
+    FILE *f = out_file("floor.tsv");
+    disk_floor(root, f);
+    if (f) fclose(f);
+}
+
+/* The single-writer latency again with three nodes' data on a RAM disk, if there is one. */
+static int ram_latency(const char *node_bin)
+{
+    char dir[256];
+    if (!ram_dir(dir, sizeof dir)) {
+        printf("latency     on a RAM disk: skipped, no /dev/shm with 1 GiB free\n");
+        return 0;
+    }
+    int failed = lead_cluster(3, 1, node_bin, dir);
+    if (!failed) latency(2000, 1);
+    stop_cluster();
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return failed;
 }
 
 int main(int argc, char **argv)
@@ -539,14 +590,20 @@ int main(int argc, char **argv)
     if (only && !strncmp(only, "latency", 7)) {
         unsigned samples = 2000;
         sscanf(only, "latency:%u", &samples);
-        latency(samples);
+        latency(samples, 0);
         stop_cluster();
         return 0;
+    }
+    /* BENCH_ONLY=floor: the disk's floor and the latency on a RAM disk (bench_floor.h). */
+    if (only && !strcmp(only, "floor")) {
+        floor_of_disk(argv[2]);
+        stop_cluster();
+        return ram_latency(argv[1]);
     }
     if (only && !strcmp(only, "five")) {
         throughput(8192, 16, seconds);
         stop_cluster();
-        return five_nodes(argv[1], argv[2], seconds, g_last_mbps);
+        return five_nodes(argv[1], argv[2], seconds, g_last_mbps, g_last_cpu_gb);
     }
     if (only && only[0] == 's') {
         g_streams = STREAMS;
@@ -560,19 +617,21 @@ int main(int argc, char **argv)
     /* Latency first, on a quiet cluster: after the throughput cases have written gigabytes,
      * the disk (on a virtual machine, the host's) is still busy for seconds, and a single
      * writer's fdatasync waits behind that. */
-    latency(2000);
-    double three_mbps = 0;
+    latency(2000, 0);
+    floor_of_disk(argv[2]);
+    double three_mbps = 0, three_cpu_gb = 0;
     for (unsigned s = 0; s < 3; s++)
         for (unsigned w = 0; w < 3; w++) {
             throughput(sizes[s], writers[w], seconds);
-            if (sizes[s] == 8192 && writers[w] == 16) three_mbps = g_last_mbps;
+            if (sizes[s] == 8192 && writers[w] == 16) three_mbps = g_last_mbps, three_cpu_gb = g_last_cpu_gb;
         }
     g_streams = STREAMS;
     throughput(8192, 16, seconds);
     throughput(64, 16, seconds);
     g_streams = 1;
     stop_cluster();
-    if (five_nodes(argv[1], argv[2], seconds, three_mbps)) return 1;
+    if (five_nodes(argv[1], argv[2], seconds, three_mbps, three_cpu_gb)) return 1;
+    if (ram_latency(argv[1])) return 1;
     failover(argv[1], argv[2], 3, 60);
     return 0;
 }

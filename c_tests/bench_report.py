@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the `make bench` report: one self-contained HTML file with inline SVG charts
 (no scripts, no network) from the data files c_tests/bench.c leaves in DIR:
-throughput.tsv, latency.tsv, failover.tsv, streams.tsv, five.tsv, wan.tsv (c_tests/bench_wan.c),
+throughput.tsv, latency.tsv, floor.tsv, failover.tsv, streams.tsv, five.tsv, wan.tsv (c_tests/bench_wan.c),
 and the printed tables in table.txt and wan.txt.
 
     bench_report.py DIR            -> DIR/report.html
@@ -97,7 +97,12 @@ def histogram(samples, lo, per_decade):
     return bins
 
 
-def latency_chart(samples):
+FLOOR_NAMES = {"disk3": "disk floor, three syncs at once", "ram": "on a RAM disk"}
+
+
+def latency_chart(samples, floor=()):
+    """The histogram of commit latencies, with the p50 of the disk's floor (floor.tsv: three
+    pwrite + fdatasync at once) and of the same commits on a RAM disk marked beside it."""
     if not samples:
         return "<p>No latency samples.</p>"
     s = sorted(samples)
@@ -120,7 +125,15 @@ def latency_chart(samples):
         x = c.x(math.log10(max(v, lo)))
         c.add('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3"/>' % (x, T, x, H - B, COLORS[1]))
         c.add('<text x="%.1f" y="%d" fill="%s">%s %.3f ms</text>' % (x + 3, T + 12 + 14 * k, COLORS[1], name, v))
+    marks = [(r[0], float(r[1]), float(r[2])) for r in floor if len(r) > 2 and r[0] in FLOOR_NAMES]
+    for k, (name, v, _) in enumerate(marks):
+        x = c.x(math.log10(max(v, lo)))
+        c.add('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="2 2"/>' % (x, T, x, H - B, COLORS[2 + k]))
+        c.add('<text x="%.1f" y="%d" fill="%s" text-anchor="end">%s %.3f ms</text>'
+              % (x - 3, T + 12 + 14 * k, COLORS[2 + k], FLOOR_NAMES[name], v))
     note = "<p>p50 %.3f ms, p99 %.3f ms, max %.3f ms.</p>" % (p50, p99, s[-1])
+    for name, v50, v99 in marks:
+        note += "<p>%s: p50 %.3f ms, p99 %.3f ms.</p>" % (FLOOR_NAMES[name].capitalize(), v50, v99)
     return c.render() + note
 
 
@@ -284,7 +297,7 @@ def main():
         "<h2>Throughput</h2>", throughput_chart(read_rows(os.path.join(d, "throughput.tsv"))),
         "<h2>Streams</h2>", streams_chart(read_rows(os.path.join(d, "streams.tsv"))),
         "<h2>Five nodes</h2>", five_chart(read_rows(os.path.join(d, "five.tsv")), read_rows(os.path.join(d, "throughput.tsv"))),
-        "<h2>Commit latency</h2>", latency_chart(lat),
+        "<h2>Commit latency</h2>", latency_chart(lat, read_rows(os.path.join(d, "floor.tsv"))),
         "<h2>Failover</h2>", failover_chart(read_rows(os.path.join(d, "failover.tsv"))),
         "<h2>Wide-area links</h2>", wan_latency_chart(wan), wan_throughput_chart(wan),
         "<h2>Table</h2><pre>%s</pre>" % html.escape(table),

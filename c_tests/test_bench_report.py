@@ -39,6 +39,8 @@ class Report(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "latency.tsv"), "w") as f:
                 f.write("".join("%.4f\n" % (0.5 + (i % 100) / 100) for i in range(1000)))
+            with open(os.path.join(d, "floor.tsv"), "w") as f:
+                f.write("disk1\t0.1100\t0.2000\ndisk3\t0.2050\t0.3100\nram\t0.1400\t0.3000\n")
             with open(os.path.join(d, "throughput.tsv"), "w") as f:
                 f.write("".join("%d\t%d\t%d\t%.3f\n" % (s, w, r, r * s / 1e6) for s, w, r in CASES))
             with open(os.path.join(d, "streams.tsv"), "w") as f:
@@ -77,6 +79,10 @@ class Report(unittest.TestCase):
         self.assertTrue(list(trees[3].iter(ns + "rect")))
         self.assertIn("16 writers: 80000 entries/s", page)
         self.assertIn("p50 1.000 ms", page)
+        # the disk's floor and the RAM-disk latency marked on the latency chart, named below it
+        marks = [t.text for t in trees[3].iter(ns + "text") if t.text and "floor" in t.text or t.text and "RAM" in t.text]
+        self.assertEqual(marks, ["disk floor, three syncs at once 0.205 ms", "on a RAM disk 0.140 ms"])
+        self.assertIn("Disk floor, three syncs at once: p50 0.205 ms, p99 0.310 ms.", page)
         self.assertEqual(len(list(trees[4].iter(ns + "polyline"))), 1)
         for label in ("SIGKILL of leader 1", "node 2 is leader", "first commit on node 2"):
             self.assertIn(label, page)
