@@ -6,6 +6,7 @@
 //! little-endian integers): term u64, vote u32, membership
 //! (u8 0 = none, or 1, u64 length, bytes), first_index u64, base_term u64.
 
+use crate::storage::crc::crc32c;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +54,7 @@ pub fn encode(meta: &Meta) -> Vec<u8> {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    out.extend_from_slice(&crc32c(&body).to_le_bytes());
     out.extend_from_slice(&body);
     out
 }
@@ -72,7 +73,7 @@ pub fn decode(b: &[u8], path: &Path) -> Result<Meta, StorageError> {
         return Err(bad(8, "length does not match the file size"));
     }
     let body = &b[PREFIX..];
-    if crc32c::crc32c(body) != word(12) {
+    if crc32c(body) != word(12) {
         return Err(bad(12, "CRC mismatch"));
     }
     encoding::decode(body, body.len() as u64)

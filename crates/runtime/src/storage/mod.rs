@@ -8,6 +8,7 @@
 //! inspect.rs and inspect_verify.rs read a stopped node's directory for `dcf-inspect`;
 //! dcf/ reads and writes the C library's layout (adoption on start, export back).
 
+mod crc;
 pub mod dcf;
 mod diskops;
 mod error;

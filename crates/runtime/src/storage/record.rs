@@ -11,6 +11,7 @@
 //! `gen` and `batch_end` let recovery tell a torn last write from damage to synced data
 //! (see `scan.rs`). All integers are little-endian.
 
+use crate::storage::crc::crc32c_of_two;
 use bytes::Bytes;
 
 use crate::types::{Entry, EntryKind};
@@ -60,7 +61,7 @@ pub fn encode_header(buf: &mut Vec<u8>, e: &Entry, gen: u64, batch_end: u32) {
     buf.extend_from_slice(&gen.to_le_bytes());
     buf.extend_from_slice(&batch_end.to_le_bytes());
     buf.extend_from_slice(&[e.kind as u8, 0, 0, 0]);
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[start + 4..start + HEADER_LEN]), &e.data);
+    let crc = crc32c_of_two(&buf[start + 4..start + HEADER_LEN], &e.data);
     buf[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -126,7 +127,7 @@ pub fn check(b: &[u8]) -> Result<Header, Bad> {
     if b.len() < end {
         return Err(Bad::Invalid("record runs past the end of the file"));
     }
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&b[4..HEADER_LEN]), &b[HEADER_LEN..end]);
+    let crc = crc32c_of_two(&b[4..HEADER_LEN], &b[HEADER_LEN..end]);
     if crc != u32_at(b, 0) {
         return Err(Bad::Invalid("CRC mismatch"));
     }

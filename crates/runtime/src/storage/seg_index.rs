@@ -16,6 +16,7 @@
 //! crc u32                                     CRC32C of all the above
 //! ```
 
+use crate::storage::crc::crc32c;
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ pub fn encode(seg: &SegInfo, last_gen: u64) -> Option<Vec<u8>> {
     for &o in seg.confs.iter().chain(offsets) {
         b.extend_from_slice(&o.to_le_bytes());
     }
-    let crc = crc32c::crc32c(&b);
+    let crc = crc32c(&b);
     b.extend_from_slice(&crc.to_le_bytes());
     Some(b)
 }
@@ -114,7 +115,7 @@ impl Reader<'_> {
 pub fn load(seg: &Path) -> Option<Indexed> {
     let b = fs::read(idx_path(seg)).ok()?;
     let (body, crc) = b.split_last_chunk::<4>()?;
-    if body.len() < 8 || &body[..8] != MAGIC || crc32c::crc32c(body) != u32::from_le_bytes(*crc) {
+    if body.len() < 8 || &body[..8] != MAGIC || crc32c(body) != u32::from_le_bytes(*crc) {
         return None;
     }
     let mut r = Reader(&body[8..]);

@@ -6,6 +6,7 @@
 //! the higher version (the second on a tie), and when `dcf_ctrl_01` does not exist at all it
 //! starts from term 1 and no vote whatever the second copy says; we read it the same way.
 
+use crate::storage::crc::crc32c;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ pub fn encode(version: u64, term: u64, voted_for: u32) -> [u8; CTRL_LEN] {
     b[0..8].copy_from_slice(&version.to_le_bytes());
     b[8..16].copy_from_slice(&term.to_le_bytes());
     b[16..20].copy_from_slice(&voted_for.to_le_bytes());
-    let crc = crc32c::crc32c(&b[..CRC_AT]);
+    let crc = crc32c(&b[..CRC_AT]);
     b[CRC_AT..].copy_from_slice(&crc.to_le_bytes());
     b
 }
@@ -60,7 +61,7 @@ fn read_copy(path: &Path) -> Result<Copy, StorageError> {
     }
     let word = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
     let dword = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
-    if crc32c::crc32c(&b[..CRC_AT]) != word(CRC_AT) {
+    if crc32c(&b[..CRC_AT]) != word(CRC_AT) {
         return Ok(Copy::Bad);
     }
     Ok(Copy::Good(Ctrl {

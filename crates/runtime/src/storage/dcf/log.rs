@@ -21,6 +21,7 @@
 //! damage, as is anything wrong in a sealed segment: the reader then fails with the file
 //! and offset.
 
+use crate::storage::crc::crc32c;
 use std::fs::{self, File};
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
@@ -53,8 +54,8 @@ pub fn encode(out: &mut Vec<u8>, e: &DcfEntry) {
     out.extend_from_slice(&e.kind.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&e.data).to_le_bytes());
-    let crc = crc32c::crc32c(&out[start..start + 40]);
+    out.extend_from_slice(&crc32c(&e.data).to_le_bytes());
+    let crc = crc32c(&out[start..start + 40]);
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&e.data);
 }
@@ -73,7 +74,7 @@ struct Head {
 fn decode_head(b: &[u8]) -> Option<Head> {
     let d = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
     let w = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or([0; 4]));
-    if crc32c::crc32c(&b[..40]) != w(40) {
+    if crc32c(&b[..40]) != w(40) {
         return None;
     }
     Some(Head {
@@ -89,7 +90,7 @@ fn decode_head(b: &[u8]) -> Option<Head> {
 pub fn encode_ctrl(first_index: u64) -> [u8; CTRL_LEN] {
     let mut b = [0u8; CTRL_LEN];
     b[..8].copy_from_slice(&first_index.to_le_bytes());
-    let crc = crc32c::crc32c(&b[..8]);
+    let crc = crc32c(&b[..8]);
     b[8..].copy_from_slice(&crc.to_le_bytes());
     b
 }
@@ -110,7 +111,7 @@ pub fn read_ctrl(dir: &Path) -> Result<Option<u64>, StorageError> {
         ));
     }
     let crc = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-    if crc32c::crc32c(&b[..8]) != crc {
+    if crc32c(&b[..8]) != crc {
         return Err(StorageError::corrupt(&path, 8, "checksum mismatch"));
     }
     Ok(Some(u64::from_le_bytes(
@@ -343,7 +344,7 @@ fn read_segment(
         } else {
             let mut data = vec![0u8; h.size as usize];
             rd.read_exact(&mut data).ctx("read", &seg.path)?;
-            if crc32c::crc32c(&data) != h.data_crc {
+            if crc32c(&data) != h.data_crc {
                 break Some("entry data checksum mismatch".into());
             }
             if h.kind != KIND_LOG && h.kind != KIND_CONF {
@@ -430,7 +431,7 @@ fn intact_entry_after(
             }
             let mut data = vec![0u8; h.size as usize];
             file.read_exact_at(&mut data, start).ctx("read", path)?;
-            if crc32c::crc32c(&data) == h.data_crc {
+            if crc32c(&data) == h.data_crc {
                 return Ok(Some(at + p as u64));
             }
         }

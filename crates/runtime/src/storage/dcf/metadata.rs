@@ -5,6 +5,7 @@
 //! `group`, `priority`), NUL-terminated. DCF writes the copy first, then the main file, and
 //! reads the main file, falling back to the copy when the main one's checksum fails.
 
+use crate::storage::crc::crc32c;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -147,7 +148,7 @@ fn read_file(path: &Path) -> Result<Option<Copy>, StorageError> {
         ))));
     }
     let crc = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    if crc32c::crc32c(&b[4..]) != crc {
+    if crc32c(&b[4..]) != crc {
         return Ok(Some(Err((0, "checksum mismatch".into()))));
     }
     Ok(Some(Ok(b[4..].to_vec())))
@@ -190,7 +191,7 @@ pub fn write(data: &Path, members: &[DcfMember], version: &str) -> Result<(), St
     let dir = data.join(DIR);
     fs::create_dir_all(&dir).ctx("create directory", &dir)?;
     let body = to_json(members);
-    let mut bytes = crc32c::crc32c(&body).to_le_bytes().to_vec();
+    let mut bytes = crc32c(&body).to_le_bytes().to_vec();
     bytes.extend_from_slice(&body);
     for (name, b) in [
         (BACKUP, &bytes[..]),
@@ -215,7 +216,7 @@ mod tests {
 
     fn put(path: &Path, body: &[u8]) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let mut b = crc32c::crc32c(body).to_le_bytes().to_vec();
+        let mut b = crc32c(body).to_le_bytes().to_vec();
         b.extend_from_slice(body);
         fs::write(path, b).unwrap();
     }
