@@ -3,9 +3,9 @@
 //! Every byte a node writes is checksummed once, so at 8 KiB entries the checksum was 7-8% of
 //! all the CPU of a three-node cluster with the crc32 instruction (three interleaved streams,
 //! about 25 GB/s on cached data here). Folding with carry-less multiplication (VPCLMULQDQ,
-//! PCLMULQDQ or PMULL, chosen at run time) takes an 8 KiB record in a fifth of the time and a
-//! 112-byte one in the same; the values are the same CRC-32C, so files written by either read
-//! back with the other.
+//! PCLMULQDQ or PMULL, chosen at run time) takes an 8 KiB record in a fifth of the time (72
+//! against 339 ns) and a 112-byte one in about the same (15 against 13 ns); the values are the
+//! same CRC-32C, so files written by either read back with the other.
 
 use crc_fast::{CrcAlgorithm, Digest};
 
