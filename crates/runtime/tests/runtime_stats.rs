@@ -53,6 +53,9 @@ fn each_node_counts_its_own_heartbeats() {
     let (f1, f2) = (others[0], others[1]);
     // The leader drops every frame to and from f2.
     c.node(leader).dcf.faults().cut(f2);
+    // A heartbeat already handed to the network before the cut still arrives: let it, before
+    // the windows open (one did, a few milliseconds after the cut, in a run of CI).
+    std::thread::sleep(Duration::from_millis(300));
     let doc = |id: u32| -> serde_json::Value {
         serde_json::from_str(&c.node(id).dcf.statistics_info()).unwrap()
     };
