@@ -19,7 +19,6 @@
  * the HTML report (c_tests/bench_report.py): throughput.tsv, latency.tsv, failover.tsv,
  * streams.tsv, five.tsv, floor.tsv. */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sys/resource.h>
@@ -253,12 +252,6 @@ static void throughput(unsigned size, unsigned threads, double seconds)
     }
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Single-writer commit latency: write one 64-byte entry, sleep on a semaphore until
  * after_writer posts it, repeat. `ram`: the nodes' data is on a RAM disk (bench_floor.h). */
 static void latency(unsigned samples, int ram)
@@ -418,12 +411,6 @@ static long idle_elections(const char *node_bin, const char *root, const char *t
     return n;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Planned stop and SIGKILL of the leader, `runs` times each at election timeouts 1 s and
  * 3 s (median and every run), then the elections of an idle minute unless idle_s is 0. */
 static void failover(const char *node_bin, const char *root, int runs, double idle_s)
@@ -442,7 +429,7 @@ static void failover(const char *node_bin, const char *root, int runs, double id
                                      t == 0 && sigs[k] == SIGKILL && r == 0 ? f : NULL);
                 snprintf(all + strlen(all), sizeof all - strlen(all), "%s%.3f", r ? " " : "", v[r]);
             }
-            qsort(v, (size_t)n, sizeof *v, cmp_d);
+            qsort(v, (size_t)n, sizeof *v, cmp_double);
             printf("failover    election timeout %s s: %-8s of the leader to first commit on the new leader: median %.3f s  (runs: %s)\n",
                    timeouts[t], sigs[k] == SIGKILL ? "SIGKILL" : "dcf_stop", v[n / 2], all);
             fflush(stdout);
@@ -527,13 +514,6 @@ static int five_nodes(const char *node_bin, const char *root, double seconds, do
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    remove(path);
-    return 0;
-}
-
 /* The disk's floor, on the disk the nodes' data is on (`root`), with the cluster idle. */
 static void floor_of_disk(const char *root)
 {
@@ -553,7 +533,7 @@ static int ram_latency(const char *node_bin)
     int failed = lead_cluster(3, 1, node_bin, dir);
     if (!failed) latency(2000, 1);
     stop_cluster();
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(dir);
     return failed;
 }
 

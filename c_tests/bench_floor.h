@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node_common.h"
+
 #define FLOOR_RECORD 112
 #define FLOOR_FILE_BYTES (16 << 20)
 
@@ -30,13 +32,6 @@ typedef struct {
     pthread_barrier_t *start;
     int failed;
 } floor_job_t;
-
-static double floor_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static void *floor_writer(void *arg)
 {
@@ -49,20 +44,14 @@ static void *floor_writer(void *arg)
     j->failed = fd < 0 || posix_fallocate(fd, 0, FLOOR_FILE_BYTES) != 0 || fsync(fd) != 0;
     pthread_barrier_wait(j->start);
     for (unsigned i = 0; i < j->samples && !j->failed; i++) {
-        double t0 = floor_now();
+        double t0 = now_sec();
         off_t off = (off_t)i * FLOOR_RECORD;
         if (pwrite(fd, rec, sizeof rec, off) != (ssize_t)sizeof rec || fdatasync(fd) != 0) j->failed = 1;
-        j->lat[i] = (floor_now() - t0) * 1e3;
+        j->lat[i] = (now_sec() - t0) * 1e3;
     }
     if (fd >= 0) close(fd);
     unlink(j->path);
     return NULL;
-}
-
-static int floor_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Runs `writers` threads of `samples` timed syncs each in `dir`; the p50/p99 over all of
@@ -90,7 +79,7 @@ static int floor_syncs(const char *dir, int writers, unsigned samples, double *p
     }
     pthread_barrier_destroy(&start);
     if (!failed) {
-        qsort(all, n, sizeof *all, floor_cmp);
+        qsort(all, n, sizeof *all, cmp_double);
         *p50 = all[n / 2];
         *p99 = all[(n * 99) / 100];
     }

@@ -12,21 +12,15 @@
  *   rtt_ms  p50_ms  p99_ms  MB/s  cpu_s_per_GB
  * Each case's node data is deleted after a successful run. */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_RTTS 8
+#include "node_common.h"
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    remove(path);
-    return 0;
-}
+#define MAX_RTTS 8
 
 /* The number just before `unit` in `line` ("  123.4 MB/s" -> 123.4), or -1. */
 static double number_before(const char *line, const char *unit)
@@ -90,7 +84,7 @@ static int run_bench(const char *bench, const char *node_bin, const char *secs, 
         fprintf(stderr, "bench (rtt %g ms, %s) failed; its data is kept in %s\n", rtt_ms, only, dir);
         return -1;
     }
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(dir);
     return 0;
 }
 

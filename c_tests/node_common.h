@@ -3,6 +3,7 @@
 #ifndef DCF_NODE_COMMON_H
 #define DCF_NODE_COMMON_H
 
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,26 @@ static inline void sleep_ms(unsigned ms)
 {
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
+}
+
+/* qsort's comparison of doubles, ascending. */
+static inline int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static inline int remove_entry_(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Removes `dir` and everything under it (rm -rf). */
+static inline void remove_tree(const char *dir)
+{
+    nftw(dir, remove_entry_, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Reads a whole small file into buf (NUL-terminated); returns its length or -1. */

@@ -230,7 +230,7 @@ fn handle_ready(
     follower: bool,
 ) -> Result<Vec<Entry>, String> {
     let storage = &shared.storage;
-    let write_here = follower && ready.events.is_empty();
+    let keep_entries = follower && ready.events.is_empty();
     let mut entries = std::mem::take(&mut ready.entries);
     if let Some(hs) = ready.hard_state {
         // Votes and term changes must be on disk before any message that depends on them.
@@ -243,7 +243,7 @@ fn handle_ready(
             .truncate_suffix(stream.id, from)
             .map_err(|e| format!("cutting the log from index {from}: {e}"))?;
     }
-    if !write_here {
+    if !keep_entries {
         append(shared, stream, std::mem::take(&mut entries), false)?;
     }
     for (to, msg) in ready.messages {

@@ -194,20 +194,21 @@ impl Stream {
         self.input_unless(f, || false)
     }
 
-    /// Like `input`, but `handled` may do the driver's work instead of waking it (true: it
-    /// did).
+    /// Like `input`, but `handled` may carry out the Ready `f` left instead of waking the
+    /// driver (true: it did). A timer sooner than the one the driver sleeps towards wakes it
+    /// all the same: only the driver fires timers.
     pub fn input_unless<T>(
         &self,
         f: impl FnOnce(&mut Replica) -> T,
         handled: impl FnOnce() -> bool,
     ) -> T {
-        let (out, wake) = {
+        let (out, ready, sooner) = {
             let mut r = self.replica.lock();
             let before = r.next_deadline();
             let out = f(&mut r);
-            (out, r.has_ready() || r.next_deadline() < before)
+            (out, r.has_ready(), r.next_deadline() < before)
         };
-        if wake && !handled() {
+        if sooner || (ready && !handled()) {
             self.mailbox.wake.notify();
         }
         out

@@ -349,7 +349,7 @@ impl Storage {
         drop(sh);
         match r {
             Ok(Some(claimed)) => {
-                self.w.run_here(vec![claimed]);
+                self.w.run_here(claimed);
                 Ok(())
             }
             r => {

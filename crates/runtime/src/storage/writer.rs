@@ -98,12 +98,11 @@ pub struct WriterState {
 }
 
 impl WriterState {
-    /// Runs one round of `ops` on the calling thread, which must have set `Queue::busy`;
-    /// clears it after, and wakes the writer thread if more was queued meanwhile.
-    /// The next segment is not prepared here: the caller does it once it has acted on the
-    /// durable report (`Storage::prepare_spare`).
-    pub fn run_here(&self, ops: Vec<Queued>) {
-        run_round(self, ops, false);
+    /// Runs a round of `op` on the calling thread, which must have claimed it (`try_claim`);
+    /// releases it after. The next segment is not prepared here: the caller does it once
+    /// it has acted on the durable report (`Storage::prepare_spare`).
+    pub fn run_here(&self, op: Queued) {
+        run_round(self, vec![op], false);
         self.release();
     }
 
@@ -267,8 +266,10 @@ fn round(sh: &WriterState, ops: Vec<Queued>, buf: &mut Vec<u8>, spares: bool) {
         }
     }
     // Prepare the next segment outside the path of any pending sync.
-    for t in touched.iter().filter(|_| spares) {
-        prepare_spare(sh, &t.st);
+    if spares {
+        for t in &touched {
+            prepare_spare(sh, &t.st);
+        }
     }
 }
 
